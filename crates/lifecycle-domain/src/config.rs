@@ -1,0 +1,287 @@
+//! Evaluation thresholds and lifecycle policy settings, validated once when built.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{fraction, non_negative};
+use crate::DomainError;
+
+/// Settings that can check themselves; [`Validated`] holds only ones that passed.
+pub trait Settings: Clone {
+    /// Returns the first invalid field, if any.
+    fn validate(&self) -> Result<(), DomainError>;
+}
+
+/// Settings that passed validation. Built by [`Validated::new`], by
+/// `Default` (the documented defaults), or by deserializing (which validates
+/// too), so holding one proves it is valid.
+///
+/// ```
+/// use lifecycle_domain::{EvaluationConfig, EvaluationSettings};
+/// let strict = EvaluationConfig::new(EvaluationSettings {
+///     max_error_rate: 0.01,
+///     ..EvaluationSettings::default()
+/// })?;
+/// assert_eq!(strict.settings().min_samples, 50);
+/// assert!(EvaluationConfig::new(EvaluationSettings { max_error_rate: 2.0, ..Default::default() }).is_err());
+/// # Ok::<(), lifecycle_domain::DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated<S>(S);
+
+impl<S: Settings> Validated<S> {
+    /// Validates settings.
+    pub fn new(settings: S) -> Result<Self, DomainError> {
+        settings.validate()?;
+        Ok(Self(settings))
+    }
+
+    /// The validated settings, read-only.
+    pub fn settings(&self) -> &S {
+        &self.0
+    }
+}
+
+impl<S: Settings + Default> Default for Validated<S> {
+    fn default() -> Self {
+        Self(S::default())
+    }
+}
+
+impl<S: Settings + Serialize> Serialize for Validated<S> {
+    fn serialize<Se: Serializer>(&self, serializer: Se) -> Result<Se::Ok, Se::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, S: Settings + Deserialize<'de>> Deserialize<'de> for Validated<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::new(S::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Thresholds a version's metrics are judged against. Validated form: [`EvaluationConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvaluationSettings {
+    /// Samples needed before a version can be judged at all. Default 50; at least 1.
+    pub min_samples: u64,
+    /// Highest acceptable share of failed requests. Default 0.05.
+    pub max_error_rate: f64,
+    /// Lowest acceptable share of successful requests. Default 0.95.
+    pub min_success_rate: f64,
+    /// Highest acceptable latency, in milliseconds, of [`Self::latency_statistic`]. Default 5000.
+    pub max_latency_ms: f64,
+    /// Which latency statistic `max_latency_ms` limits. Default p95.
+    pub latency_statistic: LatencyStatistic,
+    /// Lowest acceptable mean confidence. Default 0.7.
+    pub min_confidence: f64,
+    /// Length of the rolling window thresholds are evaluated on, in seconds. Default 600.
+    pub evaluation_window_secs: u64,
+    /// Publish a metrics snapshot every this many samples per version. Default 100.
+    pub metrics_update_interval: u64,
+}
+
+impl Default for EvaluationSettings {
+    fn default() -> Self {
+        Self {
+            min_samples: 50,
+            max_error_rate: 0.05,
+            min_success_rate: 0.95,
+            max_latency_ms: 5000.0,
+            latency_statistic: LatencyStatistic::P95,
+            min_confidence: 0.7,
+            evaluation_window_secs: 600,
+            metrics_update_interval: 100,
+        }
+    }
+}
+
+impl Settings for EvaluationSettings {
+    fn validate(&self) -> Result<(), DomainError> {
+        positive("minSamples", self.min_samples)?;
+        fraction("maxErrorRate", self.max_error_rate)?;
+        fraction("minSuccessRate", self.min_success_rate)?;
+        fraction("minConfidence", self.min_confidence)?;
+        non_negative("maxLatencyMs", self.max_latency_ms)?;
+        if self.max_latency_ms == 0.0 {
+            return Err(DomainError::field("maxLatencyMs", "must be above 0"));
+        }
+        positive("evaluationWindowSecs", self.evaluation_window_secs)?;
+        positive("metricsUpdateInterval", self.metrics_update_interval)
+    }
+}
+
+/// Validated evaluation thresholds.
+pub type EvaluationConfig = Validated<EvaluationSettings>;
+
+/// Which latency statistic a latency threshold limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LatencyStatistic {
+    /// The arithmetic mean.
+    Mean,
+    /// The median.
+    P50,
+    /// The 95th percentile.
+    P95,
+    /// The 99th percentile.
+    P99,
+}
+
+impl LatencyStatistic {
+    /// The statistic's short name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::P50 => "p50",
+            Self::P95 => "p95",
+            Self::P99 => "p99",
+        }
+    }
+}
+
+/// Rules for deployment, deprecation and retirement. Validated form: [`PolicyConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Days between deprecation and end of life unless given. Default 90; at most 3650.
+    pub default_grace_period_days: u32,
+    /// Warn about versions this many days before end of life. Default 30; at most 3650.
+    pub eol_warning_threshold_days: u32,
+    /// Deprecate the previously active version when another is activated. Default on.
+    pub deprecate_old_versions_on_new_deployment: bool,
+    /// Maintenance retires versions past end of life. Default on.
+    pub enable_automatic_retirement: bool,
+    /// Refuse to deploy versions whose evaluation failed or lacks data. Default off,
+    /// so that a first version can be activated before it has served traffic.
+    pub enforce_performance_thresholds: bool,
+    /// Refuse to deploy versions whose estimated cost per request is higher. Default none.
+    pub max_cost_per_request: Option<f64>,
+    /// Roll back (or abort a canary) on a critical alert. Default off.
+    pub auto_rollback_on_critical: bool,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            default_grace_period_days: 90,
+            eol_warning_threshold_days: 30,
+            deprecate_old_versions_on_new_deployment: true,
+            enable_automatic_retirement: true,
+            enforce_performance_thresholds: false,
+            max_cost_per_request: None,
+            auto_rollback_on_critical: false,
+        }
+    }
+}
+
+impl Settings for PolicySettings {
+    fn validate(&self) -> Result<(), DomainError> {
+        at_most_ten_years("defaultGracePeriodDays", self.default_grace_period_days)?;
+        at_most_ten_years("eolWarningThresholdDays", self.eol_warning_threshold_days)?;
+        if let Some(max) = self.max_cost_per_request {
+            non_negative("maxCostPerRequest", max)?;
+        }
+        Ok(())
+    }
+}
+
+/// Validated lifecycle policy.
+pub type PolicyConfig = Validated<PolicySettings>;
+
+fn positive(field: &'static str, value: u64) -> Result<(), DomainError> {
+    if value == 0 {
+        return Err(DomainError::field(field, "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn at_most_ten_years(field: &'static str, days: u32) -> Result<(), DomainError> {
+    if days > 3650 {
+        return Err(DomainError::field(
+            field,
+            format!("{days} days is more than ten years (3650 days)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let eval = EvaluationConfig::default();
+        let e = eval.settings();
+        assert_eq!(
+            (e.min_samples, e.max_error_rate, e.min_success_rate),
+            (50, 0.05, 0.95)
+        );
+        assert_eq!((e.max_latency_ms, e.min_confidence), (5000.0, 0.7));
+        assert_eq!(e.latency_statistic, LatencyStatistic::P95);
+        assert!(e.validate().is_ok());
+        let policy = PolicyConfig::default();
+        let p = policy.settings();
+        assert_eq!(
+            (p.default_grace_period_days, p.eol_warning_threshold_days),
+            (90, 30)
+        );
+        assert!(p.deprecate_old_versions_on_new_deployment && !p.auto_rollback_on_critical);
+        assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn each_invalid_evaluation_field_is_named() {
+        type Edit = fn(&mut EvaluationSettings);
+        let cases: [(&str, Edit); 8] = [
+            ("minSamples", |s| s.min_samples = 0),
+            ("maxErrorRate", |s| s.max_error_rate = 1.5),
+            ("minSuccessRate", |s| s.min_success_rate = -0.1),
+            ("minConfidence", |s| s.min_confidence = f64::NAN),
+            ("maxLatencyMs", |s| s.max_latency_ms = 0.0),
+            ("maxLatencyMs", |s| s.max_latency_ms = f64::INFINITY),
+            ("evaluationWindowSecs", |s| s.evaluation_window_secs = 0),
+            ("metricsUpdateInterval", |s| s.metrics_update_interval = 0),
+        ];
+        for (field, edit) in cases {
+            let mut settings = EvaluationSettings::default();
+            edit(&mut settings);
+            let err = EvaluationConfig::new(settings).unwrap_err();
+            assert!(err.to_string().contains(field), "{err} should name {field}");
+        }
+    }
+
+    #[test]
+    fn each_invalid_policy_field_is_named() {
+        type Edit = fn(&mut PolicySettings);
+        let cases: [(&str, Edit); 3] = [
+            ("defaultGracePeriodDays", |s| {
+                s.default_grace_period_days = 3651
+            }),
+            ("eolWarningThresholdDays", |s| {
+                s.eol_warning_threshold_days = 100_000
+            }),
+            ("maxCostPerRequest", |s| s.max_cost_per_request = Some(-1.0)),
+        ];
+        for (field, edit) in cases {
+            let mut settings = PolicySettings::default();
+            edit(&mut settings);
+            let err = PolicyConfig::new(settings).unwrap_err();
+            assert!(err.to_string().contains(field), "{err} should name {field}");
+        }
+    }
+
+    #[test]
+    fn json_fills_defaults_validates_and_rejects_unknown_fields() {
+        let cfg: EvaluationConfig = serde_json::from_str(r#"{"maxErrorRate": 0.01}"#).unwrap();
+        assert_eq!(cfg.settings().max_error_rate, 0.01);
+        assert_eq!(cfg.settings().min_samples, 50);
+        let err = serde_json::from_str::<EvaluationConfig>(r#"{"maxErrorRate": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("maxErrorRate"), "{err}");
+        let err = serde_json::from_str::<PolicyConfig>(r#"{"gracePeriod": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("gracePeriod"), "{err}");
+        let json = serde_json::to_string(&PolicyConfig::default()).unwrap();
+        assert!(json.contains("\"defaultGracePeriodDays\":90"), "{json}");
+    }
+}

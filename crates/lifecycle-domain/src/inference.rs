@@ -1,0 +1,208 @@
+//! The outcome of one model request, as an application reports it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::fraction;
+use crate::DomainError;
+
+/// What happened on one request to a model version. Cheap to copy: it is
+/// recorded after every model call.
+///
+/// ```
+/// use lifecycle_domain::{ErrorKind, InferenceResult};
+/// let ok = InferenceResult::success(420.0).with_confidence(0.92).with_tokens(800, 120);
+/// assert!(ok.validate().is_ok());
+/// let failed = InferenceResult::failure(ErrorKind::RateLimited, 0.0);
+/// assert!(failed.validate().is_ok());
+/// assert!(InferenceResult::success(f64::NAN).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InferenceResult {
+    /// Whether the request succeeded.
+    pub success: bool,
+    /// End-to-end latency in milliseconds. Finite, not negative.
+    pub latency_ms: f64,
+    /// The model's confidence in its answer, in [0, 1], when it reports one.
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// Prompt tokens.
+    #[serde(default)]
+    pub input_tokens: u32,
+    /// Completion tokens.
+    #[serde(default)]
+    pub output_tokens: u32,
+    /// Why it failed; only on failures (a failure without one counts as `other`).
+    #[serde(default)]
+    pub error_kind: Option<ErrorKind>,
+}
+
+impl InferenceResult {
+    /// A successful request.
+    pub fn success(latency_ms: f64) -> Self {
+        Self {
+            success: true,
+            latency_ms,
+            confidence: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            error_kind: None,
+        }
+    }
+
+    /// A failed request.
+    pub fn failure(kind: ErrorKind, latency_ms: f64) -> Self {
+        Self {
+            success: false,
+            error_kind: Some(kind),
+            ..Self::success(latency_ms)
+        }
+    }
+
+    /// With the model's confidence.
+    pub fn with_confidence(self, confidence: f64) -> Self {
+        Self {
+            confidence: Some(confidence),
+            ..self
+        }
+    }
+
+    /// With token counts.
+    pub fn with_tokens(self, input_tokens: u32, output_tokens: u32) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+            ..self
+        }
+    }
+
+    /// Checks latency, confidence and that only failures carry an error kind.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if !(self.latency_ms.is_finite() && self.latency_ms >= 0.0) {
+            return Err(DomainError::field(
+                "latencyMs",
+                format!(
+                    "{} is not a finite number of milliseconds >= 0",
+                    self.latency_ms
+                ),
+            ));
+        }
+        if let Some(confidence) = self.confidence {
+            fraction("confidence", confidence)?;
+        }
+        if self.success && self.error_kind.is_some() {
+            return Err(DomainError::field(
+                "errorKind",
+                "a successful request has no error kind; set success to false or drop errorKind",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// No answer in time.
+    Timeout,
+    /// Refused for rate or quota (HTTP 429).
+    RateLimited,
+    /// The provider failed (HTTP 5xx).
+    ServerError,
+    /// The request was refused as malformed or unauthorised (other HTTP 4xx).
+    ClientError,
+    /// An answer came back that could not be used.
+    InvalidResponse,
+    /// The provider's content filter blocked it.
+    ContentFiltered,
+    /// The connection failed.
+    Network,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 8] = [
+        Self::Timeout,
+        Self::RateLimited,
+        Self::ServerError,
+        Self::ClientError,
+        Self::InvalidResponse,
+        Self::ContentFiltered,
+        Self::Network,
+        Self::Other,
+    ];
+
+    /// The kind for an HTTP status code of a failed request.
+    pub fn from_http_status(code: u16) -> Self {
+        match code {
+            408 | 504 => Self::Timeout,
+            429 => Self::RateLimited,
+            400..=499 => Self::ClientError,
+            500..=599 => Self::ServerError,
+            _ => Self::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_latency_and_confidence_are_refused_naming_the_field() {
+        for latency in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+            let err = InferenceResult::success(latency).validate().unwrap_err();
+            assert!(err.to_string().contains("latencyMs"), "{err}");
+        }
+        for confidence in [-0.01, 1.01, f64::NAN] {
+            let err = InferenceResult::success(1.0)
+                .with_confidence(confidence)
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains("confidence"), "{err}");
+        }
+        assert!(InferenceResult::success(0.0)
+            .with_confidence(1.0)
+            .validate()
+            .is_ok());
+    }
+
+    #[test]
+    fn only_failures_carry_an_error_kind() {
+        let mut result = InferenceResult::success(10.0);
+        result.error_kind = Some(ErrorKind::Timeout);
+        assert!(result
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("errorKind"));
+        let mut failure = InferenceResult::failure(ErrorKind::Timeout, 10.0);
+        assert!(failure.validate().is_ok());
+        failure.error_kind = None;
+        assert!(failure.validate().is_ok(), "counted as other");
+    }
+
+    #[test]
+    fn http_statuses_map_to_kinds() {
+        assert_eq!(ErrorKind::from_http_status(429), ErrorKind::RateLimited);
+        assert_eq!(ErrorKind::from_http_status(503), ErrorKind::ServerError);
+        assert_eq!(ErrorKind::from_http_status(504), ErrorKind::Timeout);
+        assert_eq!(ErrorKind::from_http_status(401), ErrorKind::ClientError);
+        assert_eq!(ErrorKind::from_http_status(0), ErrorKind::Other);
+    }
+
+    #[test]
+    fn json_shape_is_camel_case_with_optional_fields() {
+        let parsed: InferenceResult =
+            serde_json::from_str(r#"{"success":false,"latencyMs":0,"errorKind":"rateLimited"}"#)
+                .unwrap();
+        assert_eq!(
+            parsed,
+            InferenceResult::failure(ErrorKind::RateLimited, 0.0)
+        );
+        assert!(serde_json::from_str::<InferenceResult>(r#"{"success":true}"#).is_err());
+    }
+}

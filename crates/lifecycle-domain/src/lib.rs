@@ -1,0 +1,53 @@
+//! Pure types and rules of model lifecycle management.
+//!
+//! This crate is the core every other `lifecycle-*` crate builds on. It knows
+//! nothing about storage, async runtimes or the clock: every function that
+//! needs the time takes `now` as an argument, so every rule here is a plain,
+//! deterministic function that cannot fail for environmental reasons.
+//!
+//! - [`ModelVersion`] is one version of one model; it moves between
+//!   [`ModelStatus`]es only along the table of [`ModelStatus::can_transition_to`].
+//! - [`Version`] is strict SemVer in which build metadata never matters;
+//!   [`ModelId`] and [`Actor`] are validated names.
+//! - [`AuditEvent`]s are sealed into [`AuditLogEntry`]s that form a SHA-256
+//!   hash chain, checked by [`verify_chain`].
+//! - [`EvaluationConfig`] and [`PolicyConfig`] hold validated settings.
+//!
+//! Every rule a value can break is a [`DomainError`] whose message says what
+//! to do. If you are building an application, you probably want the
+//! `lifecycle` facade crate, which re-exports these types.
+
+mod audit;
+mod capabilities;
+mod config;
+mod deprecation;
+mod error;
+mod inference;
+mod metrics;
+mod model_version;
+mod names;
+mod status;
+mod version;
+
+pub use audit::{
+    verify_chain, AuditEvent, AuditEventKind, AuditHash, AuditLogEntry, ChainError, ChainHead,
+    ChainProblem, Severity,
+};
+pub use capabilities::{ModelCapabilities, ModelCostInfo};
+pub use config::{
+    EvaluationConfig, EvaluationSettings, LatencyStatistic, PolicyConfig, PolicySettings, Settings,
+    Validated,
+};
+pub use deprecation::{CanaryWeight, ModelDeprecationInfo};
+pub use error::{AllowedTargets, DomainError};
+pub use inference::{ErrorKind, InferenceResult};
+pub use metrics::{ModelPerformanceMetrics, Threshold, ThresholdViolation};
+pub use model_version::ModelVersion;
+pub use names::{Actor, ModelId};
+pub use status::ModelStatus;
+pub use version::Version;
+
+/// The `chrono` this crate's types use, so that dependants agree on it.
+pub use chrono;
+/// The `semver` this crate's types use (for `VersionReq`).
+pub use semver;

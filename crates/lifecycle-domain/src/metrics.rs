@@ -1,0 +1,198 @@
+//! Performance figures of a model version and how they are judged against thresholds.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{EvaluationConfig, LatencyStatistic};
+use crate::error::{fraction, non_negative};
+use crate::DomainError;
+
+/// A summary of how a version has performed, as published by the evaluator.
+///
+/// Latency figures cover successful requests only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPerformanceMetrics {
+    /// Requests recorded.
+    pub sample_count: u64,
+    /// Requests that succeeded.
+    pub success_count: u64,
+    /// Requests that failed. `success_count + failure_count == sample_count`.
+    pub failure_count: u64,
+    /// Mean latency of successful requests, in milliseconds.
+    pub mean_latency_ms: f64,
+    /// Median latency of successful requests, in milliseconds.
+    pub p50_latency_ms: f64,
+    /// 95th percentile latency of successful requests, in milliseconds.
+    pub p95_latency_ms: f64,
+    /// 99th percentile latency of successful requests, in milliseconds.
+    pub p99_latency_ms: f64,
+    /// Mean confidence over the requests that reported one; `None` if none did.
+    pub mean_confidence: Option<f64>,
+    /// Prompt tokens over all requests.
+    pub total_input_tokens: u64,
+    /// Completion tokens over all requests.
+    pub total_output_tokens: u64,
+    /// Cost of all requests at the version's prices.
+    pub total_cost: f64,
+    /// When these figures were computed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ModelPerformanceMetrics {
+    /// Share of requests that failed; 0 when there are none.
+    pub fn error_rate(&self) -> f64 {
+        ratio(self.failure_count, self.sample_count)
+    }
+
+    /// Share of requests that succeeded; 0 when there are none.
+    pub fn success_rate(&self) -> f64 {
+        ratio(self.success_count, self.sample_count)
+    }
+
+    /// The latency figure for a statistic.
+    pub fn latency(&self, statistic: LatencyStatistic) -> f64 {
+        match statistic {
+            LatencyStatistic::Mean => self.mean_latency_ms,
+            LatencyStatistic::P50 => self.p50_latency_ms,
+            LatencyStatistic::P95 => self.p95_latency_ms,
+            LatencyStatistic::P99 => self.p99_latency_ms,
+        }
+    }
+
+    /// Every threshold these metrics break, with the observed value and the limit.
+    ///
+    /// Too few samples is itself a violation ([`Threshold::MinSamples`]); a
+    /// confidence threshold is not judged when no request reported a confidence.
+    pub fn threshold_violations(&self, config: &EvaluationConfig) -> Vec<ThresholdViolation> {
+        let c = config.settings();
+        let mut found = Vec::new();
+        let mut check = |threshold, observed: f64, limit: f64, broken: bool| {
+            if broken {
+                found.push(ThresholdViolation {
+                    threshold,
+                    observed,
+                    limit,
+                });
+            }
+        };
+        let samples = self.sample_count as f64;
+        let min_samples = c.min_samples as f64;
+        check(
+            Threshold::MinSamples,
+            samples,
+            min_samples,
+            samples < min_samples,
+        );
+        let error_rate = self.error_rate();
+        check(
+            Threshold::MaxErrorRate,
+            error_rate,
+            c.max_error_rate,
+            error_rate > c.max_error_rate,
+        );
+        let success_rate = self.success_rate();
+        check(
+            Threshold::MinSuccessRate,
+            success_rate,
+            c.min_success_rate,
+            success_rate < c.min_success_rate,
+        );
+        let latency = self.latency(c.latency_statistic);
+        check(
+            Threshold::MaxLatency(c.latency_statistic),
+            latency,
+            c.max_latency_ms,
+            latency > c.max_latency_ms,
+        );
+        if let Some(confidence) = self.mean_confidence {
+            check(
+                Threshold::MinConfidence,
+                confidence,
+                c.min_confidence,
+                confidence < c.min_confidence,
+            );
+        }
+        found
+    }
+
+    /// Checks counts, latencies, confidence and cost for consistency.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.success_count.checked_add(self.failure_count) != Some(self.sample_count) {
+            return Err(DomainError::field(
+                "metrics.sampleCount",
+                format!(
+                    "{} is not successCount {} + failureCount {}",
+                    self.sample_count, self.success_count, self.failure_count
+                ),
+            ));
+        }
+        non_negative("metrics.meanLatencyMs", self.mean_latency_ms)?;
+        non_negative("metrics.p50LatencyMs", self.p50_latency_ms)?;
+        non_negative("metrics.p95LatencyMs", self.p95_latency_ms)?;
+        non_negative("metrics.p99LatencyMs", self.p99_latency_ms)?;
+        non_negative("metrics.totalCost", self.total_cost)?;
+        if let Some(confidence) = self.mean_confidence {
+            fraction("metrics.meanConfidence", confidence)?;
+        }
+        Ok(())
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// A threshold of [`EvaluationConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "statistic")]
+pub enum Threshold {
+    /// Enough samples to judge.
+    MinSamples,
+    /// Error rate at most the limit.
+    MaxErrorRate,
+    /// Success rate at least the limit.
+    MinSuccessRate,
+    /// The latency statistic at most the limit, in milliseconds.
+    MaxLatency(LatencyStatistic),
+    /// Mean confidence at least the limit.
+    MinConfidence,
+}
+
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MinSamples => f.write_str("minimum samples"),
+            Self::MaxErrorRate => f.write_str("maximum error rate"),
+            Self::MinSuccessRate => f.write_str("minimum success rate"),
+            Self::MaxLatency(s) => write!(f, "maximum {} latency (ms)", s.as_str()),
+            Self::MinConfidence => f.write_str("minimum confidence"),
+        }
+    }
+}
+
+/// A threshold broken: what was observed against what was allowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThresholdViolation {
+    /// The threshold.
+    pub threshold: Threshold,
+    /// The observed value.
+    pub observed: f64,
+    /// The configured limit.
+    pub limit: f64,
+}
+
+impl std::fmt::Display for ThresholdViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: observed {}, limit {}",
+            self.threshold, self.observed, self.limit
+        )
+    }
+}
