@@ -1,0 +1,206 @@
+//! What a commit carries, what it returns, and the checks every adapter applies to it.
+
+use std::collections::BTreeSet;
+
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{
+    AuditEvent, AuditLogEntry, ChainHead, ModelId, ModelPerformanceMetrics, ModelStatus,
+    ModelVersion, Version,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+/// One atomic state change: version records of one model and the audit events
+/// that describe them, applied together or not at all.
+///
+/// ```
+/// # use lifecycle_store::Commit;
+/// # fn demo(model: lifecycle_domain::ModelId, v: lifecycle_domain::ModelVersion, e: lifecycle_domain::AuditEvent) {
+/// let commit = Commit::for_model(model, 3).put(v).audit(e);
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// The model the commit changes and the revision the writer read; `None`
+    /// for an audit-only commit.
+    pub guard: Option<RevisionGuard>,
+    /// Records to insert or replace (by version precedence); all of the
+    /// guarded model.
+    pub versions: Vec<ModelVersion>,
+    /// Events to seal into the audit log, in order.
+    pub audit: Vec<AuditEvent>,
+}
+
+/// Optimistic concurrency: the commit applies only if the model is still at
+/// the revision the writer read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevisionGuard {
+    /// The model.
+    pub model_id: ModelId,
+    /// The revision the writer read; 0 for a model with no versions yet. The
+    /// commit fails with [`StoreError::Conflict`] if the store holds another.
+    pub expected_revision: u64,
+}
+
+impl Commit {
+    /// A commit that changes `model_id`, which the writer read at `expected_revision`.
+    pub fn for_model(model_id: ModelId, expected_revision: u64) -> Self {
+        Self {
+            guard: Some(RevisionGuard {
+                model_id,
+                expected_revision,
+            }),
+            versions: Vec::new(),
+            audit: Vec::new(),
+        }
+    }
+
+    /// A commit that only appends audit events.
+    pub fn audit_only() -> Self {
+        Self {
+            guard: None,
+            versions: Vec::new(),
+            audit: Vec::new(),
+        }
+    }
+
+    /// Adds a version record to write.
+    pub fn put(mut self, version: ModelVersion) -> Self {
+        self.versions.push(version);
+        self
+    }
+
+    /// Adds an audit event.
+    pub fn audit(mut self, event: AuditEvent) -> Self {
+        self.audit.push(event);
+        self
+    }
+
+    /// The checks that need no stored state: the commit changes something,
+    /// every record and event is valid, records belong to the guarded model
+    /// and none is given twice. Adapters call this before anything else.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let invalid = |reason: String| Err(StoreError::InvalidCommit { reason });
+        if self.versions.is_empty() && self.audit.is_empty() {
+            return invalid("it changes nothing: add a version record or an audit event".into());
+        }
+        let mut seen = BTreeSet::new();
+        for v in &self.versions {
+            let Some(guard) = &self.guard else {
+                return invalid(format!(
+                    "record {} {} has no revision guard: use Commit::for_model",
+                    v.model_id, v.version
+                ));
+            };
+            if v.model_id != guard.model_id {
+                return invalid(format!(
+                    "record {} {} belongs to another model than {}",
+                    v.model_id, v.version, guard.model_id
+                ));
+            }
+            if !seen.insert(&v.version) {
+                return invalid(format!("version {} is given twice", v.version));
+            }
+            v.validate()?;
+        }
+        for event in &self.audit {
+            event.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// What a successful commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitReceipt {
+    /// The guarded model's revision after the commit: one more than expected
+    /// if versions were written, unchanged otherwise; `None` if audit-only.
+    pub revision: Option<u64>,
+    /// The audit entries as sealed, in order.
+    pub entries: Vec<AuditLogEntry>,
+}
+
+/// A model as read in one consistent view: its revision and versions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelState {
+    /// Incremented by every commit that changes the model; 0 when unknown.
+    pub revision: u64,
+    /// Its versions, lowest precedence first.
+    pub versions: Vec<ModelVersion>,
+}
+
+impl ModelState {
+    /// The version of this model with the given number, if registered.
+    pub fn version(&self, version: &Version) -> Option<&ModelVersion> {
+        self.versions.iter().find(|v| &v.version == version)
+    }
+
+    /// The active version, if any.
+    pub fn active(&self) -> Option<&ModelVersion> {
+        self.versions
+            .iter()
+            .find(|v| v.status() == ModelStatus::Active)
+    }
+}
+
+/// A checkpoint of a version's metrics, saved outside the version records so
+/// that frequent checkpoints never conflict with lifecycle commits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSnapshot {
+    /// The model.
+    pub model_id: ModelId,
+    /// The version.
+    pub version: Version,
+    /// When it was taken.
+    pub taken_at: DateTime<Utc>,
+    /// The published figures.
+    pub metrics: ModelPerformanceMetrics,
+    /// The evaluator's own encoding of its state (sketches, windows), opaque
+    /// to the store, so lifetime metrics survive a restart.
+    #[serde(default)]
+    pub state: Vec<u8>,
+}
+
+/// Checks that `versions` (a model's records after a commit) hold at most one
+/// active and at most one canary version. Adapters call this on the state a
+/// commit would produce, before writing it.
+pub fn check_single_active<'a>(
+    model_id: &ModelId,
+    versions: impl IntoIterator<Item = &'a ModelVersion>,
+) -> Result<(), StoreError> {
+    let (mut active, mut canary) = (Vec::new(), Vec::new());
+    for v in versions {
+        match v.status() {
+            ModelStatus::Active => active.push(v.version.clone()),
+            ModelStatus::Canary => canary.push(v.version.clone()),
+            _ => {}
+        }
+    }
+    for (status, versions) in [(ModelStatus::Active, active), (ModelStatus::Canary, canary)] {
+        if versions.len() > 1 {
+            return Err(StoreError::TwoInStatus {
+                model_id: model_id.clone(),
+                status,
+                versions,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Seals `events` after `head`: consecutive sequence numbers, each linked to
+/// the one before. Adapters call this inside their atomic write.
+pub fn seal_events(events: Vec<AuditEvent>, head: Option<ChainHead>) -> Vec<AuditLogEntry> {
+    let mut head = head;
+    events
+        .into_iter()
+        .map(|event| {
+            let (sequence, prev) = ChainHead::next(head);
+            let entry = event.seal(sequence, prev);
+            head = Some(entry.head());
+            entry
+        })
+        .collect()
+}

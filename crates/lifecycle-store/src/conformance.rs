@@ -1,0 +1,93 @@
+//! The conformance suite: the port's whole contract as cases any adapter can run.
+//!
+//! Every adapter's tests call [`run_all`] with a factory of fresh, empty
+//! stores. Each case runs on its own store in its own task; a failing case
+//! does not stop the others, and the run ends by listing every failure.
+// Test-support code: a failed expectation is reported as a panic, like any test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit;
+mod concurrency;
+mod fixtures;
+mod invalid;
+mod metrics;
+mod versions;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::Store;
+
+/// One case of the suite: takes a fresh, empty store; panics on a breach.
+pub type Case = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! cases {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        vec![$((
+            concat!(stringify!($module), "::", stringify!($name)),
+            (|store| Box::pin($module::$name(store))) as Case,
+        )),*]
+    };
+}
+
+/// Every case, with its name.
+pub fn cases() -> Vec<(&'static str, Case)> {
+    cases![
+        versions::empty_store_reads_nothing,
+        versions::registered_versions_read_back,
+        versions::versions_are_ordered_by_precedence,
+        versions::build_metadata_names_the_same_version,
+        versions::revision_counts_commits_and_stamps_records,
+        versions::stale_revision_conflicts_and_writes_nothing,
+        versions::two_active_or_canary_versions_are_refused,
+        invalid::commits_that_change_nothing_are_refused,
+        invalid::records_of_another_model_are_refused,
+        invalid::invalid_records_and_events_are_refused,
+        invalid::versions_without_a_guard_are_refused,
+        audit::entries_are_numbered_without_gaps_and_chained,
+        audit::audit_only_commits_leave_revisions_alone,
+        audit::query_by_sequence_range,
+        audit::query_by_model,
+        audit::query_by_time_range,
+        audit::query_most_recent,
+        audit::query_by_minimum_severity,
+        audit::query_filters_combine,
+        metrics::snapshots_round_trip_and_replace,
+        metrics::snapshots_need_a_registered_version,
+        concurrency::racing_activations_leave_one_active_and_no_gaps,
+        concurrency::parallel_commits_on_many_models_all_land,
+    ]
+}
+
+/// Runs every case against a fresh store from `factory`, then panics listing
+/// every case that failed. Call it from a multi-threaded tokio test.
+pub async fn run_all<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let all = cases();
+    let total = all.len();
+    let mut failures = Vec::new();
+    for (name, case) in all {
+        let store = factory().await;
+        if let Err(failure) = tokio::spawn(case(store)).await {
+            let message = match failure.try_into_panic() {
+                Ok(payload) => payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panicked".into()),
+                Err(e) => e.to_string(),
+            };
+            failures.push(format!("{name}: {message}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} conformance cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,74 @@
+//! Cases: metrics checkpoints.
+
+use std::sync::Arc;
+
+use lifecycle_domain::ModelPerformanceMetrics;
+
+use super::fixtures::*;
+use crate::{MetricsSnapshot, Store, StoreError};
+
+fn snapshot(model: &str, v: &str, samples: u64, secs: i64) -> MetricsSnapshot {
+    MetricsSnapshot {
+        model_id: id(model),
+        version: ver(v),
+        taken_at: at(secs),
+        metrics: ModelPerformanceMetrics {
+            sample_count: samples,
+            success_count: samples - 1,
+            failure_count: 1,
+            mean_latency_ms: 420.5,
+            p50_latency_ms: 400.0,
+            p95_latency_ms: 900.25,
+            p99_latency_ms: 1500.0,
+            mean_confidence: Some(0.875),
+            total_input_tokens: samples * 800,
+            total_output_tokens: samples * 120,
+            total_cost: 12.5,
+            updated_at: at(secs),
+        },
+        state: vec![0, 1, 2, 255, samples as u8],
+    }
+}
+
+pub async fn snapshots_round_trip_and_replace(store: Arc<dyn Store>) {
+    register(&*store, "m", &["1.0.0", "2.0.0"]).await;
+    let first = snapshot("m", "1.0.0", 100, 10);
+    store.save_metrics(first.clone()).await.unwrap();
+    assert_eq!(
+        store.metrics(&id("m"), &ver("1.0.0")).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.metrics(&id("m"), &ver("2.0.0")).await.unwrap(), None);
+    let later = snapshot("m", "1.0.0", 200, 20);
+    store.save_metrics(later.clone()).await.unwrap();
+    assert_eq!(
+        store.metrics(&id("m"), &ver("1.0.0+build")).await.unwrap(),
+        Some(later),
+        "replaced, and found under any build metadata"
+    );
+    assert_eq!(
+        store.model(&id("m")).await.unwrap().revision,
+        1,
+        "checkpoints do not bump the revision"
+    );
+}
+
+pub async fn snapshots_need_a_registered_version(store: Arc<dyn Store>) {
+    register(&*store, "m", &["1.0.0"]).await;
+    for (model, v) in [("m", "9.9.9"), ("unknown", "1.0.0")] {
+        match store.save_metrics(snapshot(model, v, 10, 0)).await {
+            Err(StoreError::UnknownVersion { model_id, version }) => {
+                assert_eq!((model_id, version), (id(model), ver(v)));
+            }
+            other => panic!("{model} {v}: {other:?}"),
+        }
+        assert_eq!(store.metrics(&id(model), &ver(v)).await.unwrap(), None);
+    }
+    let mut inconsistent = snapshot("m", "1.0.0", 10, 0);
+    inconsistent.metrics.sample_count = 3;
+    assert!(matches!(
+        store.save_metrics(inconsistent).await,
+        Err(StoreError::Domain(_))
+    ));
+    assert_eq!(store.metrics(&id("m"), &ver("1.0.0")).await.unwrap(), None);
+}

@@ -1,0 +1,63 @@
+//! The port's error contract: what every adapter returns, and when.
+
+use lifecycle_domain::{DomainError, ModelId, ModelStatus, Version};
+
+/// Why a store operation failed. Adapters translate their library's errors
+/// into these, so callers never match on a backend's own errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The commit expected another revision of the model: someone else
+    /// changed it since it was read. Nothing was written.
+    #[error("model {model_id} changed concurrently: expected revision {expected}, found {actual}; read it again and retry")]
+    Conflict {
+        /// The model.
+        model_id: ModelId,
+        /// The revision the commit expected.
+        expected: u64,
+        /// The revision in the store.
+        actual: u64,
+    },
+
+    /// The commit is malformed (a record or event fails validation, names
+    /// another model, or changes nothing). Nothing was written.
+    #[error("invalid commit: {reason}")]
+    InvalidCommit {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A record read from or given to the store breaks a domain rule.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+
+    /// The commit would leave a model with two active or two canary versions.
+    /// Nothing was written.
+    #[error("model {model_id} would have {} {status} versions ({}); at most one is allowed, so change the current one in the same commit", versions.len(), list(versions))]
+    TwoInStatus {
+        /// The model.
+        model_id: ModelId,
+        /// `active` or `canary`.
+        status: ModelStatus,
+        /// The versions that would share it.
+        versions: Vec<Version>,
+    },
+
+    /// The version is not registered.
+    #[error("model {model_id} has no version {version}; register it first")]
+    UnknownVersion {
+        /// The model.
+        model_id: ModelId,
+        /// The version.
+        version: Version,
+    },
+
+    /// The storage backend failed; the message names the operation and cause.
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+fn list(versions: &[Version]) -> String {
+    let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
+    names.join(", ")
+}

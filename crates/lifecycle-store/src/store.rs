@@ -1,0 +1,63 @@
+//! The storage port: the one trait services use and adapters implement.
+
+use async_trait::async_trait;
+use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
+
+use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, StoreError};
+
+/// Durable state of the lifecycle system: version records, the audit log and
+/// metrics checkpoints.
+///
+/// # Contract
+/// Every adapter passes [`conformance`](crate#conformance) and so:
+/// - applies a [`Commit`] atomically: its version records, the model's new
+///   revision and its sealed audit entries are all written, or nothing is;
+/// - MUST return [`StoreError::Conflict`] when the commit's expected revision
+///   is stale, [`StoreError::InvalidCommit`] or [`StoreError::Domain`] when
+///   [`Commit::check`] fails, and [`StoreError::TwoInStatus`] when the result
+///   would have two active or two canary versions of a model — writing nothing;
+/// - numbers audit entries 1, 2, 3... without gaps across all commits, and
+///   links each to the hash of the one before, inside the same atomic write;
+/// - treats versions that differ only in build metadata as one version;
+/// - answers every read from indexes, without scanning unrelated data;
+/// - translates its backend's errors into [`StoreError`].
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A short name of the adapter (`memory`, `sled`) for status reports.
+    fn kind(&self) -> &'static str;
+
+    /// Applies a commit atomically; see the contract above.
+    async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError>;
+
+    /// A model's revision and versions, read in one consistent view. An
+    /// unknown model has revision 0 and no versions.
+    async fn model(&self, model_id: &ModelId) -> Result<ModelState, StoreError>;
+
+    /// One version, if registered.
+    async fn version(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<Option<ModelVersion>, StoreError>;
+
+    /// Every model with at least one version, in id order.
+    async fn models(&self) -> Result<Vec<ModelId>, StoreError>;
+
+    /// The last audit entry's sequence number and hash; `None` for an empty log.
+    async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError>;
+
+    /// Audit entries matching `query`, in sequence order.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError>;
+
+    /// Saves (replaces) the metrics checkpoint of a registered version. MUST
+    /// return [`StoreError::UnknownVersion`] for an unregistered one. Does not
+    /// change the model's revision.
+    async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError>;
+
+    /// The last metrics checkpoint of a version, if any.
+    async fn metrics(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<Option<MetricsSnapshot>, StoreError>;
+}

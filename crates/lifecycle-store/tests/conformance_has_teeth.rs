@@ -1,0 +1,111 @@
+//! The conformance suite fails adapters that break the contract: each faulty
+//! wrapper below breaks one rule, and the suite must name the cases it breaks.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
+use lifecycle_store::{
+    conformance, AuditQuery, Commit, CommitReceipt, MemoryStore, MetricsSnapshot, ModelState,
+    Store, StoreError,
+};
+
+#[derive(Clone, Copy)]
+enum Fault {
+    IgnoresRevision,
+    IgnoresOrder,
+    IgnoresLimit,
+    LosesAnEntry,
+    ForgetsMetrics,
+}
+
+struct Faulty(MemoryStore, Fault);
+
+#[async_trait]
+impl Store for Faulty {
+    fn kind(&self) -> &'static str {
+        "faulty"
+    }
+    async fn commit(&self, mut commit: Commit) -> Result<CommitReceipt, StoreError> {
+        if let (Fault::IgnoresRevision, Some(guard)) = (self.1, &mut commit.guard) {
+            guard.expected_revision = self.0.model(&guard.model_id).await?.revision;
+        }
+        self.0.commit(commit).await
+    }
+    async fn model(&self, model_id: &ModelId) -> Result<ModelState, StoreError> {
+        self.0.model(model_id).await
+    }
+    async fn version(&self, m: &ModelId, v: &Version) -> Result<Option<ModelVersion>, StoreError> {
+        self.0.version(m, v).await
+    }
+    async fn models(&self) -> Result<Vec<ModelId>, StoreError> {
+        self.0.models().await
+    }
+    async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.0.audit_head().await
+    }
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError> {
+        let mut query = query.clone();
+        match self.1 {
+            Fault::IgnoresOrder => query.newest_first = false,
+            Fault::IgnoresLimit => query.limit = None,
+            _ => {}
+        }
+        let mut found = self.0.audit(&query).await?;
+        if let Fault::LosesAnEntry = self.1 {
+            found.retain(|e| e.sequence != 3);
+        }
+        Ok(found)
+    }
+    async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
+        match self.1 {
+            Fault::ForgetsMetrics => Ok(()),
+            _ => self.0.save_metrics(snapshot).await,
+        }
+    }
+    async fn metrics(
+        &self,
+        m: &ModelId,
+        v: &Version,
+    ) -> Result<Option<MetricsSnapshot>, StoreError> {
+        self.0.metrics(m, v).await
+    }
+}
+
+/// Runs the suite on a faulty store and returns its failure report.
+async fn report(fault: Fault) -> String {
+    let run = tokio::spawn(conformance::run_all(move || async move {
+        Arc::new(Faulty(MemoryStore::new(), fault)) as Arc<dyn Store>
+    }));
+    let failure = run.await.expect_err("the suite must fail a faulty store");
+    let payload = failure.into_panic();
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_broken_rule_fails_the_cases_that_check_it() {
+    let expectations = [
+        (
+            Fault::IgnoresRevision,
+            "versions::stale_revision_conflicts_and_writes_nothing",
+        ),
+        (Fault::IgnoresOrder, "audit::query_most_recent"),
+        (Fault::IgnoresLimit, "audit::query_by_model"),
+        (
+            Fault::LosesAnEntry,
+            "audit::entries_are_numbered_without_gaps_and_chained",
+        ),
+        (
+            Fault::ForgetsMetrics,
+            "metrics::snapshots_round_trip_and_replace",
+        ),
+    ];
+    for (fault, case) in expectations {
+        let report = report(fault).await;
+        assert!(report.contains(case), "{case} not in:\n{report}");
+        assert!(report.contains("conformance cases failed"), "{report}");
+    }
+}
