@@ -1,4 +1,6 @@
 //! `ModelVersion` behaviour through its public API: transitions, validation, thresholds, cost.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::*;

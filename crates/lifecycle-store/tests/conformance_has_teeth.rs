@@ -1,5 +1,7 @@
 //! The conformance suite fails adapters that break the contract: each faulty
 //! wrapper below breaks one rule, and the suite must name the cases it breaks.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

@@ -1,4 +1,6 @@
 //! `MemoryStore` against the port's conformance suite.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
