@@ -10,8 +10,9 @@
 #[cfg(test)]
 mod tidy;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "usage: cargo xtask <ci|bench>
   ci     format check, clippy (warnings denied), all tests and doc tests
@@ -45,26 +46,78 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut tally = Tally::default();
     for step in steps {
-        if let Err(message) = cargo(step) {
-            eprintln!("xtask: {message}");
-            return ExitCode::FAILURE;
+        match cargo(step) {
+            Ok(counted) => tally.add(counted),
+            Err(message) => {
+                eprintln!("xtask: {message}");
+                return ExitCode::FAILURE;
+            }
         }
+    }
+    if tally.passed + tally.failed > 0 {
+        // One closing line for the whole run: cargo's own last line is that
+        // of whichever crate ran last, often one without tests.
+        println!("xtask: {} passed, {} failed", tally.passed, tally.failed);
     }
     ExitCode::SUCCESS
 }
 
-/// Runs `cargo <args>` at the workspace root, failing on a non-zero exit.
-fn cargo(args: &[&str]) -> Result<(), String> {
+/// Tests counted from cargo's `test result:` lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
+    /// Reads `test result: ok. 28 passed; 0 failed; ...`; other lines count nothing.
+    fn of_line(line: &str) -> Tally {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return Tally::default();
+        };
+        let count = |label: &str| {
+            rest.split(';')
+                .filter_map(|part| part.trim().strip_suffix(label))
+                .filter_map(|n| n.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum()
+        };
+        Tally {
+            passed: count(" passed"),
+            failed: count(" failed"),
+        }
+    }
+}
+
+/// Runs `cargo <args>` at the workspace root, echoing its output and counting
+/// the tests it reports; fails on a non-zero exit.
+fn cargo(args: &[&str]) -> Result<Tally, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
+    let mut child = Command::new(&cargo)
         .args(args)
         .current_dir(workspace_root())
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    let mut tally = Tally::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            tally.add(Tally::of_line(&line));
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for {cargo}: {e}"))?;
     if status.success() {
-        Ok(())
+        Ok(tally)
     } else {
         Err(format!("`cargo {}` failed ({status})", args.join(" ")))
     }
@@ -84,4 +137,23 @@ fn has_benches() -> bool {
 fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn test_result_lines_are_counted() {
+        let line = "test result: FAILED. 28 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(
+            Tally::of_line(line),
+            Tally {
+                passed: 28,
+                failed: 2
+            }
+        );
+        assert_eq!(Tally::of_line("running 3 tests"), Tally::default());
+        assert_eq!(Tally::of_line("test a ... ok"), Tally::default());
+    }
 }
