@@ -1,5 +1,7 @@
 //! The port's error contract: what every adapter returns, and when.
 
+use std::path::PathBuf;
+
 use lifecycle_domain::{DomainError, ModelId, ModelStatus, Version};
 
 /// Why a store operation failed. Adapters translate their library's errors
@@ -50,6 +52,51 @@ pub enum StoreError {
         model_id: ModelId,
         /// The version.
         version: Version,
+    },
+
+    /// Another process has the store open.
+    #[error("store at {} is in use by another process; stop that process or use another data directory", path.display())]
+    InUse {
+        /// The store's location.
+        path: PathBuf,
+    },
+
+    /// The store's files are damaged.
+    #[error("store at {} is corrupted: {detail}; restore it from a backup", path.display())]
+    Corrupted {
+        /// The store's location.
+        path: PathBuf,
+        /// What was found damaged.
+        detail: String,
+    },
+
+    /// The store was written in a format this build does not read.
+    #[error("store at {} has format {found}, but this build of lifecycle reads format {supported}; use a newer lifecycle", path.display())]
+    UnsupportedFormat {
+        /// The store's location.
+        path: PathBuf,
+        /// The format found.
+        found: String,
+        /// The format this build reads.
+        supported: String,
+    },
+
+    /// The path holds something other than a lifecycle store.
+    #[error("{} is not a lifecycle store: {reason}", path.display())]
+    NotAStore {
+        /// The path.
+        path: PathBuf,
+        /// What is there instead.
+        reason: String,
+    },
+
+    /// The path cannot be used: permissions, a read-only directory, a full disk.
+    #[error("cannot use {}: {reason}", path.display())]
+    Unusable {
+        /// The path.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
     },
 
     /// The storage backend failed; the message names the operation and cause.

@@ -42,5 +42,5 @@ pub use commit::{
 };
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use query::AuditQuery;
+pub use query::{run_query, AuditIndex, AuditQuery, Sequences};
 pub use store::Store;

@@ -1,7 +1,7 @@
 //! The in-memory adapter: the reference implementation of the port and the default test double.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Bound;
+use std::ops::{Bound, RangeInclusive};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -9,6 +9,7 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Severity, Version};
 
 use crate::commit::{check_single_active, seal_events};
+use crate::query::{run_query, AuditIndex, Sequences};
 use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store, StoreError};
 
 /// A store that keeps everything in memory and forgets it on drop. Fast, and
@@ -27,7 +28,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     models: BTreeMap<ModelId, Model>,
-    audit: AuditIndex,
+    audit: AuditLog,
     metrics: HashMap<(ModelId, Version), MetricsSnapshot>,
 }
 
@@ -39,7 +40,7 @@ struct Model {
 
 /// The audit log with one index per kind of query.
 #[derive(Debug, Default)]
-struct AuditIndex {
+struct AuditLog {
     entries: BTreeMap<u64, AuditLogEntry>,
     by_model: HashMap<ModelId, Vec<u64>>,
     by_severity: BTreeMap<Severity, Vec<u64>>,
@@ -144,7 +145,7 @@ impl Store for MemoryStore {
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError> {
-        Ok(self.read().audit.query(query))
+        run_query(&self.read().audit, query)
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
@@ -175,7 +176,7 @@ impl Store for MemoryStore {
     }
 }
 
-impl AuditIndex {
+impl AuditLog {
     fn head(&self) -> Option<ChainHead> {
         self.entries.values().next_back().map(AuditLogEntry::head)
     }
@@ -193,87 +194,60 @@ impl AuditIndex {
         self.by_time.insert((event.timestamp, seq));
         self.entries.insert(seq, entry);
     }
+}
 
-    /// Picks the narrowest index for the query, walks its candidates in the
-    /// requested order, and stops at the limit.
-    fn query(&self, query: &AuditQuery) -> Vec<AuditLogEntry> {
-        let bounds = query.sequence_bounds();
-        let candidates: Box<dyn Iterator<Item = u64> + '_> = if let Some(model) = &query.model_id {
-            let list = self.by_model.get(model).map_or(&[][..], Vec::as_slice);
-            sorted_in(vec![within(list, &bounds)], query.newest_first)
-        } else if let Some(min) = query.min_severity {
-            let lists = self
-                .by_severity
-                .range(min..)
-                .map(|(_, list)| within(list, &bounds))
-                .collect();
-            sorted_in(lists, query.newest_first)
-        } else if query.since.is_some() || query.until.is_some() {
-            let lower = query
-                .since
-                .map_or(Bound::Unbounded, |s| Bound::Included((s, 0)));
-            let upper = query
-                .until
-                .map_or(Bound::Unbounded, |u| Bound::Excluded((u, 0)));
-            let mut seqs: Vec<u64> = self
-                .by_time
-                .range((lower, upper))
-                .map(|&(_, seq)| seq)
-                .collect();
-            seqs.sort_unstable();
-            if query.newest_first {
-                seqs.reverse();
-            }
-            Box::new(seqs.into_iter())
-        } else {
-            let range = self.entries.range(bounds.clone()).map(|(&seq, _)| seq);
-            if query.newest_first {
-                Box::new(range.rev())
-            } else {
-                Box::new(range)
-            }
-        };
-        candidates
-            .filter_map(|seq| self.entries.get(&seq))
-            .filter(|e| query.matches(e))
-            .take(query.limit.unwrap_or(usize::MAX))
-            .cloned()
-            .collect()
+/// Walks a sorted list of sequence numbers within `bounds`, either way.
+fn walk(list: &[u64], bounds: RangeInclusive<u64>, newest_first: bool) -> Sequences<'_> {
+    let start = list.partition_point(|s| s < bounds.start());
+    let end = list.partition_point(|s| s <= bounds.end()).max(start);
+    let part = list[start..end].iter().copied().map(Ok);
+    if newest_first {
+        Box::new(part.rev())
+    } else {
+        Box::new(part)
     }
 }
 
-/// The part of a sorted list of sequence numbers that lies within `bounds`.
-fn within<'a>(list: &'a [u64], bounds: &std::ops::RangeInclusive<u64>) -> &'a [u64] {
-    let start = list.partition_point(|s| s < bounds.start());
-    let end = list.partition_point(|s| s <= bounds.end());
-    &list[start..end.max(start)]
-}
+impl AuditIndex for AuditLog {
+    fn all(&self, bounds: RangeInclusive<u64>, newest_first: bool) -> Sequences<'_> {
+        let part = self.entries.range(bounds).map(|(&seq, _)| Ok(seq));
+        if newest_first {
+            Box::new(part.rev())
+        } else {
+            Box::new(part)
+        }
+    }
 
-/// Merges sorted lists lazily, ascending or descending.
-fn sorted_in(lists: Vec<&[u64]>, descending: bool) -> Box<dyn Iterator<Item = u64> + '_> {
-    let mut lists = lists;
-    Box::new(std::iter::from_fn(move || {
-        let pick = if descending {
-            lists
-                .iter()
-                .enumerate()
-                .filter_map(|(i, l)| l.last().map(|&s| (s, i)))
-                .max()
-        } else {
-            lists
-                .iter()
-                .enumerate()
-                .filter_map(|(i, l)| l.first().map(|&s| (std::cmp::Reverse(s), i)))
-                .max()
-                .map(|(std::cmp::Reverse(s), i)| (s, i))
-        }?;
-        let (seq, i) = pick;
-        let list = &mut lists[i];
-        *list = if descending {
-            &list[..list.len() - 1]
-        } else {
-            &list[1..]
-        };
-        Some(seq)
-    }))
+    fn of_model(
+        &self,
+        model_id: &ModelId,
+        bounds: RangeInclusive<u64>,
+        newest_first: bool,
+    ) -> Sequences<'_> {
+        let list = self.by_model.get(model_id).map_or(&[][..], Vec::as_slice);
+        walk(list, bounds, newest_first)
+    }
+
+    fn of_severity(
+        &self,
+        severity: Severity,
+        bounds: RangeInclusive<u64>,
+        newest_first: bool,
+    ) -> Sequences<'_> {
+        let list = self
+            .by_severity
+            .get(&severity)
+            .map_or(&[][..], Vec::as_slice);
+        walk(list, bounds, newest_first)
+    }
+
+    fn in_time(&self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Sequences<'_> {
+        let lower = since.map_or(Bound::Unbounded, |s| Bound::Included((s, 0)));
+        let upper = until.map_or(Bound::Unbounded, |u| Bound::Excluded((u, 0)));
+        Box::new(self.by_time.range((lower, upper)).map(|&(_, seq)| Ok(seq)))
+    }
+
+    fn entry(&self, sequence: u64) -> Result<Option<AuditLogEntry>, StoreError> {
+        Ok(self.entries.get(&sequence).cloned())
+    }
 }
