@@ -122,7 +122,8 @@ pub struct CommitReceipt {
 }
 
 /// A model as read in one consistent view: its revision and versions.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ModelState {
     /// Incremented by every commit that changes the model; 0 when unknown.
     pub revision: u64,
@@ -141,6 +142,26 @@ impl ModelState {
         self.versions
             .iter()
             .find(|v| v.status() == ModelStatus::Active)
+    }
+
+    /// The state after writing `records` (inserted, or replacing the record
+    /// of the same version) one revision later, each stamped with that
+    /// revision. Fails with [`StoreError::TwoInStatus`] if the result would
+    /// have two active or two canary versions. Adapters call this inside
+    /// their atomic write.
+    pub fn apply(&self, model_id: &ModelId, records: &[ModelVersion]) -> Result<Self, StoreError> {
+        let revision = self.revision + 1;
+        let mut versions = self.versions.clone();
+        for record in records {
+            let mut record = record.clone();
+            record.revision = revision;
+            match versions.binary_search_by(|v| v.version.cmp(&record.version)) {
+                Ok(at) => versions[at] = record,
+                Err(at) => versions.insert(at, record),
+            }
+        }
+        check_single_active(model_id, &versions)?;
+        Ok(Self { revision, versions })
     }
 }
 
@@ -164,9 +185,8 @@ pub struct MetricsSnapshot {
 }
 
 /// Checks that `versions` (a model's records after a commit) hold at most one
-/// active and at most one canary version. Adapters call this on the state a
-/// commit would produce, before writing it.
-pub fn check_single_active<'a>(
+/// active and at most one canary version.
+fn check_single_active<'a>(
     model_id: &ModelId,
     versions: impl IntoIterator<Item = &'a ModelVersion>,
 ) -> Result<(), StoreError> {

@@ -36,10 +36,7 @@ mod query;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use commit::{
-    check_single_active, seal_events, Commit, CommitReceipt, MetricsSnapshot, ModelState,
-    RevisionGuard,
-};
+pub use commit::{seal_events, Commit, CommitReceipt, MetricsSnapshot, ModelState, RevisionGuard};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use query::{run_query, AuditIndex, AuditQuery, Sequences};

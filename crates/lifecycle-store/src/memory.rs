@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Severity, Version};
 
-use crate::commit::{check_single_active, seal_events};
+use crate::commit::seal_events;
 use crate::query::{run_query, AuditIndex, Sequences};
 use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store, StoreError};
 
@@ -27,15 +27,9 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    models: BTreeMap<ModelId, Model>,
+    models: BTreeMap<ModelId, ModelState>,
     audit: AuditLog,
     metrics: HashMap<(ModelId, Version), MetricsSnapshot>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Model {
-    revision: u64,
-    versions: BTreeMap<Version, ModelVersion>,
 }
 
 /// The audit log with one index per kind of query.
@@ -90,13 +84,7 @@ impl Store for MemoryStore {
             }
             revision = Some(current.revision);
             if !commit.versions.is_empty() {
-                let mut next = current;
-                next.revision += 1;
-                for mut v in commit.versions {
-                    v.revision = next.revision;
-                    next.versions.insert(v.version.clone(), v);
-                }
-                check_single_active(&guard.model_id, next.versions.values())?;
+                let next = current.apply(&guard.model_id, &commit.versions)?;
                 revision = Some(next.revision);
                 changed = Some((guard.model_id.clone(), next));
             }
@@ -116,10 +104,7 @@ impl Store for MemoryStore {
             .read()
             .models
             .get(model_id)
-            .map(|m| ModelState {
-                revision: m.revision,
-                versions: m.versions.values().cloned().collect(),
-            })
+            .cloned()
             .unwrap_or_default())
     }
 
@@ -132,7 +117,7 @@ impl Store for MemoryStore {
             .read()
             .models
             .get(model_id)
-            .and_then(|m| m.versions.get(version))
+            .and_then(|m| m.version(version))
             .cloned())
     }
 
@@ -154,7 +139,7 @@ impl Store for MemoryStore {
         let registered = inner
             .models
             .get(&snapshot.model_id)
-            .is_some_and(|m| m.versions.contains_key(&snapshot.version));
+            .is_some_and(|m| m.version(&snapshot.version).is_some());
         if !registered {
             return Err(StoreError::UnknownVersion {
                 model_id: snapshot.model_id,
