@@ -1,0 +1,42 @@
+//! Group commit: concurrent writers share one flush instead of each paying for its own.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts applied writes and completed flushes. A writer takes a ticket after
+/// its write is applied and returns once a flush that started after that has
+/// finished. One flush runs at a time; whoever holds the flusher flushes for
+/// every write applied so far, so writers that queued behind it usually find
+/// their ticket already covered.
+#[derive(Debug, Default)]
+pub struct GroupFlush {
+    applied: AtomicU64,
+    flushed: AtomicU64,
+    flusher: tokio::sync::Mutex<()>,
+}
+
+impl GroupFlush {
+    /// Makes the writes applied so far durable, by `flush` (which blocks, so
+    /// it runs on tokio's blocking pool) unless a flush already covered them.
+    pub async fn durable(&self, db: &sled::Db) -> Result<(), sled::Error> {
+        let ticket = self.applied.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.flushed.load(Ordering::Acquire) >= ticket {
+            return Ok(());
+        }
+        let _flusher = self.flusher.lock().await;
+        if self.flushed.load(Ordering::Acquire) >= ticket {
+            return Ok(());
+        }
+        let covered = self.applied.load(Ordering::Acquire);
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(result) => result?,
+            Err(join) => {
+                return Err(sled::Error::ReportableBug(format!(
+                    "the flush task failed: {join}"
+                )))
+            }
+        };
+        self.flushed.fetch_max(covered, Ordering::AcqRel);
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! Opening a store: the directory, the process lock, the format marker, and
+//! telling a damaged or foreign directory from a store.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use lifecycle_store::StoreError;
+
+/// The format this build writes and reads. Bump on any change to keys or records.
+pub const FORMAT: u32 = 1;
+const FORMAT_PREFIX: &str = "lifecycle-store-sled/";
+pub const FORMAT_KEY: &[u8] = b"format";
+
+/// Checks the path and opens sled there, creating the directory (owner-only)
+/// if it does not exist.
+pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let unusable = |reason: String| StoreError::Unusable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(StoreError::NotAStore {
+                path: path.to_path_buf(),
+                reason: "it is a file, not a directory; give a directory path".into(),
+            })
+        }
+        Ok(meta) => {
+            // Checked by hand: as root, writes to a read-only directory succeed.
+            if meta.permissions().mode() & 0o200 == 0 {
+                return Err(unusable(
+                    "the directory is read-only; make it writable (chmod u+w) or choose another"
+                        .into(),
+                ));
+            }
+            check_contents(path)?;
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(|e| unusable(format!("cannot create the directory: {e}")))?,
+        Err(e) => return Err(unusable(e.to_string())),
+    }
+    let config = sled::Config::new().path(path);
+    // sled 0.34 can panic instead of returning an error on some damaged files.
+    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(open_error(path, e)),
+        Err(panic) => Err(StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: format!("sled panicked while recovering: {}", panic_text(&*panic)),
+        }),
+    }
+}
+
+/// A directory that holds files but no sled database is someone else's.
+fn check_contents(path: &Path) -> Result<(), StoreError> {
+    let entries: Vec<String> = fs::read_dir(path)
+        .map_err(|e| StoreError::Unusable {
+            path: path.to_path_buf(),
+            reason: format!("cannot list the directory: {e}"),
+        })?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let is_sled = entries.iter().any(|n| n == "conf" || n == "db");
+    if !entries.is_empty() && !is_sled {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it holds other files ({}); choose a new or empty directory",
+                entries.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the format marker; writes it into a new, empty database.
+pub fn check_format(path: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    let marker = meta.get(FORMAT_KEY).map_err(|e| open_error(path, e))?;
+    let Some(marker) = marker else {
+        let empty = db
+            .tree_names()
+            .iter()
+            .all(|name| db.open_tree(name).is_ok_and(|t| t.is_empty()));
+        if !empty {
+            return Err(StoreError::NotAStore {
+                path: path.to_path_buf(),
+                reason: "it is a sled database without a lifecycle format marker".into(),
+            });
+        }
+        let marker = format!("{FORMAT_PREFIX}{FORMAT}");
+        meta.insert(FORMAT_KEY, marker.as_bytes())
+            .and_then(|_| db.flush())
+            .map_err(|e| open_error(path, e))?;
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&marker).into_owned();
+    let found: Option<u32> = text
+        .strip_prefix(FORMAT_PREFIX)
+        .and_then(|n| n.parse().ok());
+    match found {
+        Some(FORMAT) => Ok(()),
+        Some(_) => Err(StoreError::UnsupportedFormat {
+            path: path.to_path_buf(),
+            found: text,
+            supported: format!("{FORMAT_PREFIX}{FORMAT}"),
+        }),
+        None => Err(StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: format!("the format marker reads {text:?}"),
+        }),
+    }
+}
+
+/// Translates sled's errors at the boundary, naming the path.
+pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match error {
+        sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+            StoreError::InUse { path }
+        }
+        sled::Error::Io(e) if e.kind() == ErrorKind::PermissionDenied => StoreError::Unusable {
+            path,
+            reason: format!("permission denied ({e}); check the directory's owner and mode"),
+        },
+        sled::Error::Io(e) => StoreError::Unusable {
+            path,
+            reason: e.to_string(),
+        },
+        sled::Error::Corruption { at, .. } => StoreError::Corrupted {
+            path,
+            detail: format!("sled found damaged data at {at:?}"),
+        },
+        other => StoreError::Corrupted {
+            path,
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "no message".into())
+}
