@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use lifecycle_store::StoreError;
+
 /// Counts applied writes and completed flushes. A writer takes a ticket after
 /// its write is applied and returns once a flush that started after that has
 /// finished. One flush runs at a time; whoever holds the flusher flushes for
@@ -17,7 +19,10 @@ pub struct GroupFlush {
 impl GroupFlush {
     /// Makes the writes applied so far durable, by `flush` (which blocks, so
     /// it runs on tokio's blocking pool) unless a flush already covered them.
-    pub async fn durable(&self, db: &sled::Db) -> Result<(), sled::Error> {
+    pub async fn durable<F>(&self, flush: F) -> Result<(), StoreError>
+    where
+        F: FnOnce() -> Result<(), StoreError> + Send + 'static,
+    {
         let ticket = self.applied.fetch_add(1, Ordering::AcqRel) + 1;
         if self.flushed.load(Ordering::Acquire) >= ticket {
             return Ok(());
@@ -27,11 +32,10 @@ impl GroupFlush {
             return Ok(());
         }
         let covered = self.applied.load(Ordering::Acquire);
-        let db = db.clone();
-        match tokio::task::spawn_blocking(move || db.flush()).await {
+        match tokio::task::spawn_blocking(flush).await {
             Ok(result) => result?,
             Err(join) => {
-                return Err(sled::Error::ReportableBug(format!(
+                return Err(StoreError::Backend(format!(
                     "the flush task failed: {join}"
                 )))
             }

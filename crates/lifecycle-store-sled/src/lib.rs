@@ -14,7 +14,12 @@
 //!   commit), before `commit` returns.
 //! - Keys sort as the queries need (big-endian sequence numbers, sign-flipped
 //!   timestamps); values are JSON, and a format marker guards the layout.
-//! - Opening reads the marker only: no scan, whatever the store's size.
+//! - Opening reads the marker and two counters only: no scan, whatever the
+//!   store's size.
+//! - sled recovers a truncated or damaged log by silently stopping at the
+//!   first bad record; a commit watermark file beside it turns that silent
+//!   loss of acknowledged commits into a [`lifecycle_store::StoreError::Corrupted`]
+//!   error on open (see `watermark.rs`).
 //!
 //! If you are building an application, you probably want the `lifecycle`
 //! facade, which opens this store for you.
@@ -24,6 +29,7 @@ mod durable;
 mod keys;
 mod open;
 mod store;
+mod watermark;
 
 pub use open::FORMAT;
 pub use store::SledStore;

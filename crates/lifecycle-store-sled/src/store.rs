@@ -1,6 +1,7 @@
 //! `SledStore`: the storage port on sled, one transaction per commit.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
@@ -16,6 +17,7 @@ use sled::Transactional;
 use crate::durable::GroupFlush;
 use crate::keys;
 use crate::open::{check_format, open_db, open_error};
+use crate::watermark::Watermark;
 
 /// The durable embedded store, in one directory.
 ///
@@ -42,6 +44,7 @@ pub struct SledStore {
     db: sled::Db,
     trees: Trees,
     flush: GroupFlush,
+    watermark: Arc<Watermark>,
 }
 
 /// The trees of a store. `models` holds each model's `ModelState`; `audit`
@@ -58,6 +61,8 @@ struct Trees {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+/// `meta/commits`: how many commits the store holds, for the watermark.
+const COMMITS_KEY: &[u8] = b"commits";
 
 impl SledStore {
     /// Opens the store in directory `path`, creating it (readable by the
@@ -83,12 +88,31 @@ impl SledStore {
             audit_by_severity: tree("audit_by_severity")?,
             metrics: tree("metrics")?,
         };
+        let committed = commits(&path, &trees.meta)?;
+        let watermark = Arc::new(Watermark::open(&path, committed)?);
         Ok(Self {
             path,
             db,
             trees,
             flush: GroupFlush::default(),
+            watermark,
         })
+    }
+
+    /// Returns once everything applied so far is on disk (group commit).
+    async fn durable(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let meta = self.trees.meta.clone();
+        let watermark = self.watermark.clone();
+        let path = self.path.clone();
+        self.flush
+            .durable(move || {
+                // Read before flushing: every commit counted is in the flush.
+                let committed = commits(&path, &meta)?;
+                db.flush().map_err(|e| open_error(&path, e))?;
+                watermark.record(committed)
+            })
+            .await
     }
 
     /// The store's directory.
@@ -148,6 +172,13 @@ impl SledStore {
             if let Some(last) = entries.last() {
                 meta.insert(HEAD_KEY, &keys::encode_head(last.head())[..])?;
             }
+            let count = match meta.get(COMMITS_KEY)? {
+                Some(bytes) => {
+                    decode_count(&bytes).ok_or_else(|| abort(self.damaged("the commit counter")))?
+                }
+                None => 0,
+            };
+            meta.insert(COMMITS_KEY, &(count + 1).to_be_bytes()[..])?;
             Ok(CommitReceipt { revision, entries })
         });
         outcome.map_err(|e| match e {
@@ -164,10 +195,14 @@ impl SledStore {
     }
 
     fn head_of(&self, bytes: &[u8]) -> Result<ChainHead, StoreError> {
-        keys::decode_head(bytes).ok_or_else(|| StoreError::Corrupted {
+        keys::decode_head(bytes).ok_or_else(|| self.damaged("the audit chain head"))
+    }
+
+    fn damaged(&self, what: &str) -> StoreError {
+        StoreError::Corrupted {
             path: self.path.clone(),
-            detail: "the audit chain head is damaged".into(),
-        })
+            detail: format!("{what} is damaged"),
+        }
     }
 
     fn error(&self, error: sled::Error) -> StoreError {
@@ -226,6 +261,21 @@ fn index_entry(
     Ok(())
 }
 
+/// The number of commits `meta` records.
+fn commits(path: &Path, meta: &sled::Tree) -> Result<u64, StoreError> {
+    match meta.get(COMMITS_KEY).map_err(|e| open_error(path, e))? {
+        None => Ok(0),
+        Some(bytes) => decode_count(&bytes).ok_or_else(|| StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: "the commit counter is damaged".into(),
+        }),
+    }
+}
+
+fn decode_count(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value)
         .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
@@ -240,10 +290,7 @@ impl Store for SledStore {
     async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.check()?;
         let receipt = self.apply(&commit)?;
-        self.flush
-            .durable(&self.db)
-            .await
-            .map_err(|e| self.error(e))?;
+        self.durable().await?;
         Ok(receipt)
     }
 
@@ -307,10 +354,7 @@ impl Store for SledStore {
             .metrics
             .insert(key, encode(&snapshot)?)
             .map_err(|e| self.error(e))?;
-        self.flush
-            .durable(&self.db)
-            .await
-            .map_err(|e| self.error(e))
+        self.durable().await
     }
 
     async fn metrics(

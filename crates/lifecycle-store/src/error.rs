@@ -55,7 +55,7 @@ pub enum StoreError {
     },
 
     /// Another process has the store open.
-    #[error("store at {} is in use by another process; stop that process or use another data directory", path.display())]
+    #[error("store at {} is in use by another process (or already open in this one); stop that process or use another data directory", path.display())]
     InUse {
         /// The store's location.
         path: PathBuf,
