@@ -6,26 +6,24 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ModelId, Severity};
 use lifecycle_store::{AuditIndex, Sequences, StoreError};
 
+use crate::journal::TreeId;
 use crate::keys;
-use crate::store::{AuditTree, SledStore};
+use crate::store::SledStore;
 
 impl SledStore {
     /// Walks the keys of `tree` from `start` to `end` (inclusive), reading
     /// the sequence number at the end of each key.
     fn walk(
         &self,
-        tree: AuditTree,
+        tree: TreeId,
         start: Vec<u8>,
         end: Vec<u8>,
         newest_first: bool,
     ) -> Sequences<'_> {
-        let keys = self.audit_tree(tree).range(start..=end).keys();
+        let keys = self.tree(tree).range(start..=end).keys();
         let read = move |key: sled::Result<sled::IVec>| {
-            let key = key.map_err(|e| self.sled_error(e))?;
-            keys::trailing_sequence(&key).ok_or_else(|| StoreError::Corrupted {
-                path: self.path().to_path_buf(),
-                detail: "an audit index key is damaged".into(),
-            })
+            let key = key.map_err(|e| self.error(e))?;
+            keys::trailing_sequence(&key).ok_or_else(|| self.damaged("an audit index key"))
         };
         if newest_first {
             Box::new(keys.rev().map(read))
@@ -39,7 +37,7 @@ impl AuditIndex for SledStore {
     fn all(&self, bounds: RangeInclusive<u64>, newest_first: bool) -> Sequences<'_> {
         let start = keys::sequence(*bounds.start()).to_vec();
         let end = keys::sequence(*bounds.end()).to_vec();
-        self.walk(AuditTree::Entries, start, end, newest_first)
+        self.walk(TreeId::Audit, start, end, newest_first)
     }
 
     fn of_model(
@@ -50,7 +48,7 @@ impl AuditIndex for SledStore {
     ) -> Sequences<'_> {
         let start = keys::model_sequence(model_id, *bounds.start());
         let end = keys::model_sequence(model_id, *bounds.end());
-        self.walk(AuditTree::ByModel, start, end, newest_first)
+        self.walk(TreeId::AuditByModel, start, end, newest_first)
     }
 
     fn of_severity(
@@ -61,23 +59,20 @@ impl AuditIndex for SledStore {
     ) -> Sequences<'_> {
         let start = keys::severity_sequence(severity, *bounds.start()).to_vec();
         let end = keys::severity_sequence(severity, *bounds.end()).to_vec();
-        self.walk(AuditTree::BySeverity, start, end, newest_first)
+        self.walk(TreeId::AuditBySeverity, start, end, newest_first)
     }
 
     fn in_time(&self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Sequences<'_> {
         let start = since.map_or_else(Vec::new, |t| keys::time_sequence(t, 0).to_vec());
-        let tree = self.audit_tree(AuditTree::ByTime);
+        let tree = self.tree(TreeId::AuditByTime);
         let range = match until {
             // Exclusive: every key at `until` has a sequence >= 0.
             Some(t) => tree.range(start..keys::time_sequence(t, 0).to_vec()),
             None => tree.range(start..),
         };
         Box::new(range.keys().map(move |key| {
-            let key = key.map_err(|e| self.sled_error(e))?;
-            keys::trailing_sequence(&key).ok_or_else(|| StoreError::Corrupted {
-                path: self.path().to_path_buf(),
-                detail: "an audit time index key is damaged".into(),
-            })
+            let key = key.map_err(|e| self.error(e))?;
+            keys::trailing_sequence(&key).ok_or_else(|| self.damaged("an audit index key"))
         }))
     }
 

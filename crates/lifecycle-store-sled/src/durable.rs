@@ -17,8 +17,8 @@ pub struct GroupFlush {
 }
 
 impl GroupFlush {
-    /// Makes the writes applied so far durable, by `flush` (which blocks, so
-    /// it runs on tokio's blocking pool) unless a flush already covered them.
+    /// Makes the writes applied so far durable, by `flush` (which blocks)
+    /// unless a flush that started after them already covered them.
     pub async fn durable<F>(&self, flush: F) -> Result<(), StoreError>
     where
         F: FnOnce() -> Result<(), StoreError> + Send + 'static,
@@ -32,15 +32,28 @@ impl GroupFlush {
             return Ok(());
         }
         let covered = self.applied.load(Ordering::Acquire);
-        match tokio::task::spawn_blocking(flush).await {
-            Ok(result) => result?,
-            Err(join) => {
-                return Err(StoreError::Backend(format!(
-                    "the flush task failed: {join}"
-                )))
-            }
-        };
+        run_blocking(flush).await?;
         self.flushed.fetch_max(covered, Ordering::AcqRel);
         Ok(())
+    }
+}
+
+/// Runs a blocking `job` without stalling other tasks: in place on a
+/// multi-threaded runtime (cheapest: no hand-off to another thread), on the
+/// blocking pool otherwise.
+async fn run_blocking<F>(job: F) -> Result<(), StoreError>
+where
+    F: FnOnce() -> Result<(), StoreError> + Send + 'static,
+{
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        return tokio::task::block_in_place(job);
+    }
+    match tokio::task::spawn_blocking(job).await {
+        Ok(result) => result,
+        Err(join) => Err(StoreError::Backend(format!(
+            "the flush task failed: {join}"
+        ))),
     }
 }

@@ -45,7 +45,9 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
             .map_err(|e| unusable(format!("cannot create the directory: {e}")))?,
         Err(e) => return Err(unusable(e.to_string())),
     }
-    let config = sled::Config::new().path(path);
+    let config = sled::Config::new()
+        .path(path)
+        .mode(sled::Mode::HighThroughput);
     // sled 0.34 can panic instead of returning an error on some damaged files.
     match catch_unwind(AssertUnwindSafe(|| config.open())) {
         Ok(Ok(db)) => Ok(db),

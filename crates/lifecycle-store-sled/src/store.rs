@@ -1,7 +1,9 @@
-//! `SledStore`: the storage port on sled, one transaction per commit.
+//! `SledStore`: the storage port on sled, one journaled write per commit.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
@@ -11,19 +13,20 @@ use lifecycle_store::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::Transactional;
 
+use crate::disk_sync::DiskSync;
 use crate::durable::GroupFlush;
+use crate::journal::{Journal, TreeId, TREES};
 use crate::keys;
 use crate::open::{check_format, open_db, open_error};
 use crate::watermark::Watermark;
 
 /// The durable embedded store, in one directory.
 ///
-/// Every commit is one sled transaction across the trees it touches, flushed
-/// to disk before `commit` returns; concurrent commits share flushes. Reads
-/// use indexes and never scan unrelated data; opening reads no data at all.
+/// Every commit is written as one journal record, then applied to the model
+/// record, the audit entries and their indexes, and flushed to disk before
+/// `commit` returns; concurrent commits share flushes. Reads use indexes and
+/// never scan unrelated data; opening reads no data beyond a few counters.
 /// One process at a time: a second one gets [`StoreError::InUse`].
 ///
 /// ```
@@ -42,77 +45,66 @@ use crate::watermark::Watermark;
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
-    trees: Trees,
+    /// Indexed by `TreeId` discriminant.
+    trees: Vec<sled::Tree>,
+    metrics: sled::Tree,
     flush: GroupFlush,
     watermark: Arc<Watermark>,
-}
-
-/// The trees of a store. `models` holds each model's `ModelState`; `audit`
-/// the entries by sequence; the `audit_by_*` trees are indexes with empty values.
-#[derive(Debug)]
-struct Trees {
-    meta: sled::Tree,
-    models: sled::Tree,
-    audit: sled::Tree,
-    audit_by_model: sled::Tree,
-    audit_by_time: sled::Tree,
-    audit_by_severity: sled::Tree,
-    metrics: sled::Tree,
+    disk: Arc<DiskSync>,
+    /// Serializes writers: a commit reads, computes and writes under it.
+    writer: Mutex<()>,
+    /// Set when a write failed half-way; commits are refused until reopen.
+    broken: AtomicBool,
+    /// Model records already decoded. Only this process writes (sled's file
+    /// lock), so the cache is exact: writers replace entries after writing,
+    /// readers only fill missing ones.
+    models: RwLock<HashMap<ModelId, ModelState>>,
 }
 
 const HEAD_KEY: &[u8] = b"head";
 /// `meta/commits`: how many commits the store holds, for the watermark.
 const COMMITS_KEY: &[u8] = b"commits";
+/// `meta/journal`: the writes of the last commit, recorded before them.
+const JOURNAL_KEY: &[u8] = b"journal";
 
 impl SledStore {
     /// Opens the store in directory `path`, creating it (readable by the
-    /// owner only) if it does not exist.
+    /// owner only) if it does not exist, and completes a commit that a crash
+    /// interrupted.
     ///
     /// Errors name the path and the problem: [`StoreError::InUse`] when
     /// another process has it open, [`StoreError::NotAStore`] for a file or a
     /// foreign directory, [`StoreError::UnsupportedFormat`] for a store of a
-    /// newer lifecycle, [`StoreError::Corrupted`] for damaged files,
-    /// [`StoreError::Unusable`] for permission problems.
+    /// newer lifecycle, [`StoreError::Corrupted`] for damaged files or lost
+    /// commits, [`StoreError::Unusable`] for permission problems.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = open_db(&path)?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_error(&path, e));
-        let meta = tree("meta")?;
-        check_format(&path, &db, &meta)?;
-        let trees = Trees {
-            meta,
-            models: tree("models")?,
-            audit: tree("audit")?,
-            audit_by_model: tree("audit_by_model")?,
-            audit_by_time: tree("audit_by_time")?,
-            audit_by_severity: tree("audit_by_severity")?,
+        check_format(&path, &db, &tree(TreeId::Meta.name())?)?;
+        let trees = TREES
+            .iter()
+            .map(|t| tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let disk = DiskSync::open(&path).map_err(|e| StoreError::Unusable {
+            path: path.clone(),
+            reason: format!("cannot open its files for syncing: {e}"),
+        })?;
+        let store = Self {
             metrics: tree("metrics")?,
-        };
-        let committed = commits(&path, &trees.meta)?;
-        let watermark = Arc::new(Watermark::open(&path, committed)?);
-        Ok(Self {
+            watermark: Arc::new(Watermark::open(&path)?),
+            disk: Arc::new(disk),
             path,
             db,
             trees,
             flush: GroupFlush::default(),
-            watermark,
-        })
-    }
-
-    /// Returns once everything applied so far is on disk (group commit).
-    async fn durable(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        let meta = self.trees.meta.clone();
-        let watermark = self.watermark.clone();
-        let path = self.path.clone();
-        self.flush
-            .durable(move || {
-                // Read before flushing: every commit counted is in the flush.
-                let committed = commits(&path, &meta)?;
-                db.flush().map_err(|e| open_error(&path, e))?;
-                watermark.record(committed)
-            })
-            .await
+            writer: Mutex::new(()),
+            broken: AtomicBool::new(false),
+            models: RwLock::new(HashMap::new()),
+        };
+        store.recover()?;
+        store.watermark.check(&store.path, store.commits()?)?;
+        Ok(store)
     }
 
     /// The store's directory.
@@ -125,66 +117,185 @@ impl SledStore {
         self.db.size_on_disk().map_err(|e| self.error(e))
     }
 
-    /// Applies a checked commit in one transaction, without flushing.
+    pub(crate) fn tree(&self, id: TreeId) -> &sled::Tree {
+        &self.trees[id as usize]
+    }
+
+    /// Applies a checked commit without flushing: under the writer lock,
+    /// computes its writes, records them as one journal value (a single key,
+    /// so atomic), then makes them. sled recovers a prefix of writes, so
+    /// after a crash either the journal value is missing (and so is
+    /// everything after it) or [`Self::recover`] completes what it lists.
     fn apply(&self, commit: &Commit) -> Result<CommitReceipt, StoreError> {
-        let t = &self.trees;
-        let trees = (
-            &t.meta,
-            &t.models,
-            &t.audit,
-            &t.audit_by_model,
-            &t.audit_by_time,
-            &t.audit_by_severity,
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.broken.load(Ordering::Acquire) {
+            return Err(StoreError::Backend(format!(
+                "an earlier write to {} failed half-way; reopen the store to complete it",
+                self.path.display()
+            )));
+        }
+        let mut journal = Journal {
+            commit: self.commits()? + 1,
+            puts: Vec::new(),
+        };
+        let mut revision = None;
+        let mut changed = None;
+        if let Some(guard) = &commit.guard {
+            let current = self.read_model(&guard.model_id)?;
+            if current.revision != guard.expected_revision {
+                return Err(StoreError::Conflict {
+                    model_id: guard.model_id.clone(),
+                    expected: guard.expected_revision,
+                    actual: current.revision,
+                });
+            }
+            revision = Some(current.revision);
+            if !commit.versions.is_empty() {
+                let next = current.apply(&guard.model_id, &commit.versions)?;
+                revision = Some(next.revision);
+                journal.put(
+                    TreeId::Models,
+                    guard.model_id.as_str().as_bytes(),
+                    encode(&next)?,
+                );
+                changed = Some((guard.model_id.clone(), next));
+            }
+        }
+        let entries = seal_events(commit.audit.clone(), self.read_head()?);
+        for entry in &entries {
+            let (seq, event) = (entry.sequence, &entry.event);
+            journal.put(TreeId::Audit, &keys::sequence(seq), encode(entry)?);
+            if let Some(model_id) = &event.model_id {
+                journal.put(
+                    TreeId::AuditByModel,
+                    &keys::model_sequence(model_id, seq),
+                    Vec::new(),
+                );
+            }
+            journal.put(
+                TreeId::AuditByTime,
+                &keys::time_sequence(event.timestamp, seq),
+                Vec::new(),
+            );
+            journal.put(
+                TreeId::AuditBySeverity,
+                &keys::severity_sequence(event.severity, seq),
+                Vec::new(),
+            );
+        }
+        if let Some(last) = entries.last() {
+            journal.put(
+                TreeId::Meta,
+                HEAD_KEY,
+                keys::encode_head(last.head()).to_vec(),
+            );
+        }
+        journal.put(
+            TreeId::Meta,
+            COMMITS_KEY,
+            journal.commit.to_be_bytes().to_vec(),
         );
-        let outcome = trees.transaction(|(meta, models, audit, by_model, by_time, by_severity)| {
-            let abort = ConflictableTransactionError::Abort;
-            let mut revision = None;
-            if let Some(guard) = &commit.guard {
-                let key = guard.model_id.as_str().as_bytes();
-                let current: ModelState = match models.get(key)? {
-                    Some(bytes) => self.decode("models", &bytes).map_err(abort)?,
-                    None => ModelState::default(),
-                };
-                if current.revision != guard.expected_revision {
-                    return Err(abort(StoreError::Conflict {
-                        model_id: guard.model_id.clone(),
-                        expected: guard.expected_revision,
-                        actual: current.revision,
-                    }));
-                }
-                revision = Some(current.revision);
-                if !commit.versions.is_empty() {
-                    let next = current
-                        .apply(&guard.model_id, &commit.versions)
-                        .map_err(abort)?;
-                    models.insert(key, encode(&next).map_err(abort)?)?;
-                    revision = Some(next.revision);
-                }
-            }
-            let head = match meta.get(HEAD_KEY)? {
-                Some(bytes) => Some(self.head_of(&bytes).map_err(abort)?),
-                None => None,
-            };
-            let entries = seal_events(commit.audit.clone(), head);
-            for entry in &entries {
-                index_entry(entry, audit, by_model, by_time, by_severity)?;
-            }
-            if let Some(last) = entries.last() {
-                meta.insert(HEAD_KEY, &keys::encode_head(last.head())[..])?;
-            }
-            let count = match meta.get(COMMITS_KEY)? {
-                Some(bytes) => {
-                    decode_count(&bytes).ok_or_else(|| abort(self.damaged("the commit counter")))?
-                }
-                None => 0,
-            };
-            meta.insert(COMMITS_KEY, &(count + 1).to_be_bytes()[..])?;
-            Ok(CommitReceipt { revision, entries })
-        });
-        outcome.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => self.error(e),
-        })
+        let written = self
+            .tree(TreeId::Meta)
+            .insert(JOURNAL_KEY, journal.encode())
+            .map_err(|e| self.error(e))
+            .and_then(|_| self.write(&journal));
+        if let Err(e) = written {
+            self.broken.store(true, Ordering::Release);
+            return Err(e);
+        }
+        if let Some((model_id, state)) = changed {
+            self.models
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(model_id, state);
+        }
+        Ok(CommitReceipt { revision, entries })
+    }
+
+    /// Makes the puts of a journal, in order (the commit counter last).
+    fn write(&self, journal: &Journal) -> Result<(), StoreError> {
+        for (tree, key, value) in &journal.puts {
+            self.tree(*tree)
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Completes the last commit if a crash interrupted its writes.
+    fn recover(&self) -> Result<(), StoreError> {
+        let meta = self.tree(TreeId::Meta);
+        let Some(bytes) = meta.get(JOURNAL_KEY).map_err(|e| self.error(e))? else {
+            return Ok(());
+        };
+        let journal = Journal::decode(&bytes).ok_or_else(|| self.damaged("the commit journal"))?;
+        if journal.commit > self.commits()? {
+            self.write(&journal)?;
+            flush_to_disk(&self.db, &self.disk, &self.path)?;
+        }
+        Ok(())
+    }
+
+    /// Returns once everything applied so far is on disk (group commit).
+    async fn durable(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let meta = self.tree(TreeId::Meta).clone();
+        let watermark = self.watermark.clone();
+        let disk = self.disk.clone();
+        let path = self.path.clone();
+        self.flush
+            .durable(move || {
+                // Read before flushing: every commit counted is in the flush.
+                let committed = commits(&path, &meta)?;
+                flush_to_disk(&db, &disk, &path)?;
+                watermark.record(committed)
+            })
+            .await
+    }
+
+    fn read_model(&self, model_id: &ModelId) -> Result<ModelState, StoreError> {
+        let cache = self.models.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(state) = cache.get(model_id) {
+            return Ok(state.clone());
+        }
+        drop(cache);
+        let bytes = self
+            .tree(TreeId::Models)
+            .get(model_id.as_str().as_bytes())
+            .map_err(|e| self.error(e))?;
+        let Some(bytes) = bytes else {
+            return Ok(ModelState::default());
+        };
+        let state: ModelState = self.decode("models", &bytes)?;
+        self.models
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(model_id.clone())
+            .or_insert_with(|| state.clone());
+        Ok(state)
+    }
+
+    fn read_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let bytes = self
+            .tree(TreeId::Meta)
+            .get(HEAD_KEY)
+            .map_err(|e| self.error(e))?;
+        bytes
+            .map(|b| keys::decode_head(&b).ok_or_else(|| self.damaged("the audit chain head")))
+            .transpose()
+    }
+
+    fn commits(&self) -> Result<u64, StoreError> {
+        commits(&self.path, self.tree(TreeId::Meta))
+    }
+
+    pub(crate) fn read_entry(&self, sequence: u64) -> Result<Option<AuditLogEntry>, StoreError> {
+        let bytes = self
+            .tree(TreeId::Audit)
+            .get(keys::sequence(sequence))
+            .map_err(|e| self.error(e))?;
+        bytes.map(|b| self.decode("audit", &b)).transpose()
     }
 
     fn decode<T: DeserializeOwned>(&self, tree: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -194,86 +305,39 @@ impl SledStore {
         })
     }
 
-    fn head_of(&self, bytes: &[u8]) -> Result<ChainHead, StoreError> {
-        keys::decode_head(bytes).ok_or_else(|| self.damaged("the audit chain head"))
-    }
-
-    fn damaged(&self, what: &str) -> StoreError {
+    pub(crate) fn damaged(&self, what: &str) -> StoreError {
         StoreError::Corrupted {
             path: self.path.clone(),
             detail: format!("{what} is damaged"),
         }
     }
 
-    fn error(&self, error: sled::Error) -> StoreError {
+    pub(crate) fn error(&self, error: sled::Error) -> StoreError {
         open_error(&self.path, error)
     }
-
-    pub(crate) fn audit_tree(&self, name: AuditTree) -> &sled::Tree {
-        match name {
-            AuditTree::Entries => &self.trees.audit,
-            AuditTree::ByModel => &self.trees.audit_by_model,
-            AuditTree::ByTime => &self.trees.audit_by_time,
-            AuditTree::BySeverity => &self.trees.audit_by_severity,
-        }
-    }
-
-    pub(crate) fn read_entry(&self, sequence: u64) -> Result<Option<AuditLogEntry>, StoreError> {
-        let bytes = self
-            .trees
-            .audit
-            .get(keys::sequence(sequence))
-            .map_err(|e| self.error(e))?;
-        bytes.map(|b| self.decode("audit", &b)).transpose()
-    }
-
-    pub(crate) fn sled_error(&self, error: sled::Error) -> StoreError {
-        self.error(error)
-    }
 }
 
-/// The audit trees, for the index walker.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AuditTree {
-    Entries,
-    ByModel,
-    ByTime,
-    BySeverity,
-}
-
-/// Writes an entry and its index keys.
-fn index_entry(
-    entry: &AuditLogEntry,
-    audit: &TransactionalTree,
-    by_model: &TransactionalTree,
-    by_time: &TransactionalTree,
-    by_severity: &TransactionalTree,
-) -> Result<(), ConflictableTransactionError<StoreError>> {
-    let seq = entry.sequence;
-    let event = &entry.event;
-    let record = encode(entry).map_err(ConflictableTransactionError::Abort)?;
-    audit.insert(&keys::sequence(seq)[..], record)?;
-    if let Some(model_id) = &event.model_id {
-        by_model.insert(keys::model_sequence(model_id, seq), &[][..])?;
-    }
-    by_time.insert(&keys::time_sequence(event.timestamp, seq)[..], &[][..])?;
-    by_severity.insert(&keys::severity_sequence(event.severity, seq)[..], &[][..])?;
-    Ok(())
+/// Flushes sled, then does what its flush leaves undone (see `disk_sync.rs`).
+fn flush_to_disk(db: &sled::Db, disk: &DiskSync, path: &Path) -> Result<(), StoreError> {
+    db.flush().map_err(|e| open_error(path, e))?;
+    disk.sync().map_err(|e| StoreError::Unusable {
+        path: path.to_path_buf(),
+        reason: format!("cannot sync to disk: {e}"),
+    })
 }
 
 /// The number of commits `meta` records.
 fn commits(path: &Path, meta: &sled::Tree) -> Result<u64, StoreError> {
+    let damaged = || StoreError::Corrupted {
+        path: path.to_path_buf(),
+        detail: "the commit counter is damaged".into(),
+    };
     match meta.get(COMMITS_KEY).map_err(|e| open_error(path, e))? {
         None => Ok(0),
-        Some(bytes) => decode_count(&bytes).ok_or_else(|| StoreError::Corrupted {
-            path: path.to_path_buf(),
-            detail: "the commit counter is damaged".into(),
-        }),
+        Some(bytes) => Ok(u64::from_be_bytes(
+            bytes.as_ref().try_into().map_err(|_| damaged())?,
+        )),
     }
-}
-
-fn decode_count(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -295,15 +359,7 @@ impl Store for SledStore {
     }
 
     async fn model(&self, model_id: &ModelId) -> Result<ModelState, StoreError> {
-        let bytes = self
-            .trees
-            .models
-            .get(model_id.as_str().as_bytes())
-            .map_err(|e| self.error(e))?;
-        match bytes {
-            Some(b) => self.decode("models", &b),
-            None => Ok(ModelState::default()),
-        }
+        self.read_model(model_id)
     }
 
     async fn version(
@@ -311,28 +367,23 @@ impl Store for SledStore {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<Option<ModelVersion>, StoreError> {
-        Ok(self.model(model_id).await?.version(version).cloned())
+        Ok(self.read_model(model_id)?.version(version).cloned())
     }
 
     async fn models(&self) -> Result<Vec<ModelId>, StoreError> {
-        self.trees
-            .models
+        self.tree(TreeId::Models)
             .iter()
             .keys()
             .map(|key| {
                 let key = key.map_err(|e| self.error(e))?;
-                let text = String::from_utf8_lossy(&key).into_owned();
-                ModelId::new(text).map_err(|e| StoreError::Corrupted {
-                    path: self.path.clone(),
-                    detail: format!("a model key cannot be read: {e}"),
-                })
+                ModelId::new(String::from_utf8_lossy(&key).into_owned())
+                    .map_err(|_| self.damaged("a model key"))
             })
             .collect()
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
-        let bytes = self.trees.meta.get(HEAD_KEY).map_err(|e| self.error(e))?;
-        bytes.map(|b| self.head_of(&b)).transpose()
+        self.read_head()
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError> {
@@ -342,16 +393,18 @@ impl Store for SledStore {
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         snapshot.metrics.validate()?;
         // Versions are never removed, so a version seen registered stays so.
-        let model = self.model(&snapshot.model_id).await?;
-        if model.version(&snapshot.version).is_none() {
+        if self
+            .read_model(&snapshot.model_id)?
+            .version(&snapshot.version)
+            .is_none()
+        {
             return Err(StoreError::UnknownVersion {
                 model_id: snapshot.model_id,
                 version: snapshot.version,
             });
         }
         let key = keys::model_version(&snapshot.model_id, &snapshot.version);
-        self.trees
-            .metrics
+        self.metrics
             .insert(key, encode(&snapshot)?)
             .map_err(|e| self.error(e))?;
         self.durable().await
@@ -363,7 +416,6 @@ impl Store for SledStore {
         version: &Version,
     ) -> Result<Option<MetricsSnapshot>, StoreError> {
         let bytes = self
-            .trees
             .metrics
             .get(keys::model_version(model_id, version))
             .map_err(|e| self.error(e))?;

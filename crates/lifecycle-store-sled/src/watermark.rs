@@ -29,9 +29,8 @@ pub struct Watermark {
 }
 
 impl Watermark {
-    /// Opens the file in `dir` and checks it against sled's `committed`
-    /// counter; creates it if missing.
-    pub fn open(dir: &Path, committed: u64) -> Result<Self, StoreError> {
+    /// Opens (or creates) the file in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(FILE_NAME);
         let file = OpenOptions::new()
             .read(true)
@@ -43,8 +42,13 @@ impl Watermark {
                 path: path.clone(),
                 reason: format!("cannot open the commit watermark: {e}"),
             })?;
-        let watermark = Self { file, path };
-        match watermark.read(dir)? {
+        Ok(Self { file, path })
+    }
+
+    /// Checks the recorded value against the `committed` count sled holds,
+    /// then records that count.
+    pub fn check(&self, dir: &Path, committed: u64) -> Result<(), StoreError> {
+        match self.read(dir)? {
             Some(acknowledged) if acknowledged > committed => Err(StoreError::Corrupted {
                 path: dir.to_path_buf(),
                 detail: format!(
@@ -52,10 +56,7 @@ impl Watermark {
                      files were truncated or damaged"
                 ),
             }),
-            _ => {
-                watermark.record(committed)?;
-                Ok(watermark)
-            }
+            _ => self.record(committed),
         }
     }
 
