@@ -61,6 +61,14 @@ pub struct SledStore {
     models: RwLock<HashMap<ModelId, ModelState>>,
 }
 
+/// A commit computed but not yet written.
+struct Prepared {
+    journal: Journal,
+    /// The model record it writes, for the cache.
+    model: Option<(ModelId, ModelState)>,
+    receipt: CommitReceipt,
+}
+
 const HEAD_KEY: &[u8] = b"head";
 /// `meta/commits`: how many commits the store holds, for the watermark.
 const COMMITS_KEY: &[u8] = b"commits";
@@ -134,12 +142,33 @@ impl SledStore {
                 self.path.display()
             )));
         }
+        let prepared = self.prepare(commit)?;
+        let written = self
+            .tree(TreeId::Meta)
+            .insert(JOURNAL_KEY, prepared.journal.encode())
+            .map_err(|e| self.error(e))
+            .and_then(|_| self.write(&prepared.journal));
+        if let Err(e) = written {
+            self.broken.store(true, Ordering::Release);
+            return Err(e);
+        }
+        if let Some((model_id, state)) = prepared.model {
+            self.models
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(model_id, state);
+        }
+        Ok(prepared.receipt)
+    }
+
+    /// Computes what a commit writes, checking its revision; writes nothing.
+    fn prepare(&self, commit: &Commit) -> Result<Prepared, StoreError> {
         let mut journal = Journal {
             commit: self.commits()? + 1,
             puts: Vec::new(),
         };
         let mut revision = None;
-        let mut changed = None;
+        let mut model = None;
         if let Some(guard) = &commit.guard {
             let current = self.read_model(&guard.model_id)?;
             if current.revision != guard.expected_revision {
@@ -153,12 +182,9 @@ impl SledStore {
             if !commit.versions.is_empty() {
                 let next = current.apply(&guard.model_id, &commit.versions)?;
                 revision = Some(next.revision);
-                journal.put(
-                    TreeId::Models,
-                    guard.model_id.as_str().as_bytes(),
-                    encode(&next)?,
-                );
-                changed = Some((guard.model_id.clone(), next));
+                let key = guard.model_id.as_str().as_bytes();
+                journal.put(TreeId::Models, key, encode(&next)?);
+                model = Some((guard.model_id.clone(), next));
             }
         }
         let entries = seal_events(commit.audit.clone(), self.read_head()?);
@@ -166,51 +192,25 @@ impl SledStore {
             let (seq, event) = (entry.sequence, &entry.event);
             journal.put(TreeId::Audit, &keys::sequence(seq), encode(entry)?);
             if let Some(model_id) = &event.model_id {
-                journal.put(
-                    TreeId::AuditByModel,
-                    &keys::model_sequence(model_id, seq),
-                    Vec::new(),
-                );
+                let key = keys::model_sequence(model_id, seq);
+                journal.put(TreeId::AuditByModel, &key, Vec::new());
             }
-            journal.put(
-                TreeId::AuditByTime,
-                &keys::time_sequence(event.timestamp, seq),
-                Vec::new(),
-            );
-            journal.put(
-                TreeId::AuditBySeverity,
-                &keys::severity_sequence(event.severity, seq),
-                Vec::new(),
-            );
+            let key = keys::time_sequence(event.timestamp, seq);
+            journal.put(TreeId::AuditByTime, &key, Vec::new());
+            let key = keys::severity_sequence(event.severity, seq);
+            journal.put(TreeId::AuditBySeverity, &key, Vec::new());
         }
         if let Some(last) = entries.last() {
-            journal.put(
-                TreeId::Meta,
-                HEAD_KEY,
-                keys::encode_head(last.head()).to_vec(),
-            );
+            let head = keys::encode_head(last.head()).to_vec();
+            journal.put(TreeId::Meta, HEAD_KEY, head);
         }
-        journal.put(
-            TreeId::Meta,
-            COMMITS_KEY,
-            journal.commit.to_be_bytes().to_vec(),
-        );
-        let written = self
-            .tree(TreeId::Meta)
-            .insert(JOURNAL_KEY, journal.encode())
-            .map_err(|e| self.error(e))
-            .and_then(|_| self.write(&journal));
-        if let Err(e) = written {
-            self.broken.store(true, Ordering::Release);
-            return Err(e);
-        }
-        if let Some((model_id, state)) = changed {
-            self.models
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(model_id, state);
-        }
-        Ok(CommitReceipt { revision, entries })
+        let count = journal.commit.to_be_bytes().to_vec();
+        journal.put(TreeId::Meta, COMMITS_KEY, count);
+        Ok(Prepared {
+            journal,
+            model,
+            receipt: CommitReceipt { revision, entries },
+        })
     }
 
     /// Makes the puts of a journal, in order (the commit counter last).
@@ -420,5 +420,67 @@ impl Store for SledStore {
             .get(keys::model_version(model_id, version))
             .map_err(|e| self.error(e))?;
         bytes.map(|b| self.decode("metrics", &b)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifecycle_domain::chrono::{DateTime, Utc};
+    use lifecycle_domain::{
+        verify_chain, Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo,
+    };
+
+    /// A crash right after the journal value is written, before any of its
+    /// puts: reopening completes the commit.
+    #[tokio::test]
+    async fn a_commit_interrupted_after_its_journal_is_completed_on_open() {
+        let dir = std::env::temp_dir().join(format!("lifecycle-recover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = DateTime::<Utc>::from(std::time::SystemTime::UNIX_EPOCH);
+        let model = ModelId::new("gpt-4-turbo").unwrap();
+        let record = ModelVersion::new(
+            model.clone(),
+            Version::new(1, 0, 0),
+            "openai",
+            ModelCapabilities::new(8_192, 1_024),
+            ModelCostInfo::usd(0.01, 0.03),
+            now,
+        );
+        let event = AuditEvent::new(
+            AuditEventKind::ModelRegistered,
+            Actor::new("t").unwrap(),
+            "r",
+            now,
+        )
+        .for_version(model.clone(), Version::new(1, 0, 0));
+        let commit = Commit::for_model(model.clone(), 0).put(record).audit(event);
+        {
+            let store = SledStore::open(&dir).unwrap();
+            let prepared = store.prepare(&commit).unwrap();
+            store
+                .tree(TreeId::Meta)
+                .insert(JOURNAL_KEY, prepared.journal.encode())
+                .unwrap();
+            store.db.flush().unwrap();
+            assert_eq!(
+                store.model(&model).await.unwrap().revision,
+                0,
+                "nothing applied yet"
+            );
+        }
+        let store = SledStore::open(&dir).unwrap();
+        assert_eq!(store.model(&model).await.unwrap().revision, 1);
+        let entries = store.audit(&AuditQuery::all()).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            verify_chain(&entries, None).unwrap(),
+            store.audit_head().await.unwrap()
+        );
+        assert_eq!(store.commits().unwrap(), 1);
+        let by_model = store.audit(&AuditQuery::all().model(model)).await.unwrap();
+        assert_eq!(by_model, entries, "indexes were completed too");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
