@@ -23,7 +23,8 @@ use tokio::runtime::Runtime;
 
 const TASKS: usize = 16;
 const BIG_MODELS: usize = 1_000;
-const BIG_ENTRIES_PER_COMMIT: usize = 1_000;
+const BIG_ENTRIES: usize = 1_000_000;
+const BIG_ENTRIES_PER_COMMIT: usize = 100;
 const BIG_VERSIONS_PER_MODEL: u64 = 10;
 
 fn runtime() -> Runtime {
@@ -168,7 +169,7 @@ fn durable_commits(c: &mut Criterion) {
 /// A store of 1,000,000 audit entries across 1,000 models and 10,000
 /// versions, built once and kept in the target directory.
 fn big_store(rt: &Runtime) -> PathBuf {
-    let dir = bench_root().join("bench-audit-1m");
+    let dir = bench_root().join("bench-audit-1m-v2");
     let complete = dir.join("bench-complete");
     if complete.exists() {
         return dir;
@@ -177,14 +178,20 @@ fn big_store(rt: &Runtime) -> PathBuf {
     let store = SledStore::open(&dir).unwrap();
     let started = Instant::now();
     rt.block_on(async {
-        for m in 0..BIG_MODELS {
-            let model = id(m);
-            let mut commit = Commit::for_model(model.clone(), 0);
-            for v in 0..BIG_VERSIONS_PER_MODEL {
-                commit = commit.put(record(&model, Version::new(1, v, 0)));
-            }
+        for c in 0..BIG_ENTRIES / BIG_ENTRIES_PER_COMMIT {
+            // The first commit of each model registers its versions.
+            let model = id(c % BIG_MODELS);
+            let mut commit = if c < BIG_MODELS {
+                let mut commit = Commit::for_model(model.clone(), 0);
+                for v in 0..BIG_VERSIONS_PER_MODEL {
+                    commit = commit.put(record(&model, Version::new(1, v, 0)));
+                }
+                commit
+            } else {
+                Commit::audit_only()
+            };
             for j in 0..BIG_ENTRIES_PER_COMMIT {
-                let about = id((m + j) % BIG_MODELS);
+                let about = id((c + j) % BIG_MODELS);
                 let severity = Severity::ALL[j % Severity::ALL.len()];
                 commit = commit.audit(
                     event(
@@ -198,7 +205,7 @@ fn big_store(rt: &Runtime) -> PathBuf {
             store.commit(commit).await.unwrap();
         }
     });
-    let entries = BIG_MODELS * BIG_ENTRIES_PER_COMMIT;
+    let entries = BIG_ENTRIES;
     println!(
         "built a store of {entries} audit entries and {} versions in {:.1?}; {} bytes on disk",
         BIG_MODELS as u64 * BIG_VERSIONS_PER_MODEL,

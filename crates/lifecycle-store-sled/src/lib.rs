@@ -40,3 +40,8 @@ mod watermark;
 
 pub use open::FORMAT;
 pub use store::SledStore;
+
+/// docs/storage.md's examples, compiled as doc tests.
+#[doc = include_str!("../../../docs/storage.md")]
+#[cfg(doctest)]
+pub struct StorageDocDoctests;
