@@ -171,17 +171,9 @@ impl SledStore {
         let mut model = None;
         if let Some(guard) = &commit.guard {
             let current = self.read_model(&guard.model_id)?;
-            if current.revision != guard.expected_revision {
-                return Err(StoreError::Conflict {
-                    model_id: guard.model_id.clone(),
-                    expected: guard.expected_revision,
-                    actual: current.revision,
-                });
-            }
-            revision = Some(current.revision);
-            if !commit.versions.is_empty() {
-                let next = current.apply(&guard.model_id, &commit.versions)?;
-                revision = Some(next.revision);
+            let (after, next) = guard.advance(&current, &commit.versions)?;
+            revision = Some(after);
+            if let Some(next) = next {
                 let key = guard.model_id.as_str().as_bytes();
                 journal.put(TreeId::Models, key, encode(&next)?);
                 model = Some((guard.model_id.clone(), next));

@@ -111,6 +111,31 @@ impl Commit {
     }
 }
 
+impl RevisionGuard {
+    /// Checks the guarded model's stored state against the expected revision
+    /// and computes its state after writing `records` (`None` when there are
+    /// none). Returns the model's revision after the commit and that state.
+    /// Adapters call this inside their atomic write.
+    pub fn advance(
+        &self,
+        current: &ModelState,
+        records: &[ModelVersion],
+    ) -> Result<(u64, Option<ModelState>), StoreError> {
+        if current.revision != self.expected_revision {
+            return Err(StoreError::Conflict {
+                model_id: self.model_id.clone(),
+                expected: self.expected_revision,
+                actual: current.revision,
+            });
+        }
+        if records.is_empty() {
+            return Ok((current.revision, None));
+        }
+        let next = current.apply(&self.model_id, records)?;
+        Ok((next.revision, Some(next)))
+    }
+}
+
 /// What a successful commit did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommitReceipt {

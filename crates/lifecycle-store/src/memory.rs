@@ -75,19 +75,9 @@ impl Store for MemoryStore {
                 .get(&guard.model_id)
                 .cloned()
                 .unwrap_or_default();
-            if current.revision != guard.expected_revision {
-                return Err(StoreError::Conflict {
-                    model_id: guard.model_id.clone(),
-                    expected: guard.expected_revision,
-                    actual: current.revision,
-                });
-            }
-            revision = Some(current.revision);
-            if !commit.versions.is_empty() {
-                let next = current.apply(&guard.model_id, &commit.versions)?;
-                revision = Some(next.revision);
-                changed = Some((guard.model_id.clone(), next));
-            }
+            let (after, next) = guard.advance(&current, &commit.versions)?;
+            revision = Some(after);
+            changed = next.map(|state| (guard.model_id.clone(), state));
         }
         let entries = seal_events(commit.audit, inner.audit.head());
         if let Some((model_id, model)) = changed {
