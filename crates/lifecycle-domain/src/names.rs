@@ -136,6 +136,14 @@ macro_rules! text_conversions {
 }
 
 text_conversions!(ModelId);
+
+// Lets maps keyed by `ModelId` be searched with a `&str` (hash and equality
+// are the inner string's, as `Borrow` requires).
+impl std::borrow::Borrow<str> for ModelId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 text_conversions!(Actor);
 
 #[cfg(test)]

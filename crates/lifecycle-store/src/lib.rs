@@ -40,4 +40,6 @@ pub use commit::{seal_events, Commit, CommitReceipt, MetricsSnapshot, ModelState
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use query::{run_query, AuditIndex, AuditQuery, Sequences};
+#[cfg(feature = "mock")]
+pub use store::MockStore;
 pub use store::Store;

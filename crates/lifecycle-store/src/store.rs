@@ -21,6 +21,7 @@ use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Stor
 /// - treats versions that differ only in build metadata as one version;
 /// - answers every read from indexes, without scanning unrelated data;
 /// - translates its backend's errors into [`StoreError`].
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Store: Send + Sync {
     /// A short name of the adapter (`memory`, `sled`) for status reports.

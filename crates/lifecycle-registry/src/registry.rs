@@ -1,0 +1,592 @@
+//! `ModelRegistry`: every lifecycle operation as one audited, revision-guarded commit.
+
+use std::sync::Arc;
+
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::semver::VersionReq;
+use lifecycle_domain::{
+    Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId, ModelStatus,
+    ModelVersion, PolicyConfig, Version,
+};
+use lifecycle_store::{Clock, Commit, ModelState, Store, StoreError};
+
+use crate::router::{Routed, Router};
+use crate::RegistryError;
+
+/// How many times an operation re-reads and retries after a concurrent change.
+const RETRIES: usize = 8;
+
+/// The model registry: registers versions and moves them through their
+/// lifecycle, each operation one atomic commit with its audit entries, and
+/// routes traffic from an in-memory snapshot refreshed on every commit.
+///
+/// Cheap to clone; clones share the store, the clock and the router.
+/// [`ModelRegistry::acting_as`] gives a handle that records another actor.
+#[derive(Clone)]
+pub struct ModelRegistry {
+    shared: Arc<Shared>,
+    actor: Actor,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    policy: PolicyConfig,
+    router: Router,
+}
+
+/// The version commits write and the audit events describing them.
+#[derive(Default)]
+struct Plan {
+    versions: Vec<ModelVersion>,
+    events: Vec<AuditEvent>,
+}
+
+/// A version picked by [`ModelRegistry::resolve`].
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The highest usable version matching the requirement.
+    pub version: Arc<ModelVersion>,
+    /// Set when that version is deprecated, so the warning reaches the caller.
+    pub deprecation: Option<DeprecationNotice>,
+}
+
+/// A warning that the version a caller got is being phased out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeprecationNotice {
+    /// Whole days until end of life (negative once past).
+    pub days_until_eol: i64,
+    /// The version to move to, when known.
+    pub replacement: Option<Version>,
+    /// Why it was deprecated.
+    pub reason: String,
+}
+
+impl ModelRegistry {
+    /// A registry over `store`, loading every model's serving versions into
+    /// the router. `actor` is recorded on operations unless
+    /// [`Self::acting_as`] says otherwise.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: PolicyConfig,
+        actor: Actor,
+    ) -> Result<Self, RegistryError> {
+        let router = Router::default();
+        for model_id in store.models().await? {
+            router.update(&model_id, &store.model(&model_id).await?);
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                store,
+                clock,
+                policy,
+                router,
+            }),
+            actor,
+        })
+    }
+
+    /// A handle on the same registry that records `actor` as the author of
+    /// what it does.
+    pub fn acting_as(&self, actor: Actor) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            actor,
+        }
+    }
+
+    /// The actor this handle records.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Registers a new, inactive version; stamps its creation time.
+    pub async fn register(&self, version: ModelVersion) -> Result<ModelVersion, RegistryError> {
+        version.validate()?;
+        if version.status() != ModelStatus::Inactive {
+            return Err(RegistryError::NotInactive {
+                model_id: version.model_id.clone(),
+                version: version.version.clone(),
+                status: version.status(),
+            });
+        }
+        let model_id = version.model_id.clone();
+        let number = version.version.clone();
+        self.change(&model_id, &number, |state, now, actor| {
+            if state.version(&version.version).is_some() {
+                return Err(RegistryError::VersionAlreadyExists {
+                    model_id: version.model_id.clone(),
+                    version: version.version.clone(),
+                });
+            }
+            let mut record = version.clone();
+            record.created_at = now;
+            record.updated_at = now;
+            let event = event(AuditEventKind::ModelRegistered, actor, &record, now)
+                .with_detail("provider", &record.provider);
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Deploys a version for testing.
+    pub async fn deploy_to_testing(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, version, |state, now, actor| {
+            let mut record = find(state, model_id, version)?.clone();
+            record.deploy_to_testing(now)?;
+            let event = event(AuditEventKind::DeployedToTesting, actor, &record, now);
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Starts a canary taking `weight` of the model's traffic.
+    pub async fn start_canary(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        weight: CanaryWeight,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, version, |state, now, actor| {
+            if let Some(running) = canary(state).filter(|c| &c.version != version) {
+                return Err(RegistryError::CanaryRunning {
+                    model_id: model_id.clone(),
+                    version: running.version.clone(),
+                });
+            }
+            let mut record = find(state, model_id, version)?.clone();
+            record.start_canary(weight, now)?;
+            let event = event(AuditEventKind::CanaryStarted, actor, &record, now)
+                .with_detail("weight", weight.percent());
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Changes the traffic share of the model's canary.
+    pub async fn set_canary_weight(
+        &self,
+        model_id: &ModelId,
+        weight: CanaryWeight,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change_canary(model_id, |record, now, actor| {
+            let previous = record.canary_weight().map_or(0, |w| w.percent());
+            record.set_canary_weight(weight, now)?;
+            let event = event(AuditEventKind::CanaryWeightChanged, actor, record, now)
+                .with_detail("previousWeight", previous)
+                .with_detail("weight", weight.percent());
+            Ok(event)
+        })
+        .await
+    }
+
+    /// Stops the model's canary; it goes back to inactive.
+    pub async fn abort_canary(&self, model_id: &ModelId) -> Result<ModelVersion, RegistryError> {
+        self.change_canary(model_id, |record, now, actor| {
+            record.deactivate(now)?;
+            Ok(event(AuditEventKind::CanaryAborted, actor, record, now))
+        })
+        .await
+    }
+
+    /// Makes the model's canary its active version; the previous active one
+    /// is replaced as [`Self::activate`] describes.
+    pub async fn promote_canary(&self, model_id: &ModelId) -> Result<ModelVersion, RegistryError> {
+        let state = self.shared.store.model(model_id).await?;
+        let version = canary(&state)
+            .ok_or_else(|| RegistryError::NoCanary {
+                model_id: model_id.clone(),
+            })?
+            .version
+            .clone();
+        self.change(model_id, &version, |state, now, actor| {
+            let record = canary(state)
+                .filter(|c| c.version == version)
+                .ok_or_else(|| RegistryError::NoCanary {
+                    model_id: model_id.clone(),
+                })?;
+            self.take_over(state, record, AuditEventKind::CanaryPromoted, now, actor)
+        })
+        .await
+    }
+
+    /// Makes a version the one serving the model's traffic. The previous
+    /// active version is deprecated (with the policy's default grace period
+    /// and this version as its replacement) when the policy's
+    /// `deprecate_old_versions_on_new_deployment` is on, and deactivated
+    /// otherwise — in the same commit.
+    pub async fn activate(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, version, |state, now, actor| {
+            let record = find(state, model_id, version)?;
+            self.take_over(state, record, AuditEventKind::ModelActivated, now, actor)
+        })
+        .await
+    }
+
+    /// Takes a version out of service without deprecating it.
+    pub async fn deactivate(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, version, |state, now, actor| {
+            let mut record = find(state, model_id, version)?.clone();
+            record.deactivate(now)?;
+            let event = event(AuditEventKind::ModelDeactivated, actor, &record, now);
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Deprecates a version: why, what replaces it (a registered version of
+    /// the same model), and the grace period before its end of life (the
+    /// policy's default when `None`).
+    pub async fn deprecate(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        reason: &str,
+        replacement: Option<&Version>,
+        grace_period_days: Option<u32>,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, version, |state, now, actor| {
+            if let Some(replacement) = replacement {
+                find(state, model_id, replacement)?;
+            }
+            let mut record = find(state, model_id, version)?.clone();
+            let grace = grace_period_days
+                .unwrap_or(self.shared.policy.settings().default_grace_period_days);
+            let info = ModelDeprecationInfo::new(reason, replacement.cloned(), grace, now)?;
+            record.deprecate(info, now)?;
+            let event = deprecation_event(actor, &record, now);
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Retires a version for good.
+    pub async fn retire(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, version, |state, now, actor| {
+            let mut record = find(state, model_id, version)?.clone();
+            record.retire(now)?;
+            let event = event(AuditEventKind::ModelRetired, actor, &record, now);
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Rolls the model back to `target`, a registered version that is not
+    /// retired and not already active. It becomes active; the version that
+    /// was active is marked rolled back: deprecated with reason
+    /// "rolled back to <target>: <reason>", `target` as its replacement and
+    /// the policy's default grace period. One commit, audited as a rollback
+    /// naming both versions.
+    pub async fn rollback(
+        &self,
+        model_id: &ModelId,
+        target: &Version,
+        reason: &str,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.change(model_id, target, |state, now, actor| {
+            let mut record = find(state, model_id, target)?.clone();
+            if matches!(record.status(), ModelStatus::Retired | ModelStatus::Active) {
+                return Err(RegistryError::InvalidRollbackTarget {
+                    model_id: model_id.clone(),
+                    version: target.clone(),
+                    status: record.status(),
+                });
+            }
+            record.activate(now)?;
+            let mut plan = Plan::default();
+            let mut rolled_back = event(AuditEventKind::ModelRolledBack, actor, &record, now)
+                .with_detail("reason", reason);
+            if let Some(previous) = state.active() {
+                let mut previous = previous.clone();
+                let why = format!("rolled back to {target}: {reason}");
+                let grace = self.shared.policy.settings().default_grace_period_days;
+                previous.deprecate(
+                    ModelDeprecationInfo::new(why, Some(target.clone()), grace, now)?,
+                    now,
+                )?;
+                rolled_back = rolled_back.with_detail("previous", &previous.version);
+                plan.events.push(deprecation_event(actor, &previous, now));
+                plan.versions.push(previous);
+            }
+            plan.events.insert(0, rolled_back);
+            plan.versions.push(record);
+            Ok(plan)
+        })
+        .await
+    }
+
+    /// Routes one request of `model_id` by its key (a user id, a session id):
+    /// the canary for its weight's share of keys, the active version for the
+    /// rest. No store access and no allocation.
+    pub fn route(&self, model_id: &str, request_key: &[u8]) -> Option<Routed> {
+        self.shared.router.route(model_id, request_key)
+    }
+
+    /// The highest usable (active, canary or deprecated) version matching a
+    /// SemVer requirement such as `^2.1`, with a deprecation notice when it
+    /// is deprecated.
+    pub fn resolve(&self, model_id: &str, requirement: &str) -> Result<Resolved, RegistryError> {
+        let no_match = || RegistryError::NoMatchingVersion {
+            model_id: model_id.to_string(),
+            requirement: requirement.to_string(),
+        };
+        let parsed = VersionReq::parse(requirement).map_err(|e| {
+            lifecycle_domain::DomainError::field(
+                "requirement",
+                format!("{requirement:?} is not a SemVer requirement ({e}); write e.g. ^2.1 or >=1.2, <2"),
+            )
+        })?;
+        let snapshot = self.shared.router.snapshot(model_id).ok_or_else(no_match)?;
+        let version = snapshot
+            .usable
+            .iter()
+            .find(|v| v.version.matches(&parsed))
+            .ok_or_else(no_match)?
+            .clone();
+        let now = self.shared.clock.now();
+        let deprecation = version
+            .deprecation()
+            .filter(|_| version.is_deprecated())
+            .map(|d| DeprecationNotice {
+                days_until_eol: d.days_until_eol(now),
+                replacement: d.replacement_version.clone(),
+                reason: d.reason.clone(),
+            });
+        Ok(Resolved {
+            version,
+            deprecation,
+        })
+    }
+
+    /// One version.
+    pub async fn get(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, RegistryError> {
+        let state = self.shared.store.model(model_id).await?;
+        find(&state, model_id, version).cloned()
+    }
+
+    /// Every version of a model, lowest first; empty for an unknown model.
+    pub async fn versions(&self, model_id: &ModelId) -> Result<Vec<ModelVersion>, RegistryError> {
+        Ok(self.shared.store.model(model_id).await?.versions)
+    }
+
+    /// The model's active version, if any.
+    pub async fn active(&self, model_id: &ModelId) -> Result<Option<ModelVersion>, RegistryError> {
+        Ok(self.shared.store.model(model_id).await?.active().cloned())
+    }
+
+    /// Every registered model.
+    pub async fn models(&self) -> Result<Vec<ModelId>, RegistryError> {
+        Ok(self.shared.store.models().await?)
+    }
+
+    /// Makes `record` active in place of the current active version
+    /// (deprecated or deactivated by policy).
+    fn take_over(
+        &self,
+        state: &ModelState,
+        record: &ModelVersion,
+        kind: AuditEventKind,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Plan, RegistryError> {
+        let mut record = record.clone();
+        record.activate(now)?;
+        let mut plan = Plan::default();
+        let mut taken = event(kind, actor, &record, now);
+        if let Some(previous) = state.active() {
+            let mut previous = previous.clone();
+            taken = taken.with_detail("previous", &previous.version);
+            let settings = self.shared.policy.settings();
+            if settings.deprecate_old_versions_on_new_deployment {
+                let why = format!("superseded by {}", record.version);
+                let info = ModelDeprecationInfo::new(
+                    why,
+                    Some(record.version.clone()),
+                    settings.default_grace_period_days,
+                    now,
+                )?;
+                previous.deprecate(info, now)?;
+                plan.events.push(deprecation_event(actor, &previous, now));
+            } else {
+                previous.deactivate(now)?;
+                plan.events.push(event(
+                    AuditEventKind::ModelDeactivated,
+                    actor,
+                    &previous,
+                    now,
+                ));
+            }
+            plan.versions.push(previous);
+        }
+        plan.events.insert(0, taken);
+        plan.versions.push(record);
+        Ok(plan)
+    }
+
+    /// Applies `edit` to the model's canary in one commit.
+    async fn change_canary<F>(
+        &self,
+        model_id: &ModelId,
+        edit: F,
+    ) -> Result<ModelVersion, RegistryError>
+    where
+        F: Fn(&mut ModelVersion, DateTime<Utc>, &Actor) -> Result<AuditEvent, RegistryError>,
+    {
+        let state = self.shared.store.model(model_id).await?;
+        let version = canary(&state)
+            .ok_or_else(|| RegistryError::NoCanary {
+                model_id: model_id.clone(),
+            })?
+            .version
+            .clone();
+        self.change(model_id, &version, |state, now, actor| {
+            let mut record = canary(state)
+                .filter(|c| c.version == version)
+                .ok_or_else(|| RegistryError::NoCanary {
+                    model_id: model_id.clone(),
+                })?
+                .clone();
+            let event = edit(&mut record, now, actor)?;
+            Ok(Plan {
+                versions: vec![record],
+                events: vec![event],
+            })
+        })
+        .await
+    }
+
+    /// Reads the model, plans the change, commits it guarded by the revision
+    /// read, and on a concurrent change starts over (at most `RETRIES`
+    /// times). Refreshes the router and returns `version` as written.
+    async fn change<F>(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        plan: F,
+    ) -> Result<ModelVersion, RegistryError>
+    where
+        F: Fn(&ModelState, DateTime<Utc>, &Actor) -> Result<Plan, RegistryError>,
+    {
+        let store = &self.shared.store;
+        let mut attempt = 0;
+        loop {
+            let state = store.model(model_id).await?;
+            let now = self.shared.clock.now();
+            let planned = plan(&state, now, &self.actor)?;
+            let after = state.apply(model_id, &planned.versions)?;
+            let mut commit = Commit::for_model(model_id.clone(), state.revision);
+            commit.versions = planned.versions;
+            commit.audit = planned.events;
+            match store.commit(commit).await {
+                Ok(_) => {
+                    self.shared.router.update(model_id, &after);
+                    return find(&after, model_id, version).cloned();
+                }
+                Err(StoreError::Conflict { .. }) if attempt < RETRIES => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The version of a model, or the error naming what is registered.
+fn find<'a>(
+    state: &'a ModelState,
+    model_id: &ModelId,
+    version: &Version,
+) -> Result<&'a ModelVersion, RegistryError> {
+    if state.versions.is_empty() {
+        return Err(RegistryError::UnknownModel {
+            model_id: model_id.clone(),
+        });
+    }
+    state
+        .version(version)
+        .ok_or_else(|| RegistryError::UnknownVersion {
+            model_id: model_id.clone(),
+            version: version.clone(),
+            known: state
+                .versions
+                .iter()
+                .map(|v| v.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+fn canary(state: &ModelState) -> Option<&ModelVersion> {
+    state
+        .versions
+        .iter()
+        .find(|v| v.status() == ModelStatus::Canary)
+}
+
+/// An audit event about `record` after the change, naming its new status.
+fn event(
+    kind: AuditEventKind,
+    actor: &Actor,
+    record: &ModelVersion,
+    now: DateTime<Utc>,
+) -> AuditEvent {
+    let message = format!(
+        "{} {}: {kind}, now {}",
+        record.model_id,
+        record.version,
+        record.status()
+    );
+    AuditEvent::new(kind, actor.clone(), message, now)
+        .for_version(record.model_id.clone(), record.version.clone())
+        .with_detail("status", record.status())
+}
+
+fn deprecation_event(actor: &Actor, record: &ModelVersion, now: DateTime<Utc>) -> AuditEvent {
+    let mut e = event(AuditEventKind::ModelDeprecated, actor, record, now);
+    if let Some(d) = record.deprecation() {
+        e = e
+            .with_detail("reason", &d.reason)
+            .with_detail("endOfLife", d.end_of_life.to_rfc3339());
+        if let Some(replacement) = &d.replacement_version {
+            e = e.with_detail("replacement", replacement);
+        }
+    }
+    e
+}

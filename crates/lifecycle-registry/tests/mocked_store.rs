@@ -1,0 +1,170 @@
+//! `ModelRegistry` against a mocked store port (mockall): what it sends to
+//! the store, and how it retries concurrent-change conflicts.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use lifecycle_domain::chrono::{TimeZone, Utc};
+use lifecycle_domain::{
+    Actor, AuditEventKind, ModelCapabilities, ModelCostInfo, ModelId, ModelStatus, ModelVersion,
+    PolicyConfig, Version,
+};
+use lifecycle_registry::{ModelRegistry, RegistryError};
+use lifecycle_store::{CommitReceipt, ManualClock, MockStore, ModelState, StoreError};
+
+fn model() -> ModelId {
+    ModelId::new("gpt-4-turbo").unwrap()
+}
+
+/// A model at revision 7 with 1.0.0 active and 2.0.0 inactive.
+fn state() -> ModelState {
+    let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let version = |n| {
+        ModelVersion::new(
+            model(),
+            Version::new(n, 0, 0),
+            "openai",
+            ModelCapabilities::new(8_192, 1_024),
+            ModelCostInfo::usd(0.01, 0.03),
+            now,
+        )
+    };
+    let mut active = version(1);
+    active.activate(now).unwrap();
+    ModelState {
+        revision: 7,
+        versions: vec![active, version(2)],
+    }
+}
+
+fn conflict() -> StoreError {
+    StoreError::Conflict {
+        model_id: model(),
+        expected: 7,
+        actual: 8,
+    }
+}
+
+async fn registry(store: MockStore) -> ModelRegistry {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
+    ModelRegistry::open(
+        Arc::new(store),
+        Arc::new(clock),
+        PolicyConfig::default(),
+        Actor::new("ci").unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn store_with(
+    commit: impl Fn() -> Result<CommitReceipt, StoreError> + Send + 'static,
+) -> (MockStore, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut store = MockStore::new();
+    store.expect_models().returning(|| Ok(Vec::new()));
+    store.expect_model().returning(|_| Ok(state()));
+    let counted = calls.clone();
+    store.expect_commit().returning(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        commit()
+    });
+    (store, calls)
+}
+
+#[tokio::test]
+async fn activation_sends_one_guarded_commit_with_both_versions_and_their_events() {
+    let mut store = MockStore::new();
+    store.expect_models().returning(|| Ok(Vec::new()));
+    store.expect_model().returning(|_| Ok(state()));
+    store
+        .expect_commit()
+        .times(1)
+        .withf(|commit| {
+            let guard = commit.guard.as_ref().unwrap();
+            let statuses: Vec<(String, ModelStatus)> = commit
+                .versions
+                .iter()
+                .map(|v| (v.version.to_string(), v.status()))
+                .collect();
+            let kinds: Vec<AuditEventKind> = commit.audit.iter().map(|e| e.kind).collect();
+            guard.expected_revision == 7
+                && statuses
+                    == [
+                        ("1.0.0".to_string(), ModelStatus::Deprecated),
+                        ("2.0.0".to_string(), ModelStatus::Active),
+                    ]
+                && kinds
+                    == [
+                        AuditEventKind::ModelActivated,
+                        AuditEventKind::ModelDeprecated,
+                    ]
+                && commit.audit.iter().all(|e| e.actor.as_str() == "ci")
+        })
+        .returning(|_| {
+            Ok(CommitReceipt {
+                revision: Some(8),
+                entries: Vec::new(),
+            })
+        });
+    let registry = registry(store).await;
+    let active = registry
+        .activate(&model(), &Version::new(2, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(active.status(), ModelStatus::Active);
+}
+
+#[tokio::test]
+async fn conflicts_are_retried_transparently() {
+    let failures = Arc::new(AtomicUsize::new(3));
+    let (store, calls) = store_with(move || {
+        if failures.fetch_sub(1, Ordering::SeqCst) > 0 {
+            Err(conflict())
+        } else {
+            Ok(CommitReceipt {
+                revision: Some(8),
+                entries: Vec::new(),
+            })
+        }
+    });
+    let registry = registry(store).await;
+    registry
+        .activate(&model(), &Version::new(2, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn conflicts_surface_after_a_bounded_number_of_retries() {
+    let (store, calls) = store_with(|| Err(conflict()));
+    let registry = registry(store).await;
+    let err = registry
+        .activate(&model(), &Version::new(2, 0, 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::Store(StoreError::Conflict { .. })),
+        "{err}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 9, "one try and eight retries");
+}
+
+#[tokio::test]
+async fn other_store_failures_are_not_retried() {
+    let (store, calls) = store_with(|| Err(StoreError::Backend("disk full".into())));
+    let registry = registry(store).await;
+    let err = registry
+        .activate(&model(), &Version::new(2, 0, 0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        registry.route("gpt-4-turbo", b"k").is_none(),
+        "the router saw no commit"
+    );
+}
