@@ -1,0 +1,243 @@
+//! `LifecyclePolicy` decisions through its public API.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
+use lifecycle_domain::*;
+use lifecycle_policy::{LifecyclePolicy, TypicalRequest};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
+}
+
+fn version(v: &str) -> ModelVersion {
+    ModelVersion::new(
+        ModelId::new("gpt-4-turbo").unwrap(),
+        Version::parse(v).unwrap(),
+        "openai",
+        ModelCapabilities::new(128_000, 4_096),
+        ModelCostInfo::usd(0.01, 0.03),
+        now(),
+    )
+}
+
+fn metrics(samples: u64, failures: u64, p95: f64) -> ModelPerformanceMetrics {
+    ModelPerformanceMetrics {
+        sample_count: samples,
+        success_count: samples - failures,
+        failure_count: failures,
+        mean_latency_ms: p95 / 2.0,
+        p50_latency_ms: p95 / 2.0,
+        p95_latency_ms: p95,
+        p99_latency_ms: p95,
+        mean_confidence: Some(0.9),
+        total_input_tokens: samples * 2_000,
+        total_output_tokens: samples * 500,
+        total_cost: 0.0,
+        updated_at: now(),
+    }
+}
+
+fn policy(settings: PolicySettings) -> LifecyclePolicy {
+    LifecyclePolicy::new(
+        PolicyConfig::new(settings).unwrap(),
+        EvaluationConfig::default(),
+    )
+}
+
+fn deprecated(v: &str, days: u32, replacement: Option<&str>, at: DateTime<Utc>) -> ModelVersion {
+    let mut record = version(v);
+    record.activate(at).unwrap();
+    let info = ModelDeprecationInfo::new(
+        "superseded",
+        replacement.map(|r| Version::parse(r).unwrap()),
+        days,
+        at,
+    )
+    .unwrap();
+    record.deprecate(info, at).unwrap();
+    record
+}
+
+#[test]
+fn retired_and_deprecated_versions_are_rejected_naming_the_replacement() {
+    let engine = LifecyclePolicy::default();
+    let old = deprecated("1.0.0", 90, Some("2.0.0"), now());
+    let decision = engine.can_deploy(&old, now() + Duration::days(10));
+    assert!(!decision.approved);
+    assert_eq!(decision.replacement, Some(Version::new(2, 0, 0)));
+    assert_eq!(
+        decision.reason,
+        "gpt-4-turbo 1.0.0 is deprecated (superseded, end of life in 80 days); deploy 2.0.0 instead"
+    );
+    let mut gone = version("0.9.0");
+    gone.retire(now()).unwrap();
+    let decision = engine.can_deploy(&gone, now());
+    assert!(
+        !decision.approved && decision.reason.contains("is retired"),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn enforced_thresholds_reject_missing_or_insufficient_data_and_violations() {
+    let strict = policy(PolicySettings {
+        enforce_performance_thresholds: true,
+        ..PolicySettings::default()
+    });
+    let mut v = version("2.0.0");
+    let decision = strict.can_deploy(&v, now());
+    assert!(!decision.approved);
+    assert!(
+        decision.reason.contains("50 more samples needed"),
+        "{}",
+        decision.reason
+    );
+
+    v.metrics = Some(metrics(20, 0, 800.0));
+    let decision = strict.can_deploy(&v, now());
+    assert!(
+        decision
+            .reason
+            .contains("insufficient data: 30 more samples needed (20 of 50)"),
+        "{}",
+        decision.reason
+    );
+
+    v.metrics = Some(metrics(200, 30, 7_000.0));
+    let decision = strict.can_deploy(&v, now());
+    assert!(!decision.approved);
+    assert!(
+        decision
+            .reason
+            .contains("maximum error rate: observed 0.15, limit 0.05"),
+        "{}",
+        decision.reason
+    );
+    assert!(
+        decision
+            .reason
+            .contains("maximum p95 latency (ms): observed 7000, limit 5000"),
+        "{}",
+        decision.reason
+    );
+
+    v.metrics = Some(metrics(200, 2, 800.0));
+    assert!(strict.can_deploy(&v, now()).approved);
+}
+
+#[test]
+fn unenforced_thresholds_only_warn() {
+    let lenient = LifecyclePolicy::default();
+    let decision = lenient.can_deploy(&version("2.0.0"), now());
+    assert!(decision.approved, "{decision:?}");
+    assert_eq!(decision.warnings.len(), 1);
+    assert!(
+        decision.warnings[0].contains("not enforced"),
+        "{:?}",
+        decision.warnings
+    );
+}
+
+#[test]
+fn cost_uses_observed_averages_or_the_trace_mean() {
+    let mut v = version("2.0.0");
+    // No samples: 1,155 prompt + 211 completion tokens at 0.01 / 0.03 per 1k.
+    let expected = (1_155.0 * 0.01 + 211.0 * 0.03) / 1000.0;
+    assert_eq!(TypicalRequest::of(&v), TypicalRequest::TRACE_MEAN);
+    let capped = policy(PolicySettings {
+        max_cost_per_request: Some(expected * 0.99),
+        ..PolicySettings::default()
+    });
+    let decision = capped.can_deploy(&v, now());
+    assert!(!decision.approved);
+    assert!(
+        decision
+            .reason
+            .contains("1155 prompt + 211 completion tokens"),
+        "{}",
+        decision.reason
+    );
+    let roomy = policy(PolicySettings {
+        max_cost_per_request: Some(expected * 1.1),
+        ..PolicySettings::default()
+    });
+    let decision = roomy.can_deploy(&v, now());
+    assert!(decision.approved);
+    assert!(
+        decision.warnings.iter().any(|w| w.contains("within 20 %")),
+        "{decision:?}"
+    );
+
+    // Observed: 2,000 + 500 tokens per request costs 0.035.
+    v.metrics = Some(metrics(100, 0, 500.0));
+    assert_eq!(
+        TypicalRequest::of(&v),
+        TypicalRequest {
+            input_tokens: 2_000,
+            output_tokens: 500
+        }
+    );
+    let cap = policy(PolicySettings {
+        max_cost_per_request: Some(0.03),
+        ..PolicySettings::default()
+    });
+    assert!(!cap.can_deploy(&v, now()).approved);
+
+    // A small model: the trace mean is capped by its limits.
+    let mut small = version("3.0.0");
+    small.capabilities = ModelCapabilities::new(1_000, 100);
+    assert_eq!(
+        TypicalRequest::of(&small),
+        TypicalRequest {
+            input_tokens: 900,
+            output_tokens: 100
+        }
+    );
+}
+
+#[test]
+fn warnings_grow_more_severe_towards_end_of_life() {
+    let engine = LifecyclePolicy::default(); // 30-day warning threshold
+    let start = now();
+    let versions = [
+        deprecated("1.0.0", 90, Some("2.0.0"), start),
+        deprecated("1.1.0", 20, None, start),
+        deprecated("1.2.0", 5, None, start),
+        version("2.0.0"),
+    ];
+    let warnings = engine.deprecation_warnings(&versions, start);
+    let summary: Vec<(String, i64, Severity)> = warnings
+        .iter()
+        .map(|w| (w.version.to_string(), w.days_until_eol, w.severity))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("1.2.0".to_string(), 5, Severity::Critical),
+            ("1.1.0".to_string(), 20, Severity::Warning),
+            ("1.0.0".to_string(), 90, Severity::Info),
+        ]
+    );
+    let later = engine.deprecation_warnings(&versions, start + Duration::days(70));
+    assert!(later
+        .iter()
+        .all(|w| w.severity == Severity::Critical || w.version == Version::new(1, 0, 0)));
+    assert_eq!(
+        later.last().unwrap().severity,
+        Severity::Warning,
+        "1.0.0 at 20 days"
+    );
+}
+
+#[test]
+fn retirement_is_due_at_end_of_life() {
+    let engine = LifecyclePolicy::default();
+    let versions = [deprecated("1.0.0", 10, None, now()), version("2.0.0")];
+    assert!(engine
+        .retirement_due(&versions, now() + Duration::days(9))
+        .is_empty());
+    let due = engine.retirement_due(&versions, now() + Duration::days(10));
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].version, Version::new(1, 0, 0));
+}
