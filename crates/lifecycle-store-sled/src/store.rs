@@ -1,15 +1,17 @@
 //! `SledStore`: the storage port on sled, one journaled write per commit.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
+use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    run_query, seal_events, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store,
-    StoreError,
+    run_query, seal_events, time_span, AuditQuery, Commit, CommitReceipt, MetricsSnapshot,
+    ModelState, Store, StoreError,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -380,6 +382,14 @@ impl Store for SledStore {
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError> {
         run_query(self, query)
+    }
+
+    async fn audit_span(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
+        time_span(self, since, until)
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {

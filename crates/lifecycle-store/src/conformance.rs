@@ -53,6 +53,8 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         audit::query_most_recent,
         audit::query_by_minimum_severity,
         audit::query_filters_combine,
+        audit::query_by_kind_and_actor,
+        audit::time_spans_bound_the_sequences_of_a_time_range,
         metrics::snapshots_round_trip_and_replace,
         metrics::snapshots_need_a_registered_version,
         concurrency::racing_activations_leave_one_active_and_no_gaps,

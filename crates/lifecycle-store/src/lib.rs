@@ -39,7 +39,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use commit::{seal_events, Commit, CommitReceipt, MetricsSnapshot, ModelState, RevisionGuard};
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use query::{run_query, AuditIndex, AuditQuery, Sequences};
+pub use query::{run_query, time_span, AuditIndex, AuditQuery, Sequences};
 #[cfg(feature = "mock")]
 pub use store::MockStore;
 pub use store::Store;

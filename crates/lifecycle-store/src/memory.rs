@@ -9,7 +9,7 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Severity, Version};
 
 use crate::commit::seal_events;
-use crate::query::{run_query, AuditIndex, Sequences};
+use crate::query::{run_query, time_span, AuditIndex, Sequences};
 use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store, StoreError};
 
 /// A store that keeps everything in memory and forgets it on drop. Fast, and
@@ -121,6 +121,14 @@ impl Store for MemoryStore {
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError> {
         run_query(&self.read().audit, query)
+    }
+
+    async fn audit_span(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
+        time_span(&self.read().audit, since, until)
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {

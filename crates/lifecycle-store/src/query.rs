@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{AuditLogEntry, ModelId, Severity};
+use lifecycle_domain::{Actor, AuditEventKind, AuditLogEntry, ModelId, Severity};
 
 use crate::StoreError;
 
@@ -33,6 +33,11 @@ pub struct AuditQuery {
     pub until: Option<DateTime<Utc>>,
     /// Only entries at least this severe.
     pub min_severity: Option<Severity>,
+    /// Only entries of this kind. Not indexed: narrow the query with an
+    /// indexed filter (model, severity, time, sequences) on large logs.
+    pub kind: Option<AuditEventKind>,
+    /// Only entries by this actor. Not indexed, like `kind`.
+    pub actor: Option<Actor>,
     /// Newest entries first.
     pub newest_first: bool,
     /// At most this many entries.
@@ -84,6 +89,22 @@ impl AuditQuery {
         }
     }
 
+    /// Only entries of `kind`.
+    pub fn kind(self, kind: AuditEventKind) -> Self {
+        Self {
+            kind: Some(kind),
+            ..self
+        }
+    }
+
+    /// Only entries by `actor`.
+    pub fn actor(self, actor: Actor) -> Self {
+        Self {
+            actor: Some(actor),
+            ..self
+        }
+    }
+
     /// Newest entries first.
     pub fn newest_first(self) -> Self {
         Self {
@@ -117,6 +138,8 @@ impl AuditQuery {
             && self.since.is_none_or(|t| e.timestamp >= t)
             && self.until.is_none_or(|t| e.timestamp < t)
             && self.min_severity.is_none_or(|s| e.severity >= s)
+            && self.kind.is_none_or(|k| e.kind == k)
+            && self.actor.as_ref().is_none_or(|a| &e.actor == a)
     }
 }
 
@@ -196,6 +219,22 @@ pub fn run_query(
         }
     }
     Ok(results)
+}
+
+/// The lowest and highest sequence numbers of entries with a timestamp in
+/// `[since, until)`, read from the time index without loading entries or
+/// holding more than two numbers. Adapters answer `Store::audit_span` with it.
+pub fn time_span(
+    index: &impl AuditIndex,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<RangeInclusive<u64>>, StoreError> {
+    let mut span: Option<(u64, u64)> = None;
+    for sequence in index.in_time(Some(since), Some(until)) {
+        let s = sequence?;
+        span = Some(span.map_or((s, s), |(low, high)| (low.min(s), high.max(s))));
+    }
+    Ok(span.map(|(low, high)| low..=high))
 }
 
 /// Merges sources that are each sorted (ascending, or descending when

@@ -1,6 +1,9 @@
 //! The storage port: the one trait services use and adapters implement.
 
+use std::ops::RangeInclusive;
+
 use async_trait::async_trait;
+use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 
 use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, StoreError};
@@ -49,6 +52,15 @@ pub trait Store: Send + Sync {
 
     /// Audit entries matching `query`, in sequence order.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError>;
+
+    /// The lowest and highest sequence numbers among entries with a
+    /// timestamp in `[since, until)`; `None` when there are none. Lets a
+    /// reader page through a time range by sequence number.
+    async fn audit_span(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<RangeInclusive<u64>>, StoreError>;
 
     /// Saves (replaces) the metrics checkpoint of a registered version. MUST
     /// return [`StoreError::UnknownVersion`] for an unregistered one. Does not

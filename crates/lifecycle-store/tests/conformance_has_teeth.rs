@@ -3,9 +3,11 @@
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
     conformance, AuditQuery, Commit, CommitReceipt, MemoryStore, MetricsSnapshot, ModelState,
@@ -58,6 +60,13 @@ impl Store for Faulty {
             found.retain(|e| e.sequence != 3);
         }
         Ok(found)
+    }
+    async fn audit_span(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
+        self.0.audit_span(since, until).await
     }
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         match self.1 {

@@ -214,3 +214,52 @@ pub async fn query_filters_combine(store: Arc<dyn Store>) {
         expect(&all, keep, true)
     );
 }
+
+pub async fn query_by_kind_and_actor(store: Arc<dyn Store>) {
+    let mut commit = Commit::audit_only();
+    for i in 0..12i64 {
+        let kind = [AuditEventKind::ModelActivated, AuditEventKind::ModelRetired][i as usize % 2];
+        let actor = ["alice", "bob", "carol"][i as usize % 3];
+        let mut e = event(kind, MODELS[i as usize % 3], "1.0.0", i);
+        e.actor = lifecycle_domain::Actor::new(actor).unwrap();
+        commit = commit.audit(e);
+    }
+    store.commit(commit).await.unwrap();
+    let all = store.audit(&AuditQuery::all()).await.unwrap();
+    let retired = |e: &AuditLogEntry| e.event.kind == AuditEventKind::ModelRetired;
+    let got = store
+        .audit(&AuditQuery::all().kind(AuditEventKind::ModelRetired))
+        .await
+        .unwrap();
+    assert_eq!(got, expect(&all, retired, false));
+    let bob = lifecycle_domain::Actor::new("bob").unwrap();
+    let by_bob = |e: &AuditLogEntry| e.event.actor == bob;
+    let got = store
+        .audit(&AuditQuery::all().actor(bob.clone()).newest_first())
+        .await
+        .unwrap();
+    assert_eq!(got, expect(&all, by_bob, true));
+    assert_eq!(got.len(), 4);
+    let both = AuditQuery::all()
+        .actor(bob.clone())
+        .kind(AuditEventKind::ModelActivated)
+        .model(id("b"));
+    let keep = |e: &AuditLogEntry| by_bob(e) && !retired(e) && e.event.model_id == Some(id("b"));
+    assert_eq!(store.audit(&both).await.unwrap(), expect(&all, keep, false));
+}
+
+pub async fn time_spans_bound_the_sequences_of_a_time_range(store: Arc<dyn Store>) {
+    let all = populated(&*store).await;
+    let (since, until) = (at(50), at(150));
+    let inside: Vec<u64> = all
+        .iter()
+        .filter(|e| e.event.timestamp >= since && e.event.timestamp < until)
+        .map(|e| e.sequence)
+        .collect();
+    let expected = *inside.iter().min().unwrap()..=*inside.iter().max().unwrap();
+    assert_eq!(
+        store.audit_span(since, until).await.unwrap(),
+        Some(expected)
+    );
+    assert_eq!(store.audit_span(at(5000), at(6000)).await.unwrap(), None);
+}
