@@ -1,0 +1,23 @@
+//! The audit log of lifecycle: queries over the hash-chained log, which
+//! version was active at any past moment, compliance reports, streamed
+//! export, and chain verification.
+//!
+//! [`ModelAuditLog`] reads through the storage port. Every walk over many
+//! entries goes page by page (1,000 entries at a time, by sequence number),
+//! so exporting or verifying a log of millions of entries holds one page in
+//! memory.
+//!
+//! If you are building an application, you probably want the `lifecycle`
+//! facade, which exposes this log as `audit_log()`.
+
+mod active;
+mod error;
+mod export;
+mod log;
+mod report;
+
+pub use active::ActiveAt;
+pub use error::AuditError;
+pub use export::{ExportFormat, ExportSummary};
+pub use log::{ModelAuditLog, VerifyReport};
+pub use report::{ChainStatus, ComplianceReport, ModelActivity};

@@ -1,0 +1,158 @@
+//! `ModelAuditLog`: queries and chain verification over the store's audit log.
+
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{
+    verify_chain, Actor, AuditEventKind, AuditLogEntry, ChainError, ChainHead, ModelId, Severity,
+};
+use lifecycle_store::{AuditQuery, Store};
+use serde::Serialize;
+
+use crate::AuditError;
+
+/// Entries read at a time by walks over many entries.
+pub(crate) const PAGE: usize = 1_000;
+
+/// The audit log, read through the storage port. Cheap to clone.
+#[derive(Clone)]
+pub struct ModelAuditLog {
+    pub(crate) store: Arc<dyn Store>,
+}
+
+/// The outcome of [`ModelAuditLog::verify`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    /// Entries whose hash and link were checked.
+    pub entries_checked: u64,
+    /// The last entry that verified.
+    pub verified_head: Option<ChainHead>,
+    /// The first broken link: its sequence number and what differs.
+    #[serde(serialize_with = "display")]
+    pub broken: Option<ChainError>,
+}
+
+fn display<S: serde::Serializer>(e: &Option<ChainError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_some(&e.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+impl VerifyReport {
+    /// Whether the whole chain verified.
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+impl ModelAuditLog {
+    /// The log of `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Entries matching any query, in sequence order.
+    pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, AuditError> {
+        Ok(self.store.audit(query).await?)
+    }
+
+    /// Everything recorded about a model, oldest first.
+    pub async fn history(&self, model_id: &ModelId) -> Result<Vec<AuditLogEntry>, AuditError> {
+        self.query(&AuditQuery::all().model(model_id.clone())).await
+    }
+
+    /// The `n` most recent entries, newest first.
+    pub async fn recent(&self, n: usize) -> Result<Vec<AuditLogEntry>, AuditError> {
+        self.query(&AuditQuery::recent(n)).await
+    }
+
+    /// Every critical entry, oldest first.
+    pub async fn critical_entries(&self) -> Result<Vec<AuditLogEntry>, AuditError> {
+        self.query(&AuditQuery::all().min_severity(Severity::Critical))
+            .await
+    }
+
+    /// Entries in `[start, end)`, in sequence order.
+    pub async fn between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<AuditLogEntry>, AuditError> {
+        self.query(&AuditQuery::all().between(start, end)).await
+    }
+
+    /// Entries of one kind, oldest first.
+    pub async fn by_kind(&self, kind: AuditEventKind) -> Result<Vec<AuditLogEntry>, AuditError> {
+        self.query(&AuditQuery::all().kind(kind)).await
+    }
+
+    /// Entries by one actor, oldest first.
+    pub async fn by_actor(&self, actor: &Actor) -> Result<Vec<AuditLogEntry>, AuditError> {
+        self.query(&AuditQuery::all().actor(actor.clone())).await
+    }
+
+    /// Walks the whole chain from the first entry and reports the first
+    /// broken link, if any, and whether the store's head is the last entry.
+    pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        let mut report = VerifyReport {
+            entries_checked: 0,
+            verified_head: None,
+            broken: None,
+        };
+        let mut pages = self.pages(1..=u64::MAX);
+        while let Some(page) = pages.next(&*self.store).await? {
+            match verify_chain(&page, report.verified_head) {
+                Ok(head) => {
+                    report.entries_checked += page.len() as u64;
+                    report.verified_head = head;
+                }
+                Err(broken) => {
+                    report.entries_checked += page
+                        .iter()
+                        .take_while(|e| e.sequence < broken.sequence)
+                        .count() as u64;
+                    report.broken = Some(broken);
+                    return Ok(report);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Pages of entries with sequence numbers in `range`, in order.
+    pub(crate) fn pages(&self, range: RangeInclusive<u64>) -> Pages {
+        Pages { rest: Some(range) }
+    }
+}
+
+/// A cursor over entries by sequence number, [`PAGE`] at a time.
+pub(crate) struct Pages {
+    /// The sequence numbers still to read; `None` once exhausted.
+    rest: Option<RangeInclusive<u64>>,
+}
+
+impl Pages {
+    /// The next page; `None` when the range is exhausted.
+    pub async fn next(
+        &mut self,
+        store: &dyn Store,
+    ) -> Result<Option<Vec<AuditLogEntry>>, AuditError> {
+        let Some(rest) = self.rest.take() else {
+            return Ok(None);
+        };
+        let query = AuditQuery::all().sequences(rest.clone()).limit(PAGE);
+        let page = store.audit(&query).await?;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        self.rest = last
+            .sequence
+            .checked_add(1)
+            .filter(|next| next <= rest.end())
+            .map(|next| next..=*rest.end());
+        Ok(Some(page))
+    }
+}

@@ -1,0 +1,301 @@
+//! `ModelAuditLog` through its public API, on the in-memory and the sled store.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+
+use lifecycle_audit::{AuditError, ExportFormat, ModelAuditLog};
+use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
+use lifecycle_domain::{
+    Actor, AuditEvent, AuditEventKind, AuditLogEntry, ModelId, Severity, Version,
+};
+use lifecycle_store::{AuditQuery, Commit, MemoryStore, Store};
+use lifecycle_store_sled::SledStore;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()
+}
+
+const KINDS: [AuditEventKind; 5] = [
+    AuditEventKind::ModelActivated,
+    AuditEventKind::CanaryPromoted,
+    AuditEventKind::ModelRolledBack,
+    AuditEventKind::ThresholdViolated,
+    AuditEventKind::DeploymentDecision,
+];
+
+/// Entry `i` of the test log: kinds, actors, models and severities cycle;
+/// one entry per minute.
+fn event(i: usize) -> AuditEvent {
+    let kind = KINDS[i % KINDS.len()];
+    let model = ModelId::new(["a", "b"][i % 2]).unwrap();
+    let mut e = AuditEvent::new(
+        kind,
+        Actor::new(["alice", "bob", "ci"][i % 3]).unwrap(),
+        format!("step {i}"),
+        t0() + Duration::minutes(i as i64),
+    )
+    .for_version(model, Version::new(1, 0, 0))
+    .with_severity(Severity::ALL[i % 4]);
+    if kind == AuditEventKind::DeploymentDecision {
+        e = e.with_detail("approved", i % 4 == 0);
+    }
+    e
+}
+
+/// Writes `n` entries, 100 per commit.
+async fn populate(store: &dyn Store, n: usize) -> Vec<AuditLogEntry> {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let mut commit = Commit::audit_only();
+        for &i in chunk {
+            commit = commit.audit(event(i));
+        }
+        store.commit(commit).await.unwrap();
+    }
+    store.audit(&AuditQuery::all()).await.unwrap()
+}
+
+async fn on_each_store<F, Fut>(test: F)
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    test(Arc::new(MemoryStore::new())).await;
+    let dir =
+        std::env::temp_dir().join(format!("lifecycle-audit-{}-{}", std::process::id(), next()));
+    let _ = std::fs::remove_dir_all(&dir);
+    test(Arc::new(SledStore::open(&dir).unwrap())).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn next() -> usize {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn queries_answer_by_model_recency_severity_time_kind_and_actor() {
+    on_each_store(|store| async move {
+        let all = populate(&*store, 60).await;
+        let log = ModelAuditLog::new(store);
+        let b = ModelId::new("b").unwrap();
+        let history = log.history(&b).await.unwrap();
+        assert_eq!(history.len(), 30);
+        assert!(history
+            .iter()
+            .all(|e| e.event.model_id.as_ref() == Some(&b)));
+        let recent = log.recent(3).await.unwrap();
+        let sequences: Vec<u64> = recent.iter().map(|e| e.sequence).collect();
+        assert_eq!(sequences, [60, 59, 58]);
+        assert_eq!(log.critical_entries().await.unwrap().len(), 15);
+        let window = log
+            .between(t0() + Duration::minutes(10), t0() + Duration::minutes(20))
+            .await
+            .unwrap();
+        assert_eq!(window, all[10..20].to_vec());
+        assert_eq!(
+            log.by_kind(AuditEventKind::ModelRolledBack)
+                .await
+                .unwrap()
+                .len(),
+            12
+        );
+        assert_eq!(
+            log.by_actor(&Actor::new("ci").unwrap())
+                .await
+                .unwrap()
+                .len(),
+            20
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exports_stream_every_entry_of_the_range_in_both_formats() {
+    on_each_store(|store| async move {
+        let all = populate(&*store, 2_500).await; // more than two pages
+        let log = ModelAuditLog::new(store);
+        let (start, end) = (
+            t0() + Duration::minutes(100),
+            t0() + Duration::minutes(2_300),
+        );
+        let expected: Vec<&AuditLogEntry> = all
+            .iter()
+            .filter(|e| e.event.timestamp >= start && e.event.timestamp < end)
+            .collect();
+
+        let mut json = Vec::new();
+        let summary = log
+            .export(start, end, ExportFormat::Json, &mut json)
+            .await
+            .unwrap();
+        assert_eq!(summary.entries, 2_200);
+        assert_eq!(
+            (summary.first_sequence, summary.last_sequence),
+            (Some(101), Some(2_300))
+        );
+        let parsed: Vec<AuditLogEntry> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed.iter().collect::<Vec<_>>(), expected);
+
+        let mut ndjson = Vec::new();
+        log.export(start, end, ExportFormat::Ndjson, &mut ndjson)
+            .await
+            .unwrap();
+        let lines: Vec<AuditLogEntry> = String::from_utf8(ndjson)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines, parsed);
+        lifecycle_domain::verify_chain(&lines, Some(all[99].head())).unwrap();
+
+        let mut empty = Vec::new();
+        let none = log
+            .export(
+                t0() - Duration::days(2),
+                t0() - Duration::days(1),
+                ExportFormat::Json,
+                &mut empty,
+            )
+            .await
+            .unwrap();
+        assert_eq!(none.entries, 0);
+        assert_eq!(
+            serde_json::from_slice::<Vec<AuditLogEntry>>(&empty).unwrap(),
+            []
+        );
+
+        let backwards = log.export(end, start, ExportFormat::Json, Vec::new()).await;
+        assert!(
+            matches!(backwards, Err(AuditError::EmptyRange { .. })),
+            "{backwards:?}"
+        );
+    })
+    .await;
+}
+
+/// A writer that fails once it has taken `room` bytes.
+struct Full {
+    room: usize,
+}
+
+impl Write for Full {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.room {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.room -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_writer_is_a_clear_error() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    populate(&*store, 50).await;
+    let log = ModelAuditLog::new(store);
+    let err = log
+        .export(
+            t0(),
+            t0() + Duration::days(1),
+            ExportFormat::Ndjson,
+            Full { room: 2_000 },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no space left on device"), "{err}");
+}
+
+#[tokio::test]
+async fn the_compliance_report_counts_and_verifies_its_range() {
+    on_each_store(|store| async move {
+        populate(&*store, 40).await;
+        let log = ModelAuditLog::new(store);
+        let (start, end) = (t0() + Duration::minutes(10), t0() + Duration::minutes(30));
+        let report = log.compliance_report(start, end).await.unwrap();
+        assert_eq!(report.total_entries, 20);
+        assert_eq!(report.by_kind[&AuditEventKind::ModelActivated], 4);
+        assert_eq!(report.by_severity[&Severity::Critical], 5);
+        assert_eq!(report.critical_events.len(), 5);
+        assert_eq!(report.errors.len(), 5);
+        // Threshold violations (i % 5 == 3) and rejected decisions (i % 5 == 4, i % 4 != 0).
+        let expected: Vec<u64> = (10..30u64)
+            .filter(|i| i % 5 == 3 || (i % 5 == 4 && i % 4 != 0))
+            .map(|i| i + 1)
+            .collect();
+        let got: Vec<u64> = report
+            .policy_violations
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(got, expected);
+        let a = &report.models[&ModelId::new("a").unwrap()];
+        let b = &report.models[&ModelId::new("b").unwrap()];
+        assert_eq!(a.deployments + b.deployments, 8);
+        assert_eq!(a.rollbacks + b.rollbacks, 4);
+        assert!(report.chain.verified, "{:?}", report.chain);
+        assert_eq!(
+            (report.chain.first_sequence, report.chain.last_sequence),
+            (Some(11), Some(30))
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["totalEntries"], 20);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn verify_walks_the_whole_chain() {
+    on_each_store(|store| async move {
+        populate(&*store, 2_100).await;
+        let head = store.audit_head().await.unwrap();
+        let report = ModelAuditLog::new(store).verify().await.unwrap();
+        assert!(report.is_intact());
+        assert_eq!(report.entries_checked, 2_100);
+        assert_eq!(report.verified_head, head);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn verify_finds_an_entry_altered_on_disk() {
+    let dir = std::env::temp_dir().join(format!("lifecycle-audit-tamper-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let store = SledStore::open(&dir).unwrap();
+        populate(&store, 30).await;
+    }
+    {
+        // Rewrite entry 17's message behind the store's back.
+        let db = sled::open(&dir).unwrap();
+        let audit = db.open_tree("audit").unwrap();
+        let key = 17u64.to_be_bytes();
+        let original = String::from_utf8(audit.get(key).unwrap().unwrap().to_vec()).unwrap();
+        let forged = original.replace("step 16", "step 99");
+        assert_ne!(original, forged);
+        audit.insert(key, forged.as_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
+    let report = ModelAuditLog::new(store.clone()).verify().await.unwrap();
+    let broken = report.broken.unwrap();
+    assert_eq!(broken.sequence, 17);
+    assert_eq!(report.entries_checked, 16);
+    assert!(
+        broken.to_string().contains("content was altered"),
+        "{broken}"
+    );
+    let compliance = ModelAuditLog::new(store)
+        .compliance_report(t0(), t0() + Duration::days(1))
+        .await
+        .unwrap();
+    assert!(!compliance.chain.verified);
+    assert!(compliance.chain.problem.unwrap().contains("sequence 17"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
