@@ -128,7 +128,7 @@ async fn standard_workflow(store: Arc<dyn Store>) {
     clock.set(eol);
     assert_eq!(
         maintain(&registry, &policy, clock.now()).await,
-        [v1.clone()]
+        std::slice::from_ref(&v1)
     );
     assert_eq!(
         registry.get(&model, &v1).await.unwrap().status(),
