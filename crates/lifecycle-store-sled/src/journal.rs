@@ -31,15 +31,18 @@ pub const TREES: [TreeId; 6] = [
     TreeId::AuditBySeverity,
 ];
 
-/// The writes of commit number `commit`: plain puts of computed values, so
-/// replaying them is idempotent.
+/// The writes of commit number `commit`: puts of computed values and
+/// deletes, so replaying them is idempotent.
 #[derive(Debug, Default, PartialEq)]
 pub struct Journal {
     /// The commit's number; the last put sets the commit counter to it.
     pub commit: u64,
-    /// (tree, key, value) in the order they are written.
-    pub puts: Vec<(TreeId, Vec<u8>, Vec<u8>)>,
+    /// (tree, key, value to put or `None` to delete), in the order they are made.
+    pub puts: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>,
 }
+
+/// Marks a delete in the encoded tree byte.
+const DELETE: u8 = 0x80;
 
 impl TreeId {
     /// The sled tree's name.
@@ -58,21 +61,27 @@ impl TreeId {
 impl Journal {
     /// Adds a put.
     pub fn put(&mut self, tree: TreeId, key: &[u8], value: Vec<u8>) {
-        self.puts.push((tree, key.to_vec(), value));
+        self.puts.push((tree, key.to_vec(), Some(value)));
     }
 
-    /// `commit`, then per put: tree index, key length, key, value length, value.
+    /// Adds a delete.
+    pub fn delete(&mut self, tree: TreeId, key: &[u8]) {
+        self.puts.push((tree, key.to_vec(), None));
+    }
+
+    /// `commit`, then per operation: tree index (with [`DELETE`] set for a
+    /// delete), key length, key, and for a put value length and value.
     pub fn encode(&self) -> Vec<u8> {
         let size: usize = self
             .puts
             .iter()
-            .map(|(_, k, v)| 9 + k.len() + v.len())
+            .map(|(_, k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len))
             .sum();
         let mut out = Vec::with_capacity(8 + size);
         out.extend_from_slice(&keys::sequence(self.commit));
         for (tree, key, value) in &self.puts {
-            out.push(*tree as u8);
-            for part in [key, value] {
+            out.push(*tree as u8 | if value.is_none() { DELETE } else { 0 });
+            for part in std::iter::once(key).chain(value) {
                 out.extend_from_slice(&(part.len() as u32).to_be_bytes());
                 out.extend_from_slice(part);
             }
@@ -90,12 +99,16 @@ impl Journal {
         };
         let commit = u64::from_be_bytes(take(8)?.try_into().ok()?);
         let mut puts = Vec::new();
-        while let Some(tree) = take(1) {
-            let tree = *TREES.get(usize::from(tree[0]))?;
+        while let Some(tag) = take(1) {
+            let tree = *TREES.get(usize::from(tag[0] & !DELETE))?;
             let key_len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
             let key = take(key_len)?.to_vec();
-            let value_len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
-            let value = take(value_len)?.to_vec();
+            let value = if tag[0] & DELETE == 0 {
+                let value_len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
+                Some(take(value_len)?.to_vec())
+            } else {
+                None
+            };
             puts.push((tree, key, value));
         }
         Some(Self { commit, puts })

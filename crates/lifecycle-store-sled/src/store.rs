@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    run_query, seal_events, time_span, AuditQuery, Commit, CommitReceipt, MetricsSnapshot,
-    ModelState, Store, StoreError,
+    run_query, seal_events, time_span, AuditCheckpoint, AuditQuery, Commit, CommitReceipt,
+    MetricsSnapshot, ModelState, Store, StoreError,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -76,6 +76,10 @@ const HEAD_KEY: &[u8] = b"head";
 const COMMITS_KEY: &[u8] = b"commits";
 /// `meta/journal`: the writes of the last commit, recorded before them.
 const JOURNAL_KEY: &[u8] = b"journal";
+/// `meta/checkpoint`: the `AuditCheckpoint` left by pruning.
+const CHECKPOINT_KEY: &[u8] = b"checkpoint";
+/// Entries removed per journaled step of a prune.
+const PRUNE_CHUNK: u64 = 500;
 
 impl SledStore {
     /// Opens the store in directory `path`, creating it (readable by the
@@ -138,22 +142,9 @@ impl SledStore {
     /// everything after it) or [`Self::recover`] completes what it lists.
     fn apply(&self, commit: &Commit) -> Result<CommitReceipt, StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.broken.load(Ordering::Acquire) {
-            return Err(StoreError::Backend(format!(
-                "an earlier write to {} failed half-way; reopen the store to complete it",
-                self.path.display()
-            )));
-        }
+        self.refuse_if_broken()?;
         let prepared = self.prepare(commit)?;
-        let written = self
-            .tree(TreeId::Meta)
-            .insert(JOURNAL_KEY, prepared.journal.encode())
-            .map_err(|e| self.error(e))
-            .and_then(|_| self.write(&prepared.journal));
-        if let Err(e) = written {
-            self.broken.store(true, Ordering::Release);
-            return Err(e);
-        }
+        self.write_journaled(&prepared.journal)?;
         if let Some((model_id, state)) = prepared.model {
             self.models
                 .write()
@@ -207,14 +198,105 @@ impl SledStore {
         })
     }
 
-    /// Makes the puts of a journal, in order (the commit counter last).
-    fn write(&self, journal: &Journal) -> Result<(), StoreError> {
-        for (tree, key, value) in &journal.puts {
-            self.tree(*tree)
-                .insert(key.as_slice(), value.as_slice())
-                .map_err(|e| self.error(e))?;
+    /// Records a journal, then makes its writes; on a failure half-way,
+    /// refuses further writes until the store is reopened (which completes them).
+    fn write_journaled(&self, journal: &Journal) -> Result<(), StoreError> {
+        let written = self
+            .tree(TreeId::Meta)
+            .insert(JOURNAL_KEY, journal.encode())
+            .map_err(|e| self.error(e))
+            .and_then(|_| self.write(journal));
+        if written.is_err() {
+            self.broken.store(true, Ordering::Release);
+        }
+        written
+    }
+
+    fn refuse_if_broken(&self) -> Result<(), StoreError> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(StoreError::Backend(format!(
+                "an earlier write to {} failed half-way; reopen the store to complete it",
+                self.path.display()
+            )));
         }
         Ok(())
+    }
+
+    /// Makes the writes of a journal, in order (the commit counter last).
+    fn write(&self, journal: &Journal) -> Result<(), StoreError> {
+        for (tree, key, value) in &journal.puts {
+            let tree = self.tree(*tree);
+            let done = match value {
+                Some(value) => tree.insert(key.as_slice(), value.as_slice()),
+                None => tree.remove(key.as_slice()),
+            };
+            done.map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the entries after the checkpoint up to `through`, in
+    /// journaled chunks of `PRUNE_CHUNK` entries, each advancing the
+    /// checkpoint; under the writer lock, without flushing.
+    fn prune(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.refuse_if_broken()?;
+        let mut checkpoint = self.read_checkpoint()?;
+        let Some(head) = self.read_head()? else {
+            return Ok(checkpoint);
+        };
+        let first = checkpoint.map_or(1, |c| c.head.sequence + 1);
+        let last = through.min(head.sequence);
+        let mut start = first;
+        while start <= last {
+            let end = last.min(start + PRUNE_CHUNK - 1);
+            let mut journal = Journal {
+                commit: self.commits()? + 1,
+                puts: Vec::new(),
+            };
+            for sequence in start..=end {
+                let Some(entry) = self.read_entry(sequence)? else {
+                    continue;
+                };
+                let event = &entry.event;
+                journal.delete(TreeId::Audit, &keys::sequence(sequence));
+                if let Some(model_id) = &event.model_id {
+                    journal.delete(
+                        TreeId::AuditByModel,
+                        &keys::model_sequence(model_id, sequence),
+                    );
+                }
+                journal.delete(
+                    TreeId::AuditByTime,
+                    &keys::time_sequence(event.timestamp, sequence),
+                );
+                journal.delete(
+                    TreeId::AuditBySeverity,
+                    &keys::severity_sequence(event.severity, sequence),
+                );
+                let pruned = checkpoint.map_or(0, |c| c.pruned) + 1;
+                checkpoint = Some(AuditCheckpoint {
+                    head: entry.head(),
+                    pruned,
+                });
+            }
+            if let Some(checkpoint) = &checkpoint {
+                journal.put(TreeId::Meta, CHECKPOINT_KEY, encode(checkpoint)?);
+            }
+            let count = journal.commit.to_be_bytes().to_vec();
+            journal.put(TreeId::Meta, COMMITS_KEY, count);
+            self.write_journaled(&journal)?;
+            start = end + 1;
+        }
+        Ok(checkpoint)
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        let bytes = self
+            .tree(TreeId::Meta)
+            .get(CHECKPOINT_KEY)
+            .map_err(|e| self.error(e))?;
+        bytes.map(|b| self.decode("meta", &b)).transpose()
     }
 
     /// Completes the last commit if a crash interrupted its writes.
@@ -390,6 +472,16 @@ impl Store for SledStore {
         until: DateTime<Utc>,
     ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
         time_span(self, since, until)
+    }
+
+    async fn prune_audit(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
+        let checkpoint = self.prune(through)?;
+        self.durable().await?;
+        Ok(checkpoint)
+    }
+
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        self.read_checkpoint()
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {

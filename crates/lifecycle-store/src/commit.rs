@@ -190,6 +190,17 @@ impl ModelState {
     }
 }
 
+/// What stays of pruned audit entries: the head of the last one removed, so
+/// the chain of the entries kept still verifies from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditCheckpoint {
+    /// Sequence number and hash of the last entry removed.
+    pub head: ChainHead,
+    /// Entries removed so far, in all prunes.
+    pub pruned: u64,
+}
+
 /// A checkpoint of a version's metrics, saved outside the version records so
 /// that frequent checkpoints never conflict with lifecycle commits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,6 +55,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         audit::query_filters_combine,
         audit::query_by_kind_and_actor,
         audit::time_spans_bound_the_sequences_of_a_time_range,
+        audit::pruning_removes_old_entries_and_keeps_the_chain_verifiable,
         metrics::snapshots_round_trip_and_replace,
         metrics::snapshots_need_a_registered_version,
         concurrency::racing_activations_leave_one_active_and_no_gaps,

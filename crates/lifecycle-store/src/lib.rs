@@ -36,7 +36,9 @@ mod query;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use commit::{seal_events, Commit, CommitReceipt, MetricsSnapshot, ModelState, RevisionGuard};
+pub use commit::{
+    seal_events, AuditCheckpoint, Commit, CommitReceipt, MetricsSnapshot, ModelState, RevisionGuard,
+};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use query::{run_query, time_span, AuditIndex, AuditQuery, Sequences};

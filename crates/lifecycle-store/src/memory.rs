@@ -10,7 +10,10 @@ use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Severity
 
 use crate::commit::seal_events;
 use crate::query::{run_query, time_span, AuditIndex, Sequences};
-use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store, StoreError};
+use crate::{
+    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store,
+    StoreError,
+};
 
 /// A store that keeps everything in memory and forgets it on drop. Fast, and
 /// held to the same contract as the durable adapters.
@@ -39,6 +42,7 @@ struct AuditLog {
     by_model: HashMap<ModelId, Vec<u64>>,
     by_severity: BTreeMap<Severity, Vec<u64>>,
     by_time: BTreeSet<(DateTime<Utc>, u64)>,
+    checkpoint: Option<AuditCheckpoint>,
 }
 
 impl MemoryStore {
@@ -131,6 +135,15 @@ impl Store for MemoryStore {
         time_span(&self.read().audit, since, until)
     }
 
+    async fn prune_audit(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
+        let mut inner = self.write();
+        Ok(inner.audit.prune(through))
+    }
+
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        Ok(self.read().audit.checkpoint)
+    }
+
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         snapshot.metrics.validate()?;
         let mut inner = self.write();
@@ -161,7 +174,29 @@ impl Store for MemoryStore {
 
 impl AuditLog {
     fn head(&self) -> Option<ChainHead> {
-        self.entries.values().next_back().map(AuditLogEntry::head)
+        let last = self.entries.values().next_back().map(AuditLogEntry::head);
+        last.or(self.checkpoint.map(|c| c.head))
+    }
+
+    fn prune(&mut self, through: u64) -> Option<AuditCheckpoint> {
+        let kept = self.entries.split_off(&through.saturating_add(1));
+        let removed = std::mem::replace(&mut self.entries, kept);
+        if let Some(last) = removed.values().next_back() {
+            let pruned = self.checkpoint.map_or(0, |c| c.pruned) + removed.len() as u64;
+            self.checkpoint = Some(AuditCheckpoint {
+                head: last.head(),
+                pruned,
+            });
+            let keep = |seq: &u64| *seq > through;
+            self.by_model
+                .values_mut()
+                .for_each(|list| list.retain(keep));
+            self.by_severity
+                .values_mut()
+                .for_each(|list| list.retain(keep));
+            self.by_time.retain(|(_, seq)| keep(seq));
+        }
+        self.checkpoint
     }
 
     fn append(&mut self, entry: AuditLogEntry) {

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 
-use crate::{AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, StoreError};
+use crate::{
+    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, StoreError,
+};
 
 /// Durable state of the lifecycle system: version records, the audit log and
 /// metrics checkpoints.
@@ -61,6 +63,15 @@ pub trait Store: Send + Sync {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<RangeInclusive<u64>>, StoreError>;
+
+    /// Removes the audit entries numbered up to `through` (at most the head)
+    /// with their index keys, and advances the checkpoint to the last one
+    /// removed, atomically. Pruning up to or below the checkpoint changes
+    /// nothing. Returns the checkpoint, `None` if nothing was ever pruned.
+    async fn prune_audit(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError>;
+
+    /// The checkpoint left by pruning, if any.
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
 
     /// Saves (replaces) the metrics checkpoint of a registered version. MUST
     /// return [`StoreError::UnknownVersion`] for an unregistered one. Does not

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    conformance, AuditQuery, Commit, CommitReceipt, MemoryStore, MetricsSnapshot, ModelState,
-    Store, StoreError,
+    conformance, AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MemoryStore, MetricsSnapshot,
+    ModelState, Store, StoreError,
 };
 
 #[derive(Clone, Copy)]
@@ -67,6 +67,12 @@ impl Store for Faulty {
         until: DateTime<Utc>,
     ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
         self.0.audit_span(since, until).await
+    }
+    async fn prune_audit(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
+        self.0.prune_audit(through).await
+    }
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        self.0.audit_checkpoint().await
     }
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         match self.1 {

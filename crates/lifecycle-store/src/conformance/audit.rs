@@ -263,3 +263,61 @@ pub async fn time_spans_bound_the_sequences_of_a_time_range(store: Arc<dyn Store
     );
     assert_eq!(store.audit_span(at(5000), at(6000)).await.unwrap(), None);
 }
+
+pub async fn pruning_removes_old_entries_and_keeps_the_chain_verifiable(store: Arc<dyn Store>) {
+    let all = populated(&*store).await;
+    assert_eq!(store.audit_checkpoint().await.unwrap(), None);
+    let checkpoint = store.prune_audit(12).await.unwrap().unwrap();
+    assert_eq!((checkpoint.head, checkpoint.pruned), (all[11].head(), 12));
+    assert_eq!(store.audit_checkpoint().await.unwrap(), Some(checkpoint));
+    let rest = store.audit(&AuditQuery::all()).await.unwrap();
+    assert_eq!(rest, all[12..].to_vec());
+    verify_chain(&rest, Some(checkpoint.head)).unwrap();
+    let kept = |e: &AuditLogEntry| e.sequence > 12;
+    let queries = [
+        AuditQuery::all().model(id("a")),
+        AuditQuery::all().min_severity(Severity::Info),
+        AuditQuery::all().between(at(0), at(1_000)),
+        AuditQuery::recent(100),
+    ];
+    for query in queries {
+        let got = store.audit(&query).await.unwrap();
+        let expected: Vec<AuditLogEntry> = all
+            .iter()
+            .filter(|e| query.matches(e) && kept(e))
+            .cloned()
+            .collect();
+        let mut got_sorted = got.clone();
+        got_sorted.sort_by_key(|e| e.sequence);
+        assert_eq!(got_sorted, expected, "{query:?}");
+    }
+    let span = store.audit_span(at(0), at(1_000)).await.unwrap().unwrap();
+    assert!(*span.start() > 12, "{span:?}");
+    assert_eq!(
+        store.prune_audit(5).await.unwrap(),
+        Some(checkpoint),
+        "below the checkpoint: nothing"
+    );
+    let everything = store.prune_audit(1_000).await.unwrap().unwrap();
+    assert_eq!(
+        (everything.head, everything.pruned),
+        (all[29].head(), 30),
+        "clamped to the head"
+    );
+    assert!(store.audit(&AuditQuery::all()).await.unwrap().is_empty());
+    assert_eq!(store.audit_head().await.unwrap(), Some(all[29].head()));
+    let receipt = store
+        .commit(Commit::audit_only().audit(event(
+            AuditEventKind::MetricsUpdated,
+            "a",
+            "1.0.0",
+            999,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(receipt.entries[0].sequence, 31);
+    assert_eq!(
+        receipt.entries[0].prev_hash, all[29].hash,
+        "the chain goes on from the pruned head"
+    );
+}
