@@ -14,7 +14,7 @@ pub enum AuditError {
 
     /// Encoding an entry failed.
     #[error("cannot encode an audit entry: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(serde_json::Error),
 
     /// A time range whose end is not after its start.
     #[error(

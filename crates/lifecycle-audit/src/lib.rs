@@ -18,6 +18,6 @@ mod report;
 
 pub use active::ActiveAt;
 pub use error::AuditError;
-pub use export::{ExportFormat, ExportSummary};
+pub use export::{ExportFormat, ExportSummary, PruneSummary};
 pub use log::{ModelAuditLog, VerifyReport};
 pub use report::{ChainStatus, ComplianceReport, ModelActivity};

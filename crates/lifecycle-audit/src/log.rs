@@ -94,15 +94,18 @@ impl ModelAuditLog {
         self.query(&AuditQuery::all().actor(actor.clone())).await
     }
 
-    /// Walks the whole chain from the first entry and reports the first
-    /// broken link, if any, and whether the store's head is the last entry.
+    /// Walks the whole chain — from the first entry, or from the pruning
+    /// checkpoint when old entries were pruned — and reports the first
+    /// broken link, if any.
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        let checkpoint = self.store.audit_checkpoint().await?;
         let mut report = VerifyReport {
             entries_checked: 0,
-            verified_head: None,
+            verified_head: checkpoint.map(|c| c.head),
             broken: None,
         };
-        let mut pages = self.pages(1..=u64::MAX);
+        let first = checkpoint.map_or(1, |c| c.head.sequence + 1);
+        let mut pages = self.pages(first..=u64::MAX);
         while let Some(page) = pages.next(&*self.store).await? {
             match verify_chain(&page, report.verified_head) {
                 Ok(head) => {

@@ -118,8 +118,12 @@ impl ModelAuditLog {
         Ok(report)
     }
 
-    /// The head just before `sequence`, to verify a range's first link.
-    async fn anchor_before(&self, sequence: u64) -> Result<Option<ChainHead>, AuditError> {
+    /// The head just before `sequence`, to verify a range's first link:
+    /// that entry's, or the pruning checkpoint's when it was pruned.
+    pub(crate) async fn anchor_before(
+        &self,
+        sequence: u64,
+    ) -> Result<Option<ChainHead>, AuditError> {
         if sequence <= 1 {
             return Ok(None);
         }
@@ -128,7 +132,11 @@ impl ModelAuditLog {
             .store
             .audit(&AuditQuery::all().sequences(before..=before))
             .await?;
-        Ok(entries.first().map(AuditLogEntry::head))
+        if let Some(entry) = entries.first() {
+            return Ok(Some(entry.head()));
+        }
+        let checkpoint = self.store.audit_checkpoint().await?;
+        Ok(checkpoint.map(|c| c.head).filter(|h| h.sequence == before))
     }
 }
 

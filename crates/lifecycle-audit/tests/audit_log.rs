@@ -299,3 +299,70 @@ async fn verify_finds_an_entry_altered_on_disk() {
     assert!(compliance.chain.problem.unwrap().contains("sequence 17"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn export_and_prune_keeps_the_rest_verifiable() {
+    on_each_store(|store| async move {
+        let all = populate(&*store, 2_500).await;
+        let log = ModelAuditLog::new(store.clone());
+        let before = t0() + Duration::minutes(1_200);
+        let mut archive = Vec::new();
+        let summary = log
+            .export_and_prune(before, ExportFormat::Ndjson, &mut archive)
+            .await
+            .unwrap();
+        assert_eq!(summary.exported.entries, 1_200);
+        let checkpoint = summary.checkpoint.unwrap();
+        assert_eq!(
+            (checkpoint.head, checkpoint.pruned),
+            (all[1_199].head(), 1_200)
+        );
+        let archived: Vec<AuditLogEntry> = String::from_utf8(archive)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(archived, all[..1_200].to_vec());
+        lifecycle_domain::verify_chain(&archived, None).unwrap();
+
+        assert_eq!(
+            store.audit(&AuditQuery::all()).await.unwrap(),
+            all[1_200..].to_vec()
+        );
+        let report = log.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.entries_checked, 1_300);
+        let compliance = log
+            .compliance_report(before, t0() + Duration::days(3))
+            .await
+            .unwrap();
+        assert!(compliance.chain.verified, "{:?}", compliance.chain);
+        assert_eq!(compliance.total_entries, 1_300);
+
+        let again = log
+            .export_and_prune(before, ExportFormat::Json, Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(again.exported.entries, 0);
+        assert_eq!(again.checkpoint, Some(checkpoint));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_archive_prunes_nothing() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    populate(&*store, 100).await;
+    let log = ModelAuditLog::new(store.clone());
+    let err = log
+        .export_and_prune(
+            t0() + Duration::days(1),
+            ExportFormat::Json,
+            Full { room: 3_000 },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuditError::Write(_)), "{err}");
+    assert_eq!(store.audit(&AuditQuery::all()).await.unwrap().len(), 100);
+    assert_eq!(store.audit_checkpoint().await.unwrap(), None);
+}
