@@ -18,6 +18,10 @@ pub enum Lane {
 }
 
 /// Where one request goes: a shared pointer to the version's record (no copy).
+///
+/// Only active versions and canaries are routed, and neither is ever
+/// deprecated; a caller pinning a range with `resolve` gets a deprecation
+/// notice instead.
 #[derive(Debug, Clone)]
 pub struct Routed {
     /// The version that serves the request.
