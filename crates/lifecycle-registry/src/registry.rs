@@ -42,6 +42,16 @@ struct Plan {
     events: Vec<AuditEvent>,
 }
 
+impl Plan {
+    /// One version written, one event describing it.
+    fn one(version: ModelVersion, event: AuditEvent) -> Self {
+        Self {
+            versions: vec![version],
+            events: vec![event],
+        }
+    }
+}
+
 /// A version picked by [`ModelRegistry::resolve`].
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -125,10 +135,7 @@ impl ModelRegistry {
             record.updated_at = now;
             let event = event(AuditEventKind::ModelRegistered, actor, &record, now)
                 .with_detail("provider", &record.provider);
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
+            Ok(Plan::one(record, event))
         })
         .await
     }
@@ -139,15 +146,12 @@ impl ModelRegistry {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, RegistryError> {
-        self.change(model_id, version, |state, now, actor| {
-            let mut record = find(state, model_id, version)?.clone();
-            record.deploy_to_testing(now)?;
-            let event = event(AuditEventKind::DeployedToTesting, actor, &record, now);
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
-        })
+        self.change_version(
+            model_id,
+            version,
+            AuditEventKind::DeployedToTesting,
+            |record, now| Ok(record.deploy_to_testing(now)?),
+        )
         .await
     }
 
@@ -169,10 +173,7 @@ impl ModelRegistry {
             record.start_canary(weight, now)?;
             let event = event(AuditEventKind::CanaryStarted, actor, &record, now)
                 .with_detail("weight", weight.percent());
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
+            Ok(Plan::one(record, event))
         })
         .await
     }
@@ -247,15 +248,12 @@ impl ModelRegistry {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, RegistryError> {
-        self.change(model_id, version, |state, now, actor| {
-            let mut record = find(state, model_id, version)?.clone();
-            record.deactivate(now)?;
-            let event = event(AuditEventKind::ModelDeactivated, actor, &record, now);
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
-        })
+        self.change_version(
+            model_id,
+            version,
+            AuditEventKind::ModelDeactivated,
+            |record, now| Ok(record.deactivate(now)?),
+        )
         .await
     }
 
@@ -280,10 +278,7 @@ impl ModelRegistry {
             let info = ModelDeprecationInfo::new(reason, replacement.cloned(), grace, now)?;
             record.deprecate(info, now)?;
             let event = deprecation_event(actor, &record, now);
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
+            Ok(Plan::one(record, event))
         })
         .await
     }
@@ -294,15 +289,12 @@ impl ModelRegistry {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, RegistryError> {
-        self.change(model_id, version, |state, now, actor| {
-            let mut record = find(state, model_id, version)?.clone();
-            record.retire(now)?;
-            let event = event(AuditEventKind::ModelRetired, actor, &record, now);
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
-        })
+        self.change_version(
+            model_id,
+            version,
+            AuditEventKind::ModelRetired,
+            |record, now| Ok(record.retire(now)?),
+        )
         .await
     }
 
@@ -462,6 +454,26 @@ impl ModelRegistry {
         Ok(plan)
     }
 
+    /// Applies `edit` to one version in one commit, audited as `kind`.
+    async fn change_version<F>(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        kind: AuditEventKind,
+        edit: F,
+    ) -> Result<ModelVersion, RegistryError>
+    where
+        F: Fn(&mut ModelVersion, DateTime<Utc>) -> Result<(), RegistryError>,
+    {
+        self.change(model_id, version, |state, now, actor| {
+            let mut record = find(state, model_id, version)?.clone();
+            edit(&mut record, now)?;
+            let event = event(kind, actor, &record, now);
+            Ok(Plan::one(record, event))
+        })
+        .await
+    }
+
     /// Applies `edit` to the model's canary in one commit.
     async fn change_canary<F>(
         &self,
@@ -486,10 +498,7 @@ impl ModelRegistry {
                 })?
                 .clone();
             let event = edit(&mut record, now, actor)?;
-            Ok(Plan {
-                versions: vec![record],
-                events: vec![event],
-            })
+            Ok(Plan::one(record, event))
         })
         .await
     }
