@@ -362,13 +362,26 @@ async fn deprecate_then_retire_and_retired_is_final() {
         let entry = w.audit().await.last().unwrap().clone();
         assert_eq!(entry.event.details["replacement"], "2.0.0");
         w.registry.retire(&m, &v("1.0.0")).await.unwrap();
-        w.refused("m", w.registry.activate(&m, &v("1.0.0")), |e| {
+        let illegal = |e: &RegistryError| {
             matches!(
                 e,
                 RegistryError::Domain(DomainError::IllegalTransition { .. })
             )
-        })
-        .await;
+        };
+        w.refused("m", w.registry.activate(&m, &v("1.0.0")), illegal)
+            .await;
+        let five = CanaryWeight::new(5).unwrap();
+        w.refused("m", w.registry.start_canary(&m, &v("1.0.0"), five), illegal)
+            .await;
+        w.registry.activate(&m, &v("2.0.0")).await.unwrap();
+        let off = w.registry.deactivate(&m, &v("2.0.0")).await.unwrap();
+        assert_eq!(off.status(), ModelStatus::Inactive);
+        assert!(
+            w.registry.route("m", b"k").is_none(),
+            "nothing serves after deactivation"
+        );
+        let last = w.audit().await.last().unwrap().event.kind;
+        assert_eq!(last, AuditEventKind::ModelDeactivated);
     })
     .await;
 }
