@@ -1,0 +1,30 @@
+//! The evaluator's errors.
+
+use lifecycle_domain::{DomainError, ModelId, Version};
+
+/// Why a result was not recorded, or a version not evaluated. Nothing was recorded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvaluatorError {
+    /// The result itself is invalid (NaN or negative latency, confidence outside [0, 1]...).
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+
+    /// The version is not tracked: not registered, or not told to the evaluator.
+    #[error("{model_id} {version} is not a tracked version; register it (the facade tracks registered versions)")]
+    UnknownVersion {
+        /// The model.
+        model_id: String,
+        /// The version.
+        version: Version,
+    },
+
+    /// The version is retired: it must not serve traffic.
+    #[error("{model_id} {version} is retired; results for it are refused — route traffic to a usable version")]
+    Retired {
+        /// The model.
+        model_id: ModelId,
+        /// The version.
+        version: Version,
+    },
+}

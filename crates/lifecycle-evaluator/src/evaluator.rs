@@ -1,0 +1,247 @@
+//! `Evaluator`: records results on the hot path and evaluates versions against thresholds.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{
+    EvaluationConfig, InferenceResult, ModelCostInfo, ModelId, ModelPerformanceMetrics,
+    ModelVersion, Threshold, ThresholdViolation, Version,
+};
+use lifecycle_store::Clock;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::stats::{FailureSummary, VersionStats};
+use crate::window::Window;
+use crate::EvaluatorError;
+
+/// Records the outcome of every model request and judges versions by it.
+///
+/// Per tracked version it keeps lifetime statistics and a rolling window
+/// (`EvaluationConfig::evaluation_window_secs`, default 10 minutes) in
+/// bounded memory. Thresholds are evaluated on the window, so a regression
+/// after a million good requests shows within the window instead of being
+/// diluted. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Evaluator {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    clock: Arc<dyn Clock>,
+    config: EvaluationConfig,
+    /// model -> its tracked versions; replaced whole when tracking changes (rare).
+    tracked: ArcSwap<FxHashMap<ModelId, Vec<Arc<Tracked>>>>,
+}
+
+/// One tracked version: its prices and its statistics.
+struct Tracked {
+    version: Version,
+    prices: ModelCostInfo,
+    retired: bool,
+    state: Mutex<State>,
+}
+
+struct State {
+    lifetime: VersionStats,
+    window: Window,
+}
+
+/// Whether a version passed its evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum EvaluationStatus {
+    /// Every threshold holds over the window.
+    Passed,
+    /// At least one threshold is broken.
+    Failed,
+    /// Too few samples in the window to judge.
+    InsufficientData {
+        /// How many more samples the window needs.
+        needed: u64,
+    },
+}
+
+/// The judgement of one version over the rolling window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationReport {
+    /// The model.
+    pub model_id: ModelId,
+    /// The version.
+    pub version: Version,
+    /// The verdict.
+    pub status: EvaluationStatus,
+    /// Samples in the window.
+    pub samples: u64,
+    /// The window's length in seconds.
+    pub window_secs: u64,
+    /// The window's metrics.
+    pub metrics: ModelPerformanceMetrics,
+    /// Every broken threshold, with observed value and limit.
+    pub violations: Vec<ThresholdViolation>,
+    /// When the report was made.
+    pub generated_at: DateTime<Utc>,
+}
+
+impl Evaluator {
+    /// An evaluator judging by `config`, reading time from `clock`.
+    pub fn new(config: EvaluationConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                clock,
+                config,
+                tracked: ArcSwap::default(),
+            }),
+        }
+    }
+
+    /// Starts (or updates) tracking a version: its prices, and whether it is
+    /// retired (results for retired versions are refused). Statistics
+    /// already recorded for it are kept.
+    pub fn track(&self, version: &ModelVersion) {
+        let window_secs = self.shared.config.settings().evaluation_window_secs;
+        self.shared.tracked.rcu(|tracked| {
+            let mut tracked = FxHashMap::clone(tracked);
+            let versions = tracked.entry(version.model_id.clone()).or_default();
+            let state = match versions.iter().position(|t| t.version == version.version) {
+                Some(i) => {
+                    let old = versions.remove(i);
+                    let state = old.state.lock().unwrap_or_else(PoisonError::into_inner);
+                    State {
+                        lifetime: state.lifetime.clone(),
+                        window: state.window.clone(),
+                    }
+                }
+                None => State {
+                    lifetime: VersionStats::default(),
+                    window: Window::new(window_secs),
+                },
+            };
+            versions.push(Arc::new(Tracked {
+                version: version.version.clone(),
+                prices: version.cost_info.clone(),
+                retired: version.is_retired(),
+                state: Mutex::new(state),
+            }));
+            tracked
+        });
+    }
+
+    /// Records the outcome of one request. Validates it first: an invalid
+    /// result, or one for an unknown or retired version, is an error and
+    /// nothing is recorded. Never waits for I/O.
+    pub fn record(
+        &self,
+        model_id: &str,
+        version: &Version,
+        result: &InferenceResult,
+    ) -> Result<(), EvaluatorError> {
+        result.validate()?;
+        let tracked = self.find(model_id, version)?;
+        if tracked.retired {
+            return Err(EvaluatorError::Retired {
+                model_id: ModelId::new(model_id)?,
+                version: version.clone(),
+            });
+        }
+        let now = self.shared.clock.now();
+        let mut state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.lifetime.record(result, &tracked.prices);
+        state.window.current(now).record(result, &tracked.prices);
+        Ok(())
+    }
+
+    /// The version's lifetime metrics.
+    pub fn lifetime_metrics(
+        &self,
+        model_id: &str,
+        version: &Version,
+    ) -> Result<ModelPerformanceMetrics, EvaluatorError> {
+        let tracked = self.find(model_id, version)?;
+        let state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.lifetime.metrics(self.shared.clock.now()))
+    }
+
+    /// The version's failures over its lifetime: by kind, with their latency summary.
+    pub fn failures(
+        &self,
+        model_id: &str,
+        version: &Version,
+    ) -> Result<FailureSummary, EvaluatorError> {
+        let tracked = self.find(model_id, version)?;
+        let state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.lifetime.failures())
+    }
+
+    /// The version's metrics over the rolling window.
+    pub fn window_metrics(
+        &self,
+        model_id: &str,
+        version: &Version,
+    ) -> Result<ModelPerformanceMetrics, EvaluatorError> {
+        let now = self.shared.clock.now();
+        Ok(self.window(model_id, version, now)?.metrics(now))
+    }
+
+    /// Judges the version against the thresholds over the rolling window.
+    /// Too few samples is `InsufficientData`, saying how many more are needed.
+    pub fn evaluate(
+        &self,
+        model_id: &str,
+        version: &Version,
+    ) -> Result<EvaluationReport, EvaluatorError> {
+        let now = self.shared.clock.now();
+        let tracked = self.find(model_id, version)?;
+        let window = self.window(model_id, version, now)?;
+        let metrics = window.metrics(now);
+        let violations = metrics.threshold_violations(&self.shared.config);
+        let status = match violations
+            .iter()
+            .find(|v| v.threshold == Threshold::MinSamples)
+        {
+            Some(few) => EvaluationStatus::InsufficientData {
+                needed: (few.limit - few.observed) as u64,
+            },
+            None if violations.is_empty() => EvaluationStatus::Passed,
+            None => EvaluationStatus::Failed,
+        };
+        Ok(EvaluationReport {
+            model_id: ModelId::new(model_id)?,
+            version: tracked.version.clone(),
+            status,
+            samples: metrics.sample_count,
+            window_secs: self.shared.config.settings().evaluation_window_secs,
+            violations: violations
+                .into_iter()
+                .filter(|v| v.threshold != Threshold::MinSamples)
+                .collect(),
+            metrics,
+            generated_at: now,
+        })
+    }
+
+    fn window(
+        &self,
+        model_id: &str,
+        version: &Version,
+        now: DateTime<Utc>,
+    ) -> Result<VersionStats, EvaluatorError> {
+        let tracked = self.find(model_id, version)?;
+        let state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.window.total(now))
+    }
+
+    fn find(&self, model_id: &str, version: &Version) -> Result<Arc<Tracked>, EvaluatorError> {
+        let tracked = self.shared.tracked.load();
+        tracked
+            .get(model_id)
+            .and_then(|versions| versions.iter().find(|t| &t.version == version))
+            .cloned()
+            .ok_or_else(|| EvaluatorError::UnknownVersion {
+                model_id: model_id.to_string(),
+                version: version.clone(),
+            })
+    }
+}

@@ -1,0 +1,25 @@
+//! The evaluator of lifecycle: the outcome of every model request,
+//! recorded on the hot path into streaming per-version statistics, and
+//! thresholds evaluated over a rolling window.
+//!
+//! Latency quantiles come from DDSketch (`sketches-ddsketch`, a port of
+//! Datadog's reference implementation): mergeable — the rolling window is a
+//! merge of sub-window sketches — with a guaranteed 1 % relative error on
+//! every quantile and a bounded number of bins. A t-digest bounds rank
+//! error instead, which says little about the value of a tail latency.
+//!
+//! This crate is being built up (issue 5): recording, lifetime and window
+//! statistics and evaluation are here; alerts, the canary comparison and
+//! metrics checkpoints come next.
+//!
+//! If you are building an application, you probably want the `lifecycle`
+//! facade.
+
+mod error;
+mod evaluator;
+mod stats;
+mod window;
+
+pub use error::EvaluatorError;
+pub use evaluator::{EvaluationReport, EvaluationStatus, Evaluator};
+pub use stats::FailureSummary;

@@ -1,0 +1,166 @@
+//! Streaming statistics of one version over some span of requests, in bounded memory.
+
+use std::collections::BTreeMap;
+
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{ErrorKind, InferenceResult, ModelCostInfo, ModelPerformanceMetrics};
+use serde::Serialize;
+use sketches_ddsketch::{Config, DDSketch};
+
+/// Relative accuracy of latency quantiles: 1 %.
+const RELATIVE_ACCURACY: f64 = 0.01;
+/// Bins per sketch; latencies from 1 µs to 10⁷ ms need about 1,150 at 1 %,
+/// so quantiles keep their guarantee, and memory stays bounded (16 KiB).
+const MAX_BINS: u32 = 2_048;
+/// Latencies below this (ms) count as zero.
+const MIN_VALUE: f64 = 1e-3;
+
+/// Counts, sums and a latency sketch of successful requests, plus a
+/// summary of failed ones. Memory does not grow with the number of samples.
+#[derive(Clone)]
+pub struct VersionStats {
+    successes: u64,
+    /// Failures per [`ErrorKind`], in `ErrorKind::ALL` order.
+    failures: [u64; 8],
+    /// Latencies of successful requests only: a failure's latency (often 0
+    /// or a timeout) would distort them.
+    latency: DDSketch,
+    failure_latency_sum: f64,
+    failure_latency_max: f64,
+    confidence_sum: f64,
+    confidence_count: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: f64,
+}
+
+impl Default for VersionStats {
+    fn default() -> Self {
+        Self {
+            successes: 0,
+            failures: [0; 8],
+            latency: DDSketch::new(Config::new(RELATIVE_ACCURACY, MAX_BINS, MIN_VALUE)),
+            failure_latency_sum: 0.0,
+            failure_latency_max: 0.0,
+            confidence_sum: 0.0,
+            confidence_count: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost: 0.0,
+        }
+    }
+}
+
+impl VersionStats {
+    /// Adds one (already validated) result, costed at `prices`.
+    pub fn record(&mut self, result: &InferenceResult, prices: &ModelCostInfo) {
+        if result.success {
+            self.successes += 1;
+            self.latency.add(result.latency_ms);
+        } else {
+            let kind = result.error_kind.unwrap_or(ErrorKind::Other);
+            self.failures[kind_index(kind)] += 1;
+            self.failure_latency_sum += result.latency_ms;
+            self.failure_latency_max = self.failure_latency_max.max(result.latency_ms);
+        }
+        if let Some(confidence) = result.confidence {
+            self.confidence_sum += confidence;
+            self.confidence_count += 1;
+        }
+        let (input, output) = (
+            u64::from(result.input_tokens),
+            u64::from(result.output_tokens),
+        );
+        self.input_tokens += input;
+        self.output_tokens += output;
+        self.cost += prices.estimate_cost(input, output);
+    }
+
+    /// Adds everything `other` counted.
+    pub fn merge(&mut self, other: &VersionStats) {
+        self.successes += other.successes;
+        for (mine, theirs) in self.failures.iter_mut().zip(other.failures) {
+            *mine += theirs;
+        }
+        // Both sketches share one configuration, the only merge error.
+        let _ = self.latency.merge(&other.latency);
+        self.failure_latency_sum += other.failure_latency_sum;
+        self.failure_latency_max = self.failure_latency_max.max(other.failure_latency_max);
+        self.confidence_sum += other.confidence_sum;
+        self.confidence_count += other.confidence_count;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost += other.cost;
+    }
+
+    /// Requests counted.
+    pub fn samples(&self) -> u64 {
+        self.successes + self.failure_count()
+    }
+
+    fn failure_count(&self) -> u64 {
+        self.failures.iter().sum()
+    }
+
+    /// Failures by kind (kinds that occurred), with their own latency summary.
+    pub fn failures(&self) -> FailureSummary {
+        let n = self.failure_count();
+        FailureSummary {
+            by_kind: ErrorKind::ALL
+                .into_iter()
+                .zip(self.failures)
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+            mean_latency_ms: (n > 0).then(|| self.failure_latency_sum / n as f64),
+            max_latency_ms: (n > 0).then_some(self.failure_latency_max),
+        }
+    }
+
+    /// A latency quantile of successful requests (within 1 % of the true
+    /// value), or 0 when there were none.
+    pub fn latency_quantile(&self, q: f64) -> f64 {
+        self.latency.quantile(q).ok().flatten().unwrap_or(0.0)
+    }
+
+    /// The published form, as of `now`.
+    pub fn metrics(&self, now: DateTime<Utc>) -> ModelPerformanceMetrics {
+        let mean = match self.successes {
+            0 => 0.0,
+            n => self.latency.sum().unwrap_or(0.0) / n as f64,
+        };
+        ModelPerformanceMetrics {
+            sample_count: self.samples(),
+            success_count: self.successes,
+            failure_count: self.failure_count(),
+            mean_latency_ms: mean,
+            p50_latency_ms: self.latency_quantile(0.50),
+            p95_latency_ms: self.latency_quantile(0.95),
+            p99_latency_ms: self.latency_quantile(0.99),
+            mean_confidence: (self.confidence_count > 0)
+                .then(|| self.confidence_sum / self.confidence_count as f64),
+            total_input_tokens: self.input_tokens,
+            total_output_tokens: self.output_tokens,
+            total_cost: self.cost,
+            updated_at: now,
+        }
+    }
+}
+
+/// Failed requests of a version: how many of each kind, and how long they took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureSummary {
+    /// Failures per kind, for the kinds that occurred.
+    pub by_kind: BTreeMap<ErrorKind, u64>,
+    /// Mean latency of failed requests, in ms.
+    pub mean_latency_ms: Option<f64>,
+    /// Largest latency of a failed request, in ms.
+    pub max_latency_ms: Option<f64>,
+}
+
+fn kind_index(kind: ErrorKind) -> usize {
+    ErrorKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(ErrorKind::ALL.len() - 1)
+}

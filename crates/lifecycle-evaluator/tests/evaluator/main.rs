@@ -1,0 +1,7 @@
+//! The evaluator's tests, through its public API.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod behaviour;
+mod common;
+mod quantiles;
