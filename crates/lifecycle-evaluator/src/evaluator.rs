@@ -1,5 +1,6 @@
 //! `Evaluator`: records results on the hot path and evaluates versions against thresholds.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -35,17 +36,50 @@ struct Shared {
     tracked: ArcSwap<FxHashMap<ModelId, Vec<Arc<Tracked>>>>,
 }
 
-/// One tracked version: its prices and its statistics.
+/// One tracked version: its prices and its statistics, in shards so that
+/// threads recording the same version do not contend for one lock: each
+/// thread records into its own shard, readers merge them.
 struct Tracked {
     version: Version,
     prices: ModelCostInfo,
     retired: bool,
-    state: Mutex<State>,
+    shards: Box<[Mutex<Window>]>,
 }
 
-struct State {
-    lifetime: VersionStats,
-    window: Window,
+impl Tracked {
+    /// Everything recorded, all shards merged.
+    fn lifetime(&self) -> VersionStats {
+        self.merged(|window| window.lifetime())
+    }
+
+    /// The rolling window ending at `now`, all shards merged.
+    fn window(&self, now: DateTime<Utc>) -> VersionStats {
+        self.merged(|window| window.total(now))
+    }
+
+    fn merged(&self, part: impl Fn(&Window) -> VersionStats) -> VersionStats {
+        let mut total = VersionStats::default();
+        for shard in self.shards.iter() {
+            total.merge(&part(&lock(shard)));
+        }
+        total
+    }
+}
+
+/// Shards per tracked version: one per core, at most four, rounded down
+/// to a power of two so that picking one is a mask, not a division.
+fn shard_count() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    1 << cores.ilog2()
+}
+
+/// This thread's shard number (threads are numbered in order of first use).
+fn thread_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SHARD.with(|s| *s)
 }
 
 /// Whether a version passed its evaluation.
@@ -105,25 +139,22 @@ impl Evaluator {
         self.shared.tracked.rcu(|tracked| {
             let mut tracked = FxHashMap::clone(tracked);
             let versions = tracked.entry(version.model_id.clone()).or_default();
-            let state = match versions.iter().position(|t| t.version == version.version) {
-                Some(i) => {
-                    let old = versions.remove(i);
-                    let state = old.state.lock().unwrap_or_else(PoisonError::into_inner);
-                    State {
-                        lifetime: state.lifetime.clone(),
-                        window: state.window.clone(),
-                    }
-                }
-                None => State {
-                    lifetime: VersionStats::default(),
-                    window: Window::new(window_secs),
-                },
+            let shards = match versions.iter().position(|t| t.version == version.version) {
+                Some(i) => versions
+                    .remove(i)
+                    .shards
+                    .iter()
+                    .map(|s| Mutex::new(lock(s).clone()))
+                    .collect(),
+                None => (0..shard_count())
+                    .map(|_| Mutex::new(Window::new(window_secs)))
+                    .collect(),
             };
             versions.push(Arc::new(Tracked {
                 version: version.version.clone(),
                 prices: version.cost_info.clone(),
                 retired: version.is_retired(),
-                state: Mutex::new(state),
+                shards,
             }));
             tracked
         });
@@ -139,17 +170,21 @@ impl Evaluator {
         result: &InferenceResult,
     ) -> Result<(), EvaluatorError> {
         result.validate()?;
-        let tracked = self.find(model_id, version)?;
+        // Borrowed from the snapshot: no reference count touched per call.
+        let snapshot = self.shared.tracked.load();
+        let tracked = snapshot
+            .get(model_id)
+            .and_then(|versions| versions.iter().find(|t| &t.version == version))
+            .ok_or_else(|| unknown(model_id, version))?;
         if tracked.retired {
             return Err(EvaluatorError::Retired {
                 model_id: ModelId::new(model_id)?,
                 version: version.clone(),
             });
         }
-        let now = self.shared.clock.now();
-        let mut state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.lifetime.record(result, &tracked.prices);
-        state.window.current(now).record(result, &tracked.prices);
+        let now_ms = self.shared.clock.now_millis();
+        let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
+        lock(shard).current(now_ms).record(result, &tracked.prices);
         Ok(())
     }
 
@@ -159,9 +194,8 @@ impl Evaluator {
         model_id: &str,
         version: &Version,
     ) -> Result<ModelPerformanceMetrics, EvaluatorError> {
-        let tracked = self.find(model_id, version)?;
-        let state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(state.lifetime.metrics(self.shared.clock.now()))
+        let lifetime = self.find(model_id, version)?.lifetime();
+        Ok(lifetime.metrics(self.shared.clock.now()))
     }
 
     /// The version's failures over its lifetime: by kind, with their latency summary.
@@ -170,9 +204,7 @@ impl Evaluator {
         model_id: &str,
         version: &Version,
     ) -> Result<FailureSummary, EvaluatorError> {
-        let tracked = self.find(model_id, version)?;
-        let state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(state.lifetime.failures())
+        Ok(self.find(model_id, version)?.lifetime().failures())
     }
 
     /// The version's metrics over the rolling window.
@@ -228,9 +260,7 @@ impl Evaluator {
         version: &Version,
         now: DateTime<Utc>,
     ) -> Result<VersionStats, EvaluatorError> {
-        let tracked = self.find(model_id, version)?;
-        let state = tracked.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(state.window.total(now))
+        Ok(self.find(model_id, version)?.window(now))
     }
 
     fn find(&self, model_id: &str, version: &Version) -> Result<Arc<Tracked>, EvaluatorError> {
@@ -239,9 +269,19 @@ impl Evaluator {
             .get(model_id)
             .and_then(|versions| versions.iter().find(|t| &t.version == version))
             .cloned()
-            .ok_or_else(|| EvaluatorError::UnknownVersion {
-                model_id: model_id.to_string(),
-                version: version.clone(),
-            })
+            .ok_or_else(|| unknown(model_id, version))
     }
+}
+
+fn unknown(model_id: &str, version: &Version) -> EvaluatorError {
+    EvaluatorError::UnknownVersion {
+        model_id: model_id.to_string(),
+        version: version.clone(),
+    }
+}
+
+/// Locks a version's statistics; a panic while holding the lock cannot
+/// leave them inconsistent in a way that matters more than losing them.
+fn lock(window: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
+    window.lock().unwrap_or_else(PoisonError::into_inner)
 }

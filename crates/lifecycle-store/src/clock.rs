@@ -9,6 +9,12 @@ use lifecycle_domain::chrono::{DateTime, Duration, Utc};
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> DateTime<Utc>;
+
+    /// The current time in milliseconds since the Unix epoch; for hot paths
+    /// that need no more (a clock may answer it more cheaply than `now`).
+    fn now_millis(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
 }
 
 /// The operating system's clock.
@@ -18,6 +24,13 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         DateTime::<Utc>::from(SystemTime::now())
+    }
+
+    fn now_millis(&self) -> i64 {
+        match SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(since) => since.as_millis() as i64,
+            Err(before) => -(before.duration().as_millis() as i64),
+        }
     }
 }
 
@@ -67,6 +80,17 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_clock_millis_agree_with_now() {
+        let before = SystemClock.now().timestamp_millis();
+        let millis = SystemClock.now_millis();
+        let after = SystemClock.now().timestamp_millis();
+        assert!(
+            before <= millis && millis <= after,
+            "{before} {millis} {after}"
+        );
+    }
 
     #[test]
     fn system_clock_moves_forward() {
