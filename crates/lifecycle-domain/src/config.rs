@@ -79,6 +79,9 @@ pub struct EvaluationSettings {
     pub evaluation_window_secs: u64,
     /// Publish a metrics snapshot every this many samples per version. Default 100.
     pub metrics_update_interval: u64,
+    /// Consecutive violating evaluations before a critical alert fires, so
+    /// that one flaky window need not roll a release back. Default 1.
+    pub consecutive_violations_for_critical: u64,
 }
 
 impl Default for EvaluationSettings {
@@ -92,6 +95,7 @@ impl Default for EvaluationSettings {
             min_confidence: 0.7,
             evaluation_window_secs: 600,
             metrics_update_interval: 100,
+            consecutive_violations_for_critical: 1,
         }
     }
 }
@@ -107,7 +111,11 @@ impl Settings for EvaluationSettings {
             return Err(DomainError::field("maxLatencyMs", "must be above 0"));
         }
         positive("evaluationWindowSecs", self.evaluation_window_secs)?;
-        positive("metricsUpdateInterval", self.metrics_update_interval)
+        positive("metricsUpdateInterval", self.metrics_update_interval)?;
+        positive(
+            "consecutiveViolationsForCritical",
+            self.consecutive_violations_for_critical,
+        )
     }
 }
 
@@ -234,7 +242,7 @@ mod tests {
     #[test]
     fn each_invalid_evaluation_field_is_named() {
         type Edit = fn(&mut EvaluationSettings);
-        let cases: [(&str, Edit); 8] = [
+        let cases: [(&str, Edit); 9] = [
             ("minSamples", |s| s.min_samples = 0),
             ("maxErrorRate", |s| s.max_error_rate = 1.5),
             ("minSuccessRate", |s| s.min_success_rate = -0.1),
@@ -243,6 +251,9 @@ mod tests {
             ("maxLatencyMs", |s| s.max_latency_ms = f64::INFINITY),
             ("evaluationWindowSecs", |s| s.evaluation_window_secs = 0),
             ("metricsUpdateInterval", |s| s.metrics_update_interval = 0),
+            ("consecutiveViolationsForCritical", |s| {
+                s.consecutive_violations_for_critical = 0
+            }),
         ];
         for (field, edit) in cases {
             let mut settings = EvaluationSettings::default();

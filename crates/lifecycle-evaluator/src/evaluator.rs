@@ -13,6 +13,9 @@ use lifecycle_store::Clock;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use tokio::sync::broadcast;
+
+use crate::alerts::{Alert, Health};
 use crate::stats::{FailureSummary, VersionStats};
 use crate::window::Window;
 use crate::EvaluatorError;
@@ -32,6 +35,7 @@ pub struct Evaluator {
 struct Shared {
     clock: Arc<dyn Clock>,
     config: EvaluationConfig,
+    alerts: broadcast::Sender<Alert>,
     /// model -> its tracked versions; replaced whole when tracking changes (rare).
     tracked: ArcSwap<FxHashMap<ModelId, Vec<Arc<Tracked>>>>,
 }
@@ -44,6 +48,7 @@ struct Tracked {
     prices: ModelCostInfo,
     retired: bool,
     shards: Box<[Mutex<Window>]>,
+    health: Mutex<Health>,
 }
 
 impl Tracked {
@@ -126,6 +131,7 @@ impl Evaluator {
             shared: Arc::new(Shared {
                 clock,
                 config,
+                alerts: broadcast::channel(ALERT_BUFFER).0,
                 tracked: ArcSwap::default(),
             }),
         }
@@ -139,22 +145,31 @@ impl Evaluator {
         self.shared.tracked.rcu(|tracked| {
             let mut tracked = FxHashMap::clone(tracked);
             let versions = tracked.entry(version.model_id.clone()).or_default();
-            let shards = match versions.iter().position(|t| t.version == version.version) {
-                Some(i) => versions
-                    .remove(i)
-                    .shards
-                    .iter()
-                    .map(|s| Mutex::new(lock(s).clone()))
-                    .collect(),
-                None => (0..shard_count())
-                    .map(|_| Mutex::new(Window::new(window_secs)))
-                    .collect(),
+            let (shards, health) = match versions.iter().position(|t| t.version == version.version)
+            {
+                Some(i) => {
+                    let old = versions.remove(i);
+                    let shards = old
+                        .shards
+                        .iter()
+                        .map(|s| Mutex::new(lock(s).clone()))
+                        .collect();
+                    let health = *lock(&old.health);
+                    (shards, health)
+                }
+                None => {
+                    let shards = (0..shard_count())
+                        .map(|_| Mutex::new(Window::new(window_secs)))
+                        .collect();
+                    (shards, Health::default())
+                }
             };
             versions.push(Arc::new(Tracked {
                 version: version.version.clone(),
                 prices: version.cost_info.clone(),
                 retired: version.is_retired(),
                 shards,
+                health: Mutex::new(health),
             }));
             tracked
         });
@@ -254,6 +269,36 @@ impl Evaluator {
         })
     }
 
+    /// A stream of alerts: a version's health changing (ok → warning →
+    /// critical, and `Resolved` when healthy again), never one per sample.
+    /// A subscriber that falls behind by more than 1,024 alerts is told how
+    /// many it missed (`RecvError::Lagged`); recording never waits for it.
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Alert> {
+        self.shared.alerts.subscribe()
+    }
+
+    /// Evaluates every tracked, non-retired version and sends an alert for
+    /// each whose health changed; returns those alerts (for the caller to
+    /// audit). Run it on a timer — the facade does — or by hand in tests.
+    pub fn check_alerts(&self) -> Vec<Alert> {
+        let snapshot = self.shared.tracked.load_full();
+        let mut sent = Vec::new();
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.iter().filter(|t| !t.retired) {
+                let Ok(report) = self.evaluate(model_id.as_str(), &tracked.version) else {
+                    continue;
+                };
+                let changed = lock(&tracked.health).observe(&report, &self.shared.config);
+                if let Some(alert) = changed {
+                    // No subscriber is fine: the alert is still returned.
+                    let _ = self.shared.alerts.send(alert.clone());
+                    sent.push(alert);
+                }
+            }
+        }
+        sent
+    }
+
     fn window(
         &self,
         model_id: &str,
@@ -280,8 +325,11 @@ fn unknown(model_id: &str, version: &Version) -> EvaluatorError {
     }
 }
 
-/// Locks a version's statistics; a panic while holding the lock cannot
-/// leave them inconsistent in a way that matters more than losing them.
-fn lock(window: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
-    window.lock().unwrap_or_else(PoisonError::into_inner)
+/// Locks a version's statistics or health; a panic while holding the lock
+/// cannot leave them inconsistent in a way that matters more than losing them.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// Alerts kept for subscribers that fall behind.
+const ALERT_BUFFER: usize = 1_024;

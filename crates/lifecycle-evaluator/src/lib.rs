@@ -9,17 +9,19 @@
 //! error instead, which says little about the value of a tail latency.
 //!
 //! This crate is being built up (issue 5): recording, lifetime and window
-//! statistics and evaluation are here; alerts, the canary comparison and
+//! statistics, evaluation and alerts are here; the canary comparison and
 //! metrics checkpoints come next.
 //!
 //! If you are building an application, you probably want the `lifecycle`
 //! facade.
 
+mod alerts;
 mod error;
 mod evaluator;
 mod stats;
 mod window;
 
+pub use alerts::{Alert, AlertLevel};
 pub use error::EvaluatorError;
 pub use evaluator::{EvaluationReport, EvaluationStatus, Evaluator};
 pub use stats::FailureSummary;

@@ -2,6 +2,7 @@
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerts;
 mod behaviour;
 mod common;
 mod quantiles;
