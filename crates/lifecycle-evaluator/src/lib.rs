@@ -18,6 +18,7 @@
 mod alerts;
 mod error;
 mod evaluator;
+pub mod significance;
 mod stats;
 mod window;
 

@@ -6,3 +6,4 @@ mod alerts;
 mod behaviour;
 mod common;
 mod quantiles;
+mod significance;
