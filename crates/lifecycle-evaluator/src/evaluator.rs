@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::alerts::{Alert, Health};
+use crate::compare::{judge, ComparisonConfig, ComparisonReport, Side};
 use crate::stats::{FailureSummary, VersionStats};
 use crate::window::Window;
 use crate::EvaluatorError;
@@ -60,6 +61,16 @@ impl Tracked {
     /// The rolling window ending at `now`, all shards merged.
     fn window(&self, now: DateTime<Utc>) -> VersionStats {
         self.merged(|window| window.total(now))
+    }
+
+    /// A sample of the window's requests, all shards combined by traffic.
+    fn sample(&self, now: DateTime<Utc>) -> Vec<crate::reservoir::Sampled> {
+        let parts: Vec<crate::reservoir::Reservoir> = self
+            .shards
+            .iter()
+            .flat_map(|shard| lock(shard).samples(now))
+            .collect();
+        crate::reservoir::combine(&parts)
     }
 
     fn merged(&self, part: impl Fn(&Window) -> VersionStats) -> VersionStats {
@@ -267,6 +278,32 @@ impl Evaluator {
             metrics,
             generated_at: now,
         })
+    }
+
+    /// Judges `candidate` against `baseline` over the rolling window, the
+    /// way a canary is judged against the active version: per metric the
+    /// two values, the difference, a significance test (Mann–Whitney U with
+    /// a Hodges–Lehmann shift for per-request distributions, a
+    /// two-proportion z-test for the error rate) and a class; then a
+    /// weighted score and a verdict. Too few samples is never a pass.
+    pub fn compare(
+        &self,
+        model_id: &str,
+        baseline: &Version,
+        candidate: &Version,
+        config: &ComparisonConfig,
+    ) -> Result<ComparisonReport, EvaluatorError> {
+        let now = self.shared.clock.now();
+        let side = |version| -> Result<Side, EvaluatorError> {
+            let tracked = self.find(model_id, version)?;
+            Ok(Side {
+                stats: tracked.window(now),
+                sample: tracked.sample(now),
+            })
+        };
+        let (base, cand) = (side(baseline)?, side(candidate)?);
+        let names = (ModelId::new(model_id)?, baseline.clone(), candidate.clone());
+        Ok(judge(config, names, &base, &cand, now))
     }
 
     /// A stream of alerts: a version's health changing (ok → warning →

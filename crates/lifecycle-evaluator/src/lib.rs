@@ -16,13 +16,19 @@
 //! facade.
 
 mod alerts;
+mod compare;
 mod error;
 mod evaluator;
+mod reservoir;
 pub mod significance;
 mod stats;
 mod window;
 
 pub use alerts::{Alert, AlertLevel};
+pub use compare::{
+    Class, ComparisonConfig, ComparisonReport, Direction, Metric, MetricComparison, MetricRule,
+    Shift, Verdict,
+};
 pub use error::EvaluatorError;
 pub use evaluator::{EvaluationReport, EvaluationStatus, Evaluator};
 pub use stats::FailureSummary;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{ErrorKind, InferenceResult, ModelCostInfo, ModelPerformanceMetrics};
+use lifecycle_domain::{ErrorKind, InferenceResult, ModelPerformanceMetrics};
 use serde::Serialize;
 use sketches_ddsketch::{Config, DDSketch};
 
@@ -52,8 +52,8 @@ impl Default for VersionStats {
 }
 
 impl VersionStats {
-    /// Adds one (already validated) result, costed at `prices`.
-    pub fn record(&mut self, result: &InferenceResult, prices: &ModelCostInfo) {
+    /// Adds one (already validated) result that cost `cost`.
+    pub fn record(&mut self, result: &InferenceResult, cost: f64) {
         if result.success {
             self.successes += 1;
             self.latency.add(result.latency_ms);
@@ -67,13 +67,9 @@ impl VersionStats {
             self.confidence_sum += confidence;
             self.confidence_count += 1;
         }
-        let (input, output) = (
-            u64::from(result.input_tokens),
-            u64::from(result.output_tokens),
-        );
-        self.input_tokens += input;
-        self.output_tokens += output;
-        self.cost += prices.estimate_cost(input, output);
+        self.input_tokens += u64::from(result.input_tokens);
+        self.output_tokens += u64::from(result.output_tokens);
+        self.cost += cost;
     }
 
     /// Adds everything `other` counted.
@@ -98,7 +94,8 @@ impl VersionStats {
         self.successes + self.failure_count()
     }
 
-    fn failure_count(&self) -> u64 {
+    /// Requests that failed.
+    pub fn failure_count(&self) -> u64 {
         self.failures.iter().sum()
     }
 

@@ -1,7 +1,9 @@
 //! The rolling window: recent requests only, built from mergeable sub-windows.
 
 use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{InferenceResult, ModelCostInfo};
 
+use crate::reservoir::{Reservoir, Sampled};
 use crate::stats::VersionStats;
 
 /// Sub-windows per window: the window moves forward a tenth at a time.
@@ -14,12 +16,38 @@ const SLOTS: usize = 10;
 #[derive(Clone)]
 pub struct Window {
     slot_ms: i64,
-    /// (sub-window number since the epoch, its statistics)
-    slots: Vec<(i64, VersionStats)>,
+    slots: Vec<Slot>,
     closed: VersionStats,
     /// The time span [start, end) in ms of the sub-window last recorded
     /// into, and its place in the ring: most calls need no division.
     current: (i64, i64, usize),
+}
+
+/// One sub-window: its number since the epoch, its statistics and a sample
+/// of its requests.
+#[derive(Clone, Default)]
+pub struct Slot {
+    number: i64,
+    stats: VersionStats,
+    sample: Reservoir,
+}
+
+impl Slot {
+    /// Records one (already validated) result priced at `prices`.
+    pub fn record(&mut self, result: &InferenceResult, prices: &ModelCostInfo) {
+        let (input, output) = (
+            u64::from(result.input_tokens),
+            u64::from(result.output_tokens),
+        );
+        let cost = prices.estimate_cost(input, output);
+        self.stats.record(result, cost);
+        self.sample.offer(Sampled {
+            latency_ms: result.success.then_some(result.latency_ms as f32),
+            confidence: result.confidence.map(|c| c as f32),
+            cost: cost as f32,
+            output_tokens: result.output_tokens,
+        });
+    }
 }
 
 impl Window {
@@ -28,7 +56,13 @@ impl Window {
         let length_ms = (length_secs.max(1) * 1000) as i64;
         Self {
             slot_ms: (length_ms / SLOTS as i64).max(1),
-            slots: vec![(i64::MIN, VersionStats::default()); SLOTS],
+            slots: vec![
+                Slot {
+                    number: i64::MIN,
+                    ..Slot::default()
+                };
+                SLOTS
+            ],
             closed: VersionStats::default(),
             current: (0, 0, 0),
         }
@@ -36,33 +70,43 @@ impl Window {
 
     /// The statistics of the sub-window the time `at_ms` (milliseconds since
     /// the epoch) falls in; an older sub-window there is closed first.
-    pub fn current(&mut self, at_ms: i64) -> &mut VersionStats {
+    pub fn current(&mut self, at_ms: i64) -> &mut Slot {
         let (start, end, index) = self.current;
         if (start..end).contains(&at_ms) {
-            return &mut self.slots[index].1;
+            return &mut self.slots[index];
         }
         let number = at_ms.div_euclid(self.slot_ms);
         let index = number.rem_euclid(SLOTS as i64) as usize;
         self.current = (number * self.slot_ms, (number + 1) * self.slot_ms, index);
         let slot = &mut self.slots[index];
-        if slot.0 != number {
-            let old = std::mem::take(&mut slot.1);
-            slot.0 = number;
-            if old.samples() > 0 {
-                self.closed.merge(&old);
+        if slot.number != number {
+            let old = std::mem::take(slot);
+            slot.number = number;
+            if old.stats.samples() > 0 {
+                self.closed.merge(&old.stats);
             }
         }
-        &mut slot.1
+        slot
+    }
+
+    /// The sub-windows within the window ending at `at`.
+    fn in_window(&self, at: DateTime<Utc>) -> impl Iterator<Item = &Slot> {
+        let newest = at.timestamp_millis().div_euclid(self.slot_ms);
+        self.slots
+            .iter()
+            .filter(move |s| s.number > newest - SLOTS as i64 && s.number <= newest)
+    }
+
+    /// The request samples of the sub-windows within the window ending at `at`.
+    pub fn samples(&self, at: DateTime<Utc>) -> Vec<Reservoir> {
+        self.in_window(at).map(|s| s.sample.clone()).collect()
     }
 
     /// The statistics of the window ending at `at`.
     pub fn total(&self, at: DateTime<Utc>) -> VersionStats {
-        let newest = at.timestamp_millis().div_euclid(self.slot_ms);
         let mut total = VersionStats::default();
-        for (number, stats) in &self.slots {
-            if *number > newest - SLOTS as i64 && *number <= newest {
-                total.merge(stats);
-            }
+        for slot in self.in_window(at) {
+            total.merge(&slot.stats);
         }
         total
     }
@@ -70,8 +114,8 @@ impl Window {
     /// Everything ever recorded.
     pub fn lifetime(&self) -> VersionStats {
         let mut total = self.closed.clone();
-        for (_, stats) in &self.slots {
-            total.merge(stats);
+        for slot in &self.slots {
+            total.merge(&slot.stats);
         }
         total
     }

@@ -5,5 +5,6 @@
 mod alerts;
 mod behaviour;
 mod common;
+mod compare;
 mod quantiles;
 mod significance;
