@@ -3,7 +3,7 @@
 use lifecycle_domain::{DomainError, ModelId, Version};
 
 /// Why a result was not recorded, or a version not evaluated. Nothing was recorded.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EvaluatorError {
     /// The result itself is invalid (NaN or negative latency, confidence outside [0, 1]...).
@@ -17,6 +17,21 @@ pub enum EvaluatorError {
         model_id: String,
         /// The version.
         version: Version,
+    },
+
+    /// Saving or loading a checkpoint failed in the store.
+    #[error("metrics checkpoint: {0}")]
+    Store(#[from] lifecycle_store::StoreError),
+
+    /// A stored checkpoint cannot be read back.
+    #[error("the metrics checkpoint of {model_id} {version} cannot be read ({reason}); it was written by another version of lifecycle or damaged")]
+    Checkpoint {
+        /// The model.
+        model_id: ModelId,
+        /// The version.
+        version: Version,
+        /// What failed.
+        reason: String,
     },
 
     /// The version is retired: it must not serve traffic.

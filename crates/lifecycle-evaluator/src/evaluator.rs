@@ -1,6 +1,6 @@
 //! `Evaluator`: records results on the hot path and evaluates versions against thresholds.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -9,11 +9,11 @@ use lifecycle_domain::{
     EvaluationConfig, InferenceResult, ModelCostInfo, ModelId, ModelPerformanceMetrics,
     ModelVersion, Threshold, ThresholdViolation, Version,
 };
-use lifecycle_store::Clock;
+use lifecycle_store::{Clock, MetricsSnapshot, Store};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
 use crate::alerts::{Alert, Health};
 use crate::compare::{judge, ComparisonConfig, ComparisonReport, Side};
@@ -37,6 +37,11 @@ struct Shared {
     clock: Arc<dyn Clock>,
     config: EvaluationConfig,
     alerts: broadcast::Sender<Alert>,
+    /// Woken when a version has recorded `metrics_update_interval` samples
+    /// since its last checkpoint.
+    checkpoints: Arc<Notify>,
+    /// The last error of the background checkpointer, if any.
+    checkpoint_error: Mutex<Option<String>>,
     /// model -> its tracked versions; replaced whole when tracking changes (rare).
     tracked: ArcSwap<FxHashMap<ModelId, Vec<Arc<Tracked>>>>,
 }
@@ -50,6 +55,8 @@ struct Tracked {
     retired: bool,
     shards: Box<[Mutex<Window>]>,
     health: Mutex<Health>,
+    /// Samples recorded since its last checkpoint reached the interval.
+    dirty: AtomicBool,
 }
 
 impl Tracked {
@@ -143,6 +150,8 @@ impl Evaluator {
                 clock,
                 config,
                 alerts: broadcast::channel(ALERT_BUFFER).0,
+                checkpoints: Arc::new(Notify::new()),
+                checkpoint_error: Mutex::new(None),
                 tracked: ArcSwap::default(),
             }),
         }
@@ -181,6 +190,7 @@ impl Evaluator {
                 retired: version.is_retired(),
                 shards,
                 health: Mutex::new(health),
+                dirty: AtomicBool::new(false),
             }));
             tracked
         });
@@ -210,7 +220,15 @@ impl Evaluator {
         }
         let now_ms = self.shared.clock.now_millis();
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
-        lock(shard).current(now_ms).record(result, &tracked.prices);
+        let mut window = lock(shard);
+        window.current(now_ms).record(result, &tracked.prices);
+        let interval = self.shared.config.settings().metrics_update_interval;
+        if window.checkpoint_due(interval) {
+            drop(window);
+            // The checkpointer saves on its own task: recording never waits.
+            tracked.dirty.store(true, Ordering::Release);
+            self.shared.checkpoints.notify_one();
+        }
         Ok(())
     }
 
@@ -306,6 +324,93 @@ impl Evaluator {
         Ok(judge(config, names, &base, &cand, now))
     }
 
+    /// Saves the lifetime statistics of tracked versions through the store
+    /// (all of them, or only those that recorded `metrics_update_interval`
+    /// samples since their last checkpoint). Returns how many were saved.
+    pub async fn checkpoint(&self, store: &dyn Store, all: bool) -> Result<usize, EvaluatorError> {
+        let snapshot = self.shared.tracked.load_full();
+        let now = self.shared.clock.now();
+        let mut saved = 0;
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.iter() {
+                if !tracked.dirty.swap(false, Ordering::AcqRel) && !all {
+                    continue;
+                }
+                let lifetime = tracked.lifetime();
+                let state =
+                    serde_json::to_vec(&lifetime).map_err(|e| EvaluatorError::Checkpoint {
+                        model_id: model_id.clone(),
+                        version: tracked.version.clone(),
+                        reason: e.to_string(),
+                    })?;
+                store
+                    .save_metrics(MetricsSnapshot {
+                        model_id: model_id.clone(),
+                        version: tracked.version.clone(),
+                        taken_at: now,
+                        metrics: lifetime.metrics(now),
+                        state,
+                    })
+                    .await?;
+                saved += 1;
+            }
+        }
+        Ok(saved)
+    }
+
+    /// Restores the lifetime statistics of tracked versions from their last
+    /// checkpoints in `store`; call once, after tracking, before recording.
+    /// Returns how many versions were restored.
+    pub async fn restore(&self, store: &dyn Store) -> Result<usize, EvaluatorError> {
+        let snapshot = self.shared.tracked.load_full();
+        let mut restored = 0;
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.iter() {
+                let Some(saved) = store.metrics(model_id, &tracked.version).await? else {
+                    continue;
+                };
+                let stats: VersionStats = serde_json::from_slice(&saved.state).map_err(|e| {
+                    EvaluatorError::Checkpoint {
+                        model_id: model_id.clone(),
+                        version: tracked.version.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                lock(&tracked.shards[0]).absorb(&stats);
+                restored += 1;
+            }
+        }
+        Ok(restored)
+    }
+
+    /// Starts the background checkpointer on the current tokio runtime: it
+    /// saves each version that recorded `metrics_update_interval` samples
+    /// since its last checkpoint. It ends when the evaluator is dropped.
+    /// A crash loses at most, per version, the samples recorded since its
+    /// last saved checkpoint: `metrics_update_interval` per shard (one shard
+    /// per core, at most four), plus those recorded while a save is running.
+    pub fn spawn_checkpointer(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+        let shared = Arc::downgrade(&self.shared);
+        let wake = self.shared.checkpoints.clone();
+        tokio::spawn(async move {
+            loop {
+                wake.notified().await;
+                let Some(shared) = shared.upgrade() else {
+                    break;
+                };
+                let evaluator = Evaluator { shared };
+                if let Err(e) = evaluator.checkpoint(&*store, false).await {
+                    *lock(&evaluator.shared.checkpoint_error) = Some(e.to_string());
+                }
+            }
+        })
+    }
+
+    /// The last error of the background checkpointer, if it failed.
+    pub fn checkpoint_error(&self) -> Option<String> {
+        lock(&self.shared.checkpoint_error).clone()
+    }
+
     /// A stream of alerts: a version's health changing (ok → warning →
     /// critical, and `Resolved` when healthy again), never one per sample.
     /// A subscriber that falls behind by more than 1,024 alerts is told how
@@ -366,6 +471,13 @@ fn unknown(model_id: &str, version: &Version) -> EvaluatorError {
 /// cannot leave them inconsistent in a way that matters more than losing them.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Lets the checkpointer see that the evaluator is gone.
+        self.checkpoints.notify_one();
+    }
 }
 
 /// Alerts kept for subscribers that fall behind.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{ErrorKind, InferenceResult, ModelPerformanceMetrics};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config, DDSketch};
 
 /// Relative accuracy of latency quantiles: 1 %.
@@ -17,7 +17,7 @@ const MIN_VALUE: f64 = 1e-3;
 
 /// Counts, sums and a latency sketch of successful requests, plus a
 /// summary of failed ones. Memory does not grow with the number of samples.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct VersionStats {
     successes: u64,
     /// Failures per [`ErrorKind`], in `ErrorKind::ALL` order.

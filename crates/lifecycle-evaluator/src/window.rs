@@ -21,6 +21,8 @@ pub struct Window {
     /// The time span [start, end) in ms of the sub-window last recorded
     /// into, and its place in the ring: most calls need no division.
     current: (i64, i64, usize),
+    /// Requests recorded since a checkpoint was last asked for.
+    since_checkpoint: u64,
 }
 
 /// One sub-window: its number since the epoch, its statistics and a sample
@@ -65,7 +67,24 @@ impl Window {
             ],
             closed: VersionStats::default(),
             current: (0, 0, 0),
+            since_checkpoint: 0,
         }
+    }
+
+    /// Counts one request; true once every `interval` requests, when a
+    /// checkpoint is due.
+    pub fn checkpoint_due(&mut self, interval: u64) -> bool {
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= interval {
+            self.since_checkpoint = 0;
+            return true;
+        }
+        false
+    }
+
+    /// Adds statistics recorded before a restart to the lifetime.
+    pub fn absorb(&mut self, restored: &VersionStats) {
+        self.closed.merge(restored);
     }
 
     /// The statistics of the sub-window the time `at_ms` (milliseconds since

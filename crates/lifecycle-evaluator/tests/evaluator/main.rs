@@ -4,6 +4,7 @@
 
 mod alerts;
 mod behaviour;
+mod checkpoints;
 mod common;
 mod compare;
 mod quantiles;

@@ -1,0 +1,128 @@
+//! Lifetime statistics survive a restart through metrics checkpoints in the
+//! store, saved in the background without slowing recording.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use crate::common::{record_of, t0};
+use lifecycle_domain::{
+    EvaluationConfig, EvaluationSettings, InferenceResult, ModelId, ModelPerformanceMetrics,
+    Version,
+};
+use lifecycle_evaluator::{Evaluator, EvaluatorError};
+use lifecycle_store::{Commit, ManualClock, MemoryStore, MetricsSnapshot, Store, StoreError};
+
+fn v1() -> Version {
+    Version::new(1, 0, 0)
+}
+
+/// A memory store with `m` 1.0.0 registered.
+async fn store() -> Arc<dyn Store> {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let commit = Commit::for_model(ModelId::new("m").unwrap(), 0).put(record_of("m"));
+    store.commit(commit).await.unwrap();
+    store
+}
+
+fn evaluator(interval: u64) -> Evaluator {
+    let config = EvaluationConfig::new(EvaluationSettings {
+        metrics_update_interval: interval,
+        ..EvaluationSettings::default()
+    })
+    .unwrap();
+    let evaluator = Evaluator::new(config, Arc::new(ManualClock::new(t0())));
+    evaluator.track(&record_of("m"));
+    evaluator
+}
+
+fn record(evaluator: &Evaluator, n: usize) {
+    for i in 0..n {
+        let latency = 100.0 + (i % 900) as f64;
+        evaluator
+            .record("m", &v1(), &InferenceResult::success(latency))
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_evaluator_restores_lifetime_metrics() {
+    let store = store().await;
+    let before = evaluator(100);
+    record(&before, 250);
+    assert_eq!(before.checkpoint(&*store, true).await.unwrap(), 1);
+    let expected: ModelPerformanceMetrics = before.lifetime_metrics("m", &v1()).unwrap();
+    drop(before);
+
+    let after = evaluator(100);
+    assert_eq!(after.restore(&*store).await.unwrap(), 1);
+    let restored = after.lifetime_metrics("m", &v1()).unwrap();
+    assert_eq!(restored, expected);
+    record(&after, 50);
+    assert_eq!(
+        after.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        300
+    );
+    assert_eq!(
+        after.window_metrics("m", &v1()).unwrap().sample_count,
+        50,
+        "the window starts empty"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
+    let store = store().await;
+    let evaluator = evaluator(100);
+    let task = evaluator.spawn_checkpointer(store.clone());
+    record(&evaluator, 1_000);
+    // Every 100 samples asked for a checkpoint; the last one covers at least 1,000 - 100 per shard.
+    let shards = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u64;
+    let mut saved = 0;
+    for _ in 0..200 {
+        saved = store
+            .metrics(&ModelId::new("m").unwrap(), &v1())
+            .await
+            .unwrap()
+            .map_or(0, |s: MetricsSnapshot| s.metrics.sample_count);
+        if saved == 1_000 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+    assert!(saved >= 1_000 - 100 * shards, "saved {saved}");
+    assert_eq!(evaluator.checkpoint_error(), None);
+    drop(evaluator);
+    tokio::time::timeout(StdDuration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn checkpoint_failures_are_reported() {
+    let empty: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let evaluator = evaluator(100);
+    record(&evaluator, 10);
+    let err = evaluator.checkpoint(&*empty, true).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EvaluatorError::Store(StoreError::UnknownVersion { .. })
+        ),
+        "{err}"
+    );
+
+    let store = store().await;
+    let mut damaged = MetricsSnapshot {
+        model_id: ModelId::new("m").unwrap(),
+        version: v1(),
+        taken_at: t0(),
+        metrics: evaluator.lifetime_metrics("m", &v1()).unwrap(),
+        state: b"not a checkpoint".to_vec(),
+    };
+    damaged.metrics.updated_at = t0();
+    store.save_metrics(damaged).await.unwrap();
+    let err = evaluator.restore(&*store).await.unwrap_err();
+    assert!(matches!(err, EvaluatorError::Checkpoint { .. }), "{err}");
+    assert!(err.to_string().contains("cannot be read"), "{err}");
+}
