@@ -6,16 +6,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    EvaluationConfig, InferenceResult, ModelCostInfo, ModelId, ModelPerformanceMetrics,
-    ModelVersion, Threshold, ThresholdViolation, Version,
+    Actor, AuditEvent, AuditEventKind, EvaluationConfig, InferenceResult, ModelCostInfo, ModelId,
+    ModelPerformanceMetrics, ModelVersion, Severity, Threshold, ThresholdViolation, Version,
 };
-use lifecycle_store::{Clock, MetricsSnapshot, Store};
+use lifecycle_store::{Clock, Commit, MetricsSnapshot, Store};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use tokio::sync::{broadcast, Notify};
 
-use crate::alerts::{Alert, Health};
+use crate::alerts::{Alert, AlertLevel, Health};
 use crate::compare::{judge, ComparisonConfig, ComparisonReport, Side};
 use crate::stats::{FailureSummary, VersionStats};
 use crate::window::Window;
@@ -406,6 +406,36 @@ impl Evaluator {
         })
     }
 
+    /// Starts a task that writes every alert to the audit log as `actor`:
+    /// critical and warning alerts as threshold violations (with the
+    /// observed value and the limit), resolutions as metrics updates. Off
+    /// the hot path; alerts it could not keep up with are recorded as one
+    /// error entry saying how many were missed. Ends with the evaluator.
+    pub fn spawn_alert_auditor(
+        &self,
+        store: Arc<dyn Store>,
+        actor: Actor,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut alerts = self.subscribe_alerts();
+        let clock = self.shared.clock.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = match alerts.recv().await {
+                    Ok(alert) => alert_event(&alert, &actor),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => AuditEvent::new(
+                        AuditEventKind::Error,
+                        actor.clone(),
+                        format!("{missed} alerts were not written to the audit log: the auditor fell behind"),
+                        clock.now(),
+                    ),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                // A failed write is not retried: the next alert still gets its chance.
+                let _ = store.commit(Commit::audit_only().audit(event)).await;
+            }
+        })
+    }
+
     /// The last error of the background checkpointer, if it failed.
     pub fn checkpoint_error(&self) -> Option<String> {
         lock(&self.shared.checkpoint_error).clone()
@@ -471,6 +501,29 @@ fn unknown(model_id: &str, version: &Version) -> EvaluatorError {
 /// cannot leave them inconsistent in a way that matters more than losing them.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The audit entry recording an alert.
+pub fn alert_event(alert: &Alert, actor: &Actor) -> AuditEvent {
+    let (kind, severity) = match alert.level {
+        AlertLevel::Critical => (AuditEventKind::ThresholdViolated, Severity::Critical),
+        AlertLevel::Warning => (AuditEventKind::ThresholdViolated, Severity::Warning),
+        AlertLevel::Resolved => (AuditEventKind::MetricsUpdated, Severity::Info),
+    };
+    let mut event = AuditEvent::new(kind, actor.clone(), alert.message.clone(), alert.at)
+        .for_version(alert.model_id.clone(), alert.version.clone())
+        .with_severity(severity)
+        .with_detail("alert", format!("{:?}", alert.level).to_lowercase());
+    if let Some(threshold) = alert.threshold {
+        event = event.with_detail("threshold", threshold);
+    }
+    if let Some(observed) = alert.observed {
+        event = event.with_detail("observed", observed);
+    }
+    if let Some(limit) = alert.limit {
+        event = event.with_detail("limit", limit);
+    }
+    event
 }
 
 impl Drop for Shared {

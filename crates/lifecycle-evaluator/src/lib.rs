@@ -30,5 +30,5 @@ pub use compare::{
     Shift, Verdict,
 };
 pub use error::EvaluatorError;
-pub use evaluator::{EvaluationReport, EvaluationStatus, Evaluator};
+pub use evaluator::{alert_event, EvaluationReport, EvaluationStatus, Evaluator};
 pub use stats::FailureSummary;

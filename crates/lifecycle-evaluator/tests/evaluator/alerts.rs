@@ -151,3 +151,47 @@ fn a_lagging_subscriber_is_told_how_many_alerts_it_missed() {
     let rest = std::iter::from_fn(|| slow.try_recv().ok()).count();
     assert_eq!(rest, 1_024);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
+    use lifecycle_domain::{Actor, AuditEventKind, Severity};
+    use lifecycle_store::{AuditQuery, MemoryStore, Store};
+
+    let (evaluator, clock) = evaluator(&["m"]);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let auditor = evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator").unwrap());
+    record(
+        &evaluator,
+        "m",
+        100,
+        InferenceResult::failure(ErrorKind::ServerError, 20.0),
+    );
+    assert_eq!(evaluator.check_alerts()[0].level, AlertLevel::Critical);
+    clock.advance(Duration::minutes(11));
+    record(&evaluator, "m", 100, InferenceResult::success(200.0));
+    assert_eq!(evaluator.check_alerts()[0].level, AlertLevel::Resolved);
+    let mut entries = Vec::new();
+    for _ in 0..200 {
+        entries = store.audit(&AuditQuery::all()).await.unwrap();
+        if entries.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(entries.len(), 2);
+    let critical = &entries[0].event;
+    assert_eq!(
+        (critical.kind, critical.severity),
+        (AuditEventKind::ThresholdViolated, Severity::Critical)
+    );
+    assert_eq!(critical.details["observed"], "1");
+    assert_eq!(critical.details["limit"], "0.05");
+    assert_eq!(critical.details["threshold"], "maximum error rate");
+    assert_eq!(critical.actor.as_str(), "system:evaluator");
+    assert_eq!(entries[1].event.details["alert"], "resolved");
+    drop(evaluator);
+    tokio::time::timeout(std::time::Duration::from_secs(5), auditor)
+        .await
+        .unwrap()
+        .unwrap();
+}
