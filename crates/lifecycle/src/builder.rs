@@ -1,0 +1,113 @@
+//! Building a `ModelLifecycleManager`: which store, which clock, which rules, who acts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lifecycle_domain::{Actor, EvaluationConfig, PolicyConfig};
+use lifecycle_store::{Clock, MemoryStore, Store, SystemClock};
+use lifecycle_store_sled::SledStore;
+
+use crate::{LifecycleError, ModelLifecycleManager};
+
+/// Where the manager keeps its state.
+enum Backend {
+    Sled(PathBuf),
+    Memory,
+    Store(Arc<dyn Store>),
+}
+
+/// Configures a [`ModelLifecycleManager`]. The defaults: the durable sled
+/// store in `./lifecycle-data`, the system clock, the default evaluation
+/// and policy settings, and the actor `lifecycle`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use lifecycle::ModelLifecycleManager;
+/// let manager = ModelLifecycleManager::builder().memory().build().await?;
+/// assert_eq!(manager.store_kind(), "memory");
+/// # Ok::<(), lifecycle::LifecycleError>(())
+/// # }).unwrap();
+/// ```
+pub struct Builder {
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    evaluation: EvaluationConfig,
+    policy: PolicyConfig,
+    actor: Option<Actor>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Sled(PathBuf::from("lifecycle-data")),
+            clock: Arc::new(SystemClock),
+            evaluation: EvaluationConfig::default(),
+            policy: PolicyConfig::default(),
+            actor: None,
+        }
+    }
+}
+
+impl Builder {
+    /// Keeps state in the sled store in directory `path` (the default, in `./lifecycle-data`).
+    pub fn sled(self, path: impl Into<PathBuf>) -> Self {
+        Self {
+            backend: Backend::Sled(path.into()),
+            ..self
+        }
+    }
+
+    /// Keeps state in memory only: for tests and throwaway runs.
+    pub fn memory(self) -> Self {
+        Self {
+            backend: Backend::Memory,
+            ..self
+        }
+    }
+
+    /// Keeps state in any store adapter.
+    pub fn store(self, store: Arc<dyn Store>) -> Self {
+        Self {
+            backend: Backend::Store(store),
+            ..self
+        }
+    }
+
+    /// Reads time from `clock` (a `ManualClock` in tests and simulations).
+    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// Judges versions by these thresholds.
+    pub fn evaluation_config(self, evaluation: EvaluationConfig) -> Self {
+        Self { evaluation, ..self }
+    }
+
+    /// Applies this lifecycle policy.
+    pub fn policy_config(self, policy: PolicyConfig) -> Self {
+        Self { policy, ..self }
+    }
+
+    /// Records `actor` as the author of changes unless a call says otherwise.
+    pub fn actor(self, actor: Actor) -> Self {
+        Self {
+            actor: Some(actor),
+            ..self
+        }
+    }
+
+    /// Opens the store and wires the services. On a tokio runtime it also
+    /// starts the background metrics checkpointer and alert auditor.
+    pub async fn build(self) -> Result<ModelLifecycleManager, LifecycleError> {
+        let store: Arc<dyn Store> = match self.backend {
+            Backend::Sled(path) => Arc::new(SledStore::open(path)?),
+            Backend::Memory => Arc::new(MemoryStore::new()),
+            Backend::Store(store) => store,
+        };
+        let actor = match self.actor {
+            Some(actor) => actor,
+            None => Actor::new("lifecycle")?,
+        };
+        ModelLifecycleManager::start(store, self.clock, self.evaluation, self.policy, actor).await
+    }
+}

@@ -1,0 +1,50 @@
+//! Model lifecycle management for teams shipping features on hosted AI
+//! models: know which model version serves traffic, roll a new one out
+//! safely behind a canary, watch how each version performs, retire old ones
+//! on schedule, and prove afterwards who changed what.
+//!
+//! [`ModelLifecycleManager`] is the one object an application holds. It
+//! wires the registry and router (`lifecycle-registry`), the evaluator
+//! (`lifecycle-evaluator`), the policy engine (`lifecycle-policy`) and the
+//! audit log (`lifecycle-audit`) over a store: the durable sled store by
+//! default, or memory, or any adapter of `lifecycle-store` — one line in the
+//! [`Builder`].
+//!
+//! ```
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! use lifecycle::*;
+//! let manager = ModelLifecycleManager::builder().memory().build().await?;
+//! let model = ModelId::new("gpt-4-turbo")?;
+//! let now = manager.now();
+//! let v1 = ModelVersion::new(model.clone(), Version::new(1, 0, 0), "openai",
+//!     ModelCapabilities::new(128_000, 4_096), ModelCostInfo::usd(0.01, 0.03), now);
+//! manager.register_model(v1).await?;
+//! manager.activate_model(&model, &Version::new(1, 0, 0)).await?;
+//! let routed = manager.route("gpt-4-turbo", b"user-42")?.expect("an active version");
+//! manager.record_inference("gpt-4-turbo", &routed.version.version,
+//!     &InferenceResult::success(420.0).with_tokens(900, 120))?;
+//! # manager.dispose().await?;
+//! # Ok::<(), LifecycleError>(())
+//! # }).unwrap();
+//! ```
+
+mod builder;
+mod error;
+mod manager;
+
+pub use builder::Builder;
+pub use error::LifecycleError;
+pub use manager::{MaintenanceReport, ModelLifecycleManager};
+
+pub use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
+pub use lifecycle_domain::*;
+pub use lifecycle_evaluator::{
+    Alert, AlertLevel, ComparisonConfig, ComparisonReport, EvaluationReport, EvaluationStatus,
+    Evaluator, Verdict,
+};
+pub use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
+pub use lifecycle_registry::{Lane, ModelRegistry, Resolved, Routed};
+pub use lifecycle_store::{
+    AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, SystemClock,
+};
+pub use lifecycle_store_sled::SledStore;

@@ -1,0 +1,498 @@
+//! `ModelLifecycleManager`: the whole API in one object.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{
+    Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, EvaluationConfig,
+    InferenceResult, ModelId, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
+};
+use lifecycle_evaluator::{ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator};
+use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
+use lifecycle_registry::{ModelRegistry, Routed};
+use lifecycle_store::{AuditQuery, Clock, Commit, Store};
+use tokio::task::JoinHandle;
+
+use crate::{Builder, LifecycleError};
+
+/// Model lifecycle management in one object, held by an application for its
+/// lifetime: register versions, deploy them (consulting the policy first),
+/// route traffic, record every inference, evaluate and compare versions,
+/// retire old ones, and query the audit log. Cheap to clone.
+#[derive(Clone)]
+pub struct ModelLifecycleManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    registry: ModelRegistry,
+    evaluator: Evaluator,
+    policy: LifecyclePolicy,
+    audit: ModelAuditLog,
+    disposed: AtomicBool,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What a maintenance run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceReport {
+    /// Versions retired because their end of life had come.
+    pub retired: Vec<(ModelId, Version)>,
+    /// Deprecation warnings as of the run, most urgent first.
+    pub warnings: Vec<DeprecationWarning>,
+}
+
+impl ModelLifecycleManager {
+    /// Configures a manager; see [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A manager on the default store (`./lifecycle-data`) with these
+    /// settings: the seed's `initialize(evaluation_config, policy_config)`.
+    pub async fn initialize(
+        evaluation: EvaluationConfig,
+        policy: PolicyConfig,
+    ) -> Result<Self, LifecycleError> {
+        Self::builder()
+            .evaluation_config(evaluation)
+            .policy_config(policy)
+            .build()
+            .await
+    }
+
+    pub(crate) async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        evaluation: EvaluationConfig,
+        policy: PolicyConfig,
+        actor: Actor,
+    ) -> Result<Self, LifecycleError> {
+        let registry =
+            ModelRegistry::open(store.clone(), clock.clone(), policy.clone(), actor).await?;
+        let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
+        for model in store.models().await? {
+            for version in store.model(&model).await?.versions {
+                evaluator.track(&version);
+            }
+        }
+        evaluator.restore(&*store).await?;
+        let mut tasks = Vec::new();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tasks.push(evaluator.spawn_checkpointer(store.clone()));
+            tasks.push(evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator")?));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                audit: ModelAuditLog::new(store.clone()),
+                policy: LifecyclePolicy::new(policy, evaluation),
+                store,
+                clock,
+                registry,
+                evaluator,
+                disposed: AtomicBool::new(false),
+                tasks: Mutex::new(tasks),
+            }),
+        })
+    }
+
+    fn live(&self) -> Result<&Inner, LifecycleError> {
+        if self.inner.disposed.load(Ordering::Acquire) {
+            return Err(LifecycleError::Disposed);
+        }
+        Ok(&self.inner)
+    }
+
+    /// The current time, from the manager's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The kind of store in use (`sled`, `memory`, ...).
+    pub fn store_kind(&self) -> &'static str {
+        self.inner.store.kind()
+    }
+
+    /// The registry, for operations this facade does not wrap.
+    pub fn registry(&self) -> &ModelRegistry {
+        &self.inner.registry
+    }
+
+    /// The evaluator: `subscribe_alerts`, `compare` with another config...
+    pub fn evaluator(&self) -> &Evaluator {
+        &self.inner.evaluator
+    }
+
+    /// The audit log: queries, reports, export, verification, retention.
+    pub fn audit_log(&self) -> &ModelAuditLog {
+        &self.inner.audit
+    }
+
+    /// Registers a new, inactive version and starts tracking its metrics.
+    pub async fn register_model(
+        &self,
+        version: ModelVersion,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let stored = self.live()?.registry.register(version).await?;
+        self.inner.evaluator.track(&stored);
+        Ok(stored)
+    }
+
+    /// Activates a version after the policy approves it (an audited
+    /// decision; a rejection is [`LifecycleError::Rejected`]). The previous
+    /// active version is deprecated or deactivated, as the policy says.
+    pub async fn activate_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let inner = self.live()?;
+        self.approve(model_id, version).await?;
+        let active = inner.registry.activate(model_id, version).await?;
+        self.retrack(model_id).await?;
+        Ok(active)
+    }
+
+    /// Promotes the model's canary after the policy approves it, like `activate_model`.
+    pub async fn promote_canary(&self, model_id: &ModelId) -> Result<ModelVersion, LifecycleError> {
+        let inner = self.live()?;
+        let versions = inner.registry.versions(model_id).await?;
+        if let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) {
+            self.approve(model_id, &canary.version).await?;
+        }
+        let promoted = inner.registry.promote_canary(model_id).await?;
+        self.retrack(model_id).await?;
+        Ok(promoted)
+    }
+
+    /// Rolls back to `target`; the current version is marked rolled back.
+    pub async fn rollback_model(
+        &self,
+        model_id: &ModelId,
+        target: &Version,
+        reason: &str,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let active = self
+            .live()?
+            .registry
+            .rollback(model_id, target, reason)
+            .await?;
+        self.retrack(model_id).await?;
+        Ok(active)
+    }
+
+    /// Deprecates a version: reason, replacement, grace period (the policy's default when `None`).
+    pub async fn deprecate_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        reason: &str,
+        replacement_version: Option<&Version>,
+        grace_period_days: Option<u32>,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let registry = &self.live()?.registry;
+        let deprecated = registry
+            .deprecate(
+                model_id,
+                version,
+                reason,
+                replacement_version,
+                grace_period_days,
+            )
+            .await?;
+        self.retrack(model_id).await?;
+        Ok(deprecated)
+    }
+
+    /// Retires a version for good; results for it are refused from then on.
+    pub async fn retire_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let retired = self.live()?.registry.retire(model_id, version).await?;
+        self.retrack(model_id).await?;
+        Ok(retired)
+    }
+
+    /// Starts a canary on `weight` of the model's traffic.
+    pub async fn start_canary(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        weight: CanaryWeight,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let canary = self
+            .live()?
+            .registry
+            .start_canary(model_id, version, weight)
+            .await?;
+        self.retrack(model_id).await?;
+        Ok(canary)
+    }
+
+    /// Changes the canary's share of traffic.
+    pub async fn set_canary_weight(
+        &self,
+        model_id: &ModelId,
+        weight: CanaryWeight,
+    ) -> Result<ModelVersion, LifecycleError> {
+        Ok(self
+            .live()?
+            .registry
+            .set_canary_weight(model_id, weight)
+            .await?)
+    }
+
+    /// Stops the canary.
+    pub async fn abort_canary(&self, model_id: &ModelId) -> Result<ModelVersion, LifecycleError> {
+        let aborted = self.live()?.registry.abort_canary(model_id).await?;
+        self.retrack(model_id).await?;
+        Ok(aborted)
+    }
+
+    /// The version serving `request_key` (sticky; canary for its share of keys).
+    pub fn route(
+        &self,
+        model_id: &str,
+        request_key: &[u8],
+    ) -> Result<Option<Routed>, LifecycleError> {
+        Ok(self.live()?.registry.route(model_id, request_key))
+    }
+
+    /// Records the outcome of one model call. Never waits for I/O.
+    pub fn record_inference(
+        &self,
+        model_id: &str,
+        version: &Version,
+        result: &InferenceResult,
+    ) -> Result<(), LifecycleError> {
+        Ok(self.live()?.evaluator.record(model_id, version, result)?)
+    }
+
+    /// Judges a version against the thresholds over the rolling window.
+    pub fn evaluate_model(
+        &self,
+        model_id: &str,
+        version: &Version,
+    ) -> Result<EvaluationReport, LifecycleError> {
+        Ok(self.live()?.evaluator.evaluate(model_id, version)?)
+    }
+
+    /// Judges `candidate` against `baseline` (the canary judge, default weights).
+    pub fn compare_versions(
+        &self,
+        model_id: &str,
+        baseline: &Version,
+        candidate: &Version,
+    ) -> Result<ComparisonReport, LifecycleError> {
+        let evaluator = &self.live()?.evaluator;
+        Ok(evaluator.compare(model_id, baseline, candidate, &ComparisonConfig::default())?)
+    }
+
+    /// The model's active version, if any.
+    pub async fn get_active_model(
+        &self,
+        model_id: &ModelId,
+    ) -> Result<Option<ModelVersion>, LifecycleError> {
+        Ok(self.live()?.registry.active(model_id).await?)
+    }
+
+    /// One version.
+    pub async fn get_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, LifecycleError> {
+        Ok(self.live()?.registry.get(model_id, version).await?)
+    }
+
+    /// Every version of a model.
+    pub async fn get_model_versions(
+        &self,
+        model_id: &ModelId,
+    ) -> Result<Vec<ModelVersion>, LifecycleError> {
+        Ok(self.live()?.registry.versions(model_id).await?)
+    }
+
+    /// The active version of every model that has one.
+    pub async fn get_active_models(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
+        let registry = &self.live()?.registry;
+        let mut active = Vec::new();
+        for model in registry.models().await? {
+            active.extend(registry.active(&model).await?);
+        }
+        Ok(active)
+    }
+
+    /// Everything recorded about a model, oldest first.
+    pub async fn get_model_history(
+        &self,
+        model_id: &ModelId,
+    ) -> Result<Vec<AuditLogEntry>, LifecycleError> {
+        Ok(self.live()?.audit.history(model_id).await?)
+    }
+
+    /// The `limit` most recent audit entries, newest first.
+    pub async fn get_recent_audit_entries(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<AuditLogEntry>, LifecycleError> {
+        Ok(self.live()?.audit.recent(limit).await?)
+    }
+
+    /// A compliance report of `[start, end)`.
+    pub async fn generate_compliance_report(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<ComplianceReport, LifecycleError> {
+        Ok(self.live()?.audit.compliance_report(start, end).await?)
+    }
+
+    /// Streams the audit entries of `[start, end)` to `writer`.
+    pub async fn export_audit_log<W: Write>(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        format: ExportFormat,
+        writer: W,
+    ) -> Result<ExportSummary, LifecycleError> {
+        Ok(self
+            .live()?
+            .audit
+            .export(start, end, format, writer)
+            .await?)
+    }
+
+    /// Whether a version may be deployed now; the decision is audited.
+    pub async fn can_deploy_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<DeploymentDecision, LifecycleError> {
+        let inner = self.live()?;
+        let mut record = inner.registry.get(model_id, version).await?;
+        // Judge on what the evaluator sees now, when it has seen anything.
+        if let Ok(window) = inner.evaluator.window_metrics(model_id.as_str(), version) {
+            if window.sample_count > 0 {
+                record.metrics = Some(window);
+            }
+        }
+        let now = inner.clock.now();
+        let decision = inner.policy.can_deploy(&record, now);
+        let severity = if decision.approved {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
+        let event = AuditEvent::new(
+            AuditEventKind::DeploymentDecision,
+            inner.registry.actor().clone(),
+            decision.reason.clone(),
+            now,
+        )
+        .for_version(model_id.clone(), version.clone())
+        .with_severity(severity)
+        .with_detail("approved", decision.approved);
+        inner
+            .store
+            .commit(Commit::audit_only().audit(event))
+            .await?;
+        Ok(decision)
+    }
+
+    /// Every deprecated version's warning, most urgent first.
+    pub async fn get_deprecation_warnings(
+        &self,
+    ) -> Result<Vec<DeprecationWarning>, LifecycleError> {
+        let inner = self.live()?;
+        let versions = self.all_versions().await?;
+        Ok(inner
+            .policy
+            .deprecation_warnings(&versions, inner.clock.now()))
+    }
+
+    /// Retires every version past its end of life (when the policy's
+    /// automatic retirement is on), one audited commit each, as
+    /// `system:maintenance`; returns what it retired and the warnings left.
+    pub async fn run_maintenance(&self) -> Result<MaintenanceReport, LifecycleError> {
+        let inner = self.live()?;
+        let now = inner.clock.now();
+        let versions = self.all_versions().await?;
+        let mut retired = Vec::new();
+        if inner.policy.policy().settings().enable_automatic_retirement {
+            let maintenance = inner.registry.acting_as(Actor::system("maintenance")?);
+            for due in inner.policy.retirement_due(&versions, now) {
+                maintenance.retire(&due.model_id, &due.version).await?;
+                self.retrack(&due.model_id).await?;
+                retired.push((due.model_id.clone(), due.version.clone()));
+            }
+        }
+        let versions = self.all_versions().await?;
+        Ok(MaintenanceReport {
+            retired,
+            warnings: inner.policy.deprecation_warnings(&versions, now),
+        })
+    }
+
+    /// Saves every version's metrics checkpoint and stops the background
+    /// tasks, releasing the store (a sled store can be opened again at once).
+    /// Every call after it returns [`LifecycleError::Disposed`].
+    pub async fn dispose(&self) -> Result<(), LifecycleError> {
+        let inner = self.live()?;
+        inner.disposed.store(true, Ordering::Release);
+        let saved = inner.evaluator.checkpoint(&*inner.store, true).await;
+        let tasks =
+            std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in tasks {
+            task.abort();
+        }
+        saved.map(drop).map_err(Into::into)
+    }
+
+    /// Refuses deployments the policy rejects; audits the decision either way.
+    async fn approve(&self, model_id: &ModelId, version: &Version) -> Result<(), LifecycleError> {
+        let decision = self.can_deploy_model(model_id, version).await?;
+        if decision.approved {
+            Ok(())
+        } else {
+            Err(LifecycleError::Rejected(Box::new(decision)))
+        }
+    }
+
+    /// Tells the evaluator the model's versions as they now are.
+    async fn retrack(&self, model_id: &ModelId) -> Result<(), LifecycleError> {
+        for version in self.inner.registry.versions(model_id).await? {
+            self.inner.evaluator.track(&version);
+        }
+        Ok(())
+    }
+
+    async fn all_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
+        let registry = &self.inner.registry;
+        let mut all = Vec::new();
+        for model in registry.models().await? {
+            all.extend(registry.versions(&model).await?);
+        }
+        Ok(all)
+    }
+
+    /// Entries recorded about `model_id` at or above `severity`, newest first.
+    pub async fn get_alert_history(
+        &self,
+        model_id: &ModelId,
+        severity: Severity,
+    ) -> Result<Vec<AuditLogEntry>, LifecycleError> {
+        let query = AuditQuery::all()
+            .model(model_id.clone())
+            .min_severity(severity)
+            .newest_first();
+        Ok(self.live()?.audit.query(&query).await?)
+    }
+}

@@ -1,0 +1,210 @@
+//! `ModelLifecycleManager` end to end, as an application uses it.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
+use lifecycle::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 9, 1, 9, 0, 0).unwrap()
+}
+
+fn version(model: &ModelId, major: u64) -> ModelVersion {
+    ModelVersion::new(
+        model.clone(),
+        Version::new(major, 0, 0),
+        "openai",
+        ModelCapabilities::new(128_000, 4_096),
+        ModelCostInfo::usd(0.01, 0.03),
+        t0(),
+    )
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lifecycle-manager-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_activation_is_a_typed_error_and_is_audited() {
+    let policy = PolicyConfig::new(PolicySettings {
+        enforce_performance_thresholds: true,
+        ..PolicySettings::default()
+    })
+    .unwrap();
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .policy_config(policy)
+        .build()
+        .await
+        .unwrap();
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    manager.register_model(version(&model, 1)).await.unwrap();
+    match manager.activate_model(&model, &Version::new(1, 0, 0)).await {
+        Err(LifecycleError::Rejected(decision)) => {
+            assert!(!decision.approved);
+            assert!(
+                decision.reason.contains("50 more samples needed"),
+                "{}",
+                decision.reason
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = manager
+        .get_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, ModelStatus::Inactive, "nothing changed");
+    let last = manager.get_recent_audit_entries(1).await.unwrap().remove(0);
+    assert_eq!(last.event.kind, AuditEventKind::DeploymentDecision);
+    assert_eq!(last.event.details["approved"], "false");
+    // With enough good traffic recorded, the same activation is approved.
+    for _ in 0..60 {
+        let ok = InferenceResult::success(300.0).with_confidence(0.9);
+        manager
+            .record_inference("gpt-4-turbo", &Version::new(1, 0, 0), &ok)
+            .unwrap();
+    }
+    manager
+        .activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_workflow_through_the_facade_on_sled() {
+    let dir = scratch("workflow");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let manager = ModelLifecycleManager::builder()
+        .sled(&dir)
+        .clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(manager.store_kind(), "sled");
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.register_model(version(&model, 2)).await.unwrap();
+    manager.activate_model(&model, &v1).await.unwrap();
+    manager
+        .start_canary(&model, &v2, CanaryWeight::new(50).unwrap())
+        .await
+        .unwrap();
+    for i in 0..2_000u32 {
+        let key = format!("user-{i}");
+        let routed = manager
+            .route("gpt-4-turbo", key.as_bytes())
+            .unwrap()
+            .unwrap();
+        let latency = 400.0 + f64::from(i % 200);
+        let result = InferenceResult::success(latency)
+            .with_confidence(0.9)
+            .with_tokens(800, 150);
+        manager
+            .record_inference("gpt-4-turbo", &routed.version.version, &result)
+            .unwrap();
+    }
+    let comparison = manager.compare_versions("gpt-4-turbo", &v1, &v2).unwrap();
+    assert_eq!(comparison.verdict, Verdict::Pass, "{}", comparison.summary);
+    manager.promote_canary(&model).await.unwrap();
+    assert_eq!(
+        manager
+            .get_active_model(&model)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        v2
+    );
+    assert_eq!(manager.get_active_models().await.unwrap().len(), 1);
+    assert_eq!(
+        manager.get_deprecation_warnings().await.unwrap()[0].days_until_eol,
+        90
+    );
+    clock.advance(Duration::days(91));
+    let maintenance = manager.run_maintenance().await.unwrap();
+    assert_eq!(maintenance.retired, [(model.clone(), v1.clone())]);
+    let err = manager
+        .record_inference("gpt-4-turbo", &v1, &InferenceResult::success(1.0))
+        .unwrap_err();
+    assert!(err.to_string().contains("retired"), "{err}");
+    let report = manager
+        .generate_compliance_report(t0(), clock.now() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert!(report.chain.verified);
+    assert_eq!(report.models[&model].deployments, 2);
+    let mut exported = Vec::new();
+    let summary = manager
+        .export_audit_log(
+            t0(),
+            clock.now() + Duration::seconds(1),
+            ExportFormat::Ndjson,
+            &mut exported,
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.entries, report.total_entries);
+    assert!(manager.audit_log().verify().await.unwrap().is_intact());
+    manager.dispose().await.unwrap();
+    drop(manager);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispose_saves_metrics_and_refuses_further_calls() {
+    let dir = scratch("dispose");
+    let model = ModelId::new("m").unwrap();
+    {
+        let manager = ModelLifecycleManager::builder()
+            .sled(&dir)
+            .build()
+            .await
+            .unwrap();
+        manager.register_model(version(&model, 1)).await.unwrap();
+        for _ in 0..42 {
+            manager
+                .record_inference(
+                    "m",
+                    &Version::new(1, 0, 0),
+                    &InferenceResult::success(100.0),
+                )
+                .unwrap();
+        }
+        manager.dispose().await.unwrap();
+        assert!(matches!(
+            manager.route("m", b"k"),
+            Err(LifecycleError::Disposed)
+        ));
+        assert!(matches!(
+            manager.get_model_versions(&model).await,
+            Err(LifecycleError::Disposed)
+        ));
+        assert!(matches!(
+            manager.dispose().await,
+            Err(LifecycleError::Disposed)
+        ));
+    }
+    let reopened = ModelLifecycleManager::builder()
+        .sled(&dir)
+        .build()
+        .await
+        .unwrap();
+    let lifetime = reopened
+        .evaluator()
+        .lifetime_metrics("m", &Version::new(1, 0, 0))
+        .unwrap();
+    assert_eq!(
+        lifetime.sample_count, 42,
+        "restored from the checkpoint dispose saved"
+    );
+    reopened.dispose().await.unwrap();
+    drop(reopened);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
