@@ -28,6 +28,7 @@
 //! # }).unwrap();
 //! ```
 
+mod auto_rollback;
 mod builder;
 mod error;
 mod manager;

@@ -10,12 +10,13 @@ use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, EvaluationConfig,
     InferenceResult, ModelId, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
 };
-use lifecycle_evaluator::{ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator};
+use lifecycle_evaluator::{Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator};
 use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
 use lifecycle_registry::{ModelRegistry, Routed};
 use lifecycle_store::{AuditQuery, Clock, Commit, Store};
 use tokio::task::JoinHandle;
 
+use crate::auto_rollback::AutoRollback;
 use crate::{Builder, LifecycleError};
 
 /// Model lifecycle management in one object, held by an application for its
@@ -86,6 +87,17 @@ impl ModelLifecycleManager {
         if tokio::runtime::Handle::try_current().is_ok() {
             tasks.push(evaluator.spawn_checkpointer(store.clone()));
             tasks.push(evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator")?));
+            if policy.settings().auto_rollback_on_critical {
+                let task = AutoRollback {
+                    alerts: evaluator.subscribe_alerts(),
+                    registry: registry.clone(),
+                    evaluator: evaluator.clone(),
+                    store: store.clone(),
+                    clock: clock.clone(),
+                    evaluation: evaluation.clone(),
+                };
+                tasks.push(tokio::spawn(task.run()));
+            }
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -116,6 +128,14 @@ impl ModelLifecycleManager {
     /// The kind of store in use (`sled`, `memory`, ...).
     pub fn store_kind(&self) -> &'static str {
         self.inner.store.kind()
+    }
+
+    /// Evaluates every tracked version and raises alerts for those whose
+    /// health changed (they are audited, and with the policy's
+    /// `auto_rollback_on_critical` a critical one rolls back); returns them.
+    /// Run it on a timer.
+    pub fn check_alerts(&self) -> Result<Vec<Alert>, LifecycleError> {
+        Ok(self.live()?.evaluator.check_alerts())
     }
 
     /// The registry, for operations this facade does not wrap.
@@ -452,6 +472,8 @@ impl ModelLifecycleManager {
             std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             task.abort();
+            // Waits until the task is gone, and with it its handle on the store.
+            let _ = task.await;
         }
         saved.map(drop).map_err(Into::into)
     }

@@ -208,3 +208,173 @@ async fn dispose_saves_metrics_and_refuses_further_calls() {
     drop(reopened);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Polls `check` every 10 ms for up to 5 s.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+async fn auto_rollback_manager(clock: Arc<ManualClock>) -> ModelLifecycleManager {
+    let policy = PolicyConfig::new(PolicySettings {
+        auto_rollback_on_critical: true,
+        ..PolicySettings::default()
+    })
+    .unwrap();
+    ModelLifecycleManager::builder()
+        .memory()
+        .clock(clock)
+        .policy_config(policy)
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_inferences_on_the_active_version_roll_it_back() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let manager = auto_rollback_manager(clock.clone()).await;
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.register_model(version(&model, 2)).await.unwrap();
+    manager.activate_model(&model, &v1).await.unwrap();
+    for _ in 0..200 {
+        manager
+            .record_inference("gpt-4-turbo", &v1, &InferenceResult::success(300.0))
+            .unwrap();
+    }
+    clock.advance(Duration::hours(1));
+    manager.activate_model(&model, &v2).await.unwrap();
+    for _ in 0..100 {
+        let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
+        manager
+            .record_inference("gpt-4-turbo", &v2, &failed)
+            .unwrap();
+    }
+    let alerts = manager.check_alerts().unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.level == AlertLevel::Critical && a.version == v2),
+        "{alerts:?}"
+    );
+    let back = eventually(|| async {
+        manager
+            .get_active_model(&model)
+            .await
+            .unwrap()
+            .map(|a| a.version)
+            == Some(v1.clone())
+    })
+    .await;
+    assert!(back, "rolled back to the last stable version");
+    let rolled = manager.get_model(&model, &v2).await.unwrap();
+    assert_eq!(rolled.status(), ModelStatus::Deprecated);
+    assert!(
+        rolled
+            .deprecation()
+            .unwrap()
+            .reason
+            .contains("critical alert"),
+        "{:?}",
+        rolled.deprecation()
+    );
+    let history = manager.get_model_history(&model).await.unwrap();
+    let rollback = history
+        .iter()
+        .find(|e| e.event.kind == AuditEventKind::ModelRolledBack)
+        .unwrap();
+    assert_eq!(rollback.event.actor.as_str(), "auto-rollback");
+    assert!(rollback.event.details["reason"].contains("maximum error rate"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_stable_version_the_failure_is_recorded_and_nothing_moves() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let manager = auto_rollback_manager(clock).await;
+    let model = ModelId::new("m").unwrap();
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager
+        .activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let failed = InferenceResult::failure(ErrorKind::Timeout, 30.0);
+        manager
+            .record_inference("m", &Version::new(1, 0, 0), &failed)
+            .unwrap();
+    }
+    manager.check_alerts().unwrap();
+    let recorded = eventually(|| async {
+        manager
+            .get_model_history(&model)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.event.details.get("outcome").map(String::as_str) == Some("no target"))
+    })
+    .await;
+    assert!(
+        recorded,
+        "a critical entry says there was nothing to roll back to"
+    );
+    let active = manager.get_active_model(&model).await.unwrap().unwrap();
+    assert_eq!(active.version, Version::new(1, 0, 0), "left as it was");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_canary_is_aborted() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let manager = auto_rollback_manager(clock).await;
+    let model = ModelId::new("m").unwrap();
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.register_model(version(&model, 2)).await.unwrap();
+    manager
+        .activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    manager
+        .start_canary(
+            &model,
+            &Version::new(2, 0, 0),
+            CanaryWeight::new(10).unwrap(),
+        )
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
+        manager
+            .record_inference("m", &Version::new(2, 0, 0), &failed)
+            .unwrap();
+    }
+    manager.check_alerts().unwrap();
+    let aborted = eventually(|| async {
+        manager
+            .get_model(&model, &Version::new(2, 0, 0))
+            .await
+            .unwrap()
+            .status()
+            == ModelStatus::Inactive
+    })
+    .await;
+    assert!(aborted);
+    assert_eq!(
+        manager
+            .get_active_model(&model)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        Version::new(1, 0, 0)
+    );
+}

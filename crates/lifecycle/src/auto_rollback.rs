@@ -1,0 +1,112 @@
+//! Automatic rollback: a critical alert on the active version rolls the model
+//! back to its last stable version; on a canary, it aborts the canary.
+
+use lifecycle_domain::{
+    Actor, AuditEvent, AuditEventKind, ModelId, ModelStatus, ModelVersion, Severity, Version,
+};
+use lifecycle_evaluator::{Alert, AlertLevel, Evaluator};
+use lifecycle_registry::ModelRegistry;
+use lifecycle_store::{AuditQuery, Clock, Commit, Store};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+
+/// What the rollback task needs. `alerts` is subscribed before the task
+/// starts, so no alert raised after the manager is built is missed.
+pub(crate) struct AutoRollback {
+    pub alerts: tokio::sync::broadcast::Receiver<Alert>,
+    pub registry: ModelRegistry,
+    pub evaluator: Evaluator,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub evaluation: lifecycle_domain::EvaluationConfig,
+}
+
+impl AutoRollback {
+    /// Reacts to critical alerts until the alert stream closes.
+    pub async fn run(mut self) {
+        loop {
+            match self.alerts.recv().await {
+                Ok(alert) if alert.level == AlertLevel::Critical => {
+                    // A failure is audited inside `react`; the next alert still counts.
+                    let _ = self.react(&alert).await;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+
+    async fn react(&self, alert: &Alert) -> Result<(), crate::LifecycleError> {
+        let actor = Actor::new("auto-rollback")?;
+        let registry = self.registry.acting_as(actor.clone());
+        let versions = registry.versions(&alert.model_id).await?;
+        let Some(hit) = versions.iter().find(|v| v.version == alert.version) else {
+            return Ok(());
+        };
+        let reason = format!("critical alert: {}", alert.message);
+        match hit.status() {
+            ModelStatus::Canary => {
+                registry.abort_canary(&alert.model_id).await?;
+            }
+            ModelStatus::Active => match self.stable_target(&alert.model_id, &versions).await? {
+                Some(target) => {
+                    registry.rollback(&alert.model_id, &target, &reason).await?;
+                }
+                None => {
+                    let event = AuditEvent::new(
+                        AuditEventKind::ModelRolledBack,
+                        actor,
+                        format!(
+                            "no stable version of {} to roll back to; {reason}",
+                            alert.model_id
+                        ),
+                        self.clock.now(),
+                    )
+                    .for_version(alert.model_id.clone(), alert.version.clone())
+                    .with_severity(Severity::Critical)
+                    .with_detail("outcome", "no target");
+                    self.store.commit(Commit::audit_only().audit(event)).await?;
+                }
+            },
+            _ => return Ok(()),
+        }
+        for version in registry.versions(&alert.model_id).await? {
+            self.evaluator.track(&version);
+        }
+        Ok(())
+    }
+
+    /// The most recently active other version that is not retired and whose
+    /// lifetime metrics meet every threshold.
+    async fn stable_target(
+        &self,
+        model_id: &ModelId,
+        versions: &[ModelVersion],
+    ) -> Result<Option<Version>, crate::LifecycleError> {
+        let history = self
+            .store
+            .audit(&AuditQuery::all().model(model_id.clone()).newest_first())
+            .await?;
+        for entry in history {
+            let was_active =
+                entry.event.details.get("status").map(String::as_str) == Some("active");
+            let Some(version) = entry.event.version.filter(|_| was_active) else {
+                continue;
+            };
+            let Some(record) = versions.iter().find(|v| v.version == version) else {
+                continue;
+            };
+            if matches!(record.status(), ModelStatus::Active | ModelStatus::Retired) {
+                continue;
+            }
+            let stable = self
+                .evaluator
+                .lifetime_metrics(model_id.as_str(), &version)
+                .is_ok_and(|m| m.threshold_violations(&self.evaluation).is_empty());
+            if stable {
+                return Ok(Some(version));
+            }
+        }
+        Ok(None)
+    }
+}
