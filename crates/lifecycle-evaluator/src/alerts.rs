@@ -4,7 +4,7 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{EvaluationConfig, ModelId, ModelPerformanceMetrics, Threshold, Version};
 use serde::Serialize;
 
-use crate::EvaluationReport;
+use crate::{EvaluationReport, EvaluationStatus};
 
 /// How a version is doing, as alerts report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +49,11 @@ pub(crate) struct Health {
 }
 
 impl Health {
+    /// The level last announced, if the version is not healthy.
+    pub fn level(&self) -> Option<AlertLevel> {
+        self.level
+    }
+
     /// Feeds one evaluation; returns the alert to send when the level changed.
     pub fn observe(
         &mut self,
@@ -66,6 +71,10 @@ impl Health {
             limit,
             at: report.generated_at,
         };
+        if let EvaluationStatus::InsufficientData { .. } = report.status {
+            // Too little data says nothing new: keep the current level.
+            return None;
+        }
         let name = format!("{} {}", report.model_id, report.version);
         let window = format!(
             "over the last {} s ({} samples)",
@@ -88,9 +97,6 @@ impl Health {
                 message,
             );
             (Some(level), Some(a))
-        } else if report.samples < settings.min_samples {
-            // Too little data says nothing new: keep the current level.
-            return None;
         } else {
             self.consecutive_violations = 0;
             match near_limit(&report.metrics, config) {

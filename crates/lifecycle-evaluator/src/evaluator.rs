@@ -286,16 +286,33 @@ impl Evaluator {
         Ok(EvaluationReport {
             model_id: ModelId::new(model_id)?,
             version: tracked.version.clone(),
-            status,
+            status: status.clone(),
             samples: metrics.sample_count,
             window_secs: self.shared.config.settings().evaluation_window_secs,
-            violations: violations
-                .into_iter()
-                .filter(|v| v.threshold != Threshold::MinSamples)
-                .collect(),
+            // Too few samples judges nothing: no violation is reported.
+            violations: match status {
+                EvaluationStatus::InsufficientData { .. } => Vec::new(),
+                _ => violations,
+            },
             metrics,
             generated_at: now,
         })
+    }
+
+    /// Every tracked version whose last announced health is a warning or
+    /// critical: the alerts currently firing.
+    pub fn firing(&self) -> Vec<(ModelId, Version, AlertLevel)> {
+        let snapshot = self.shared.tracked.load();
+        let mut firing = Vec::new();
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.iter() {
+                if let Some(level) = lock(&tracked.health).level() {
+                    firing.push((model_id.clone(), tracked.version.clone(), level));
+                }
+            }
+        }
+        firing.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        firing
     }
 
     /// Judges `candidate` against `baseline` over the rolling window, the

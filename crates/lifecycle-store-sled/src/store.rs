@@ -427,6 +427,10 @@ impl Store for SledStore {
         "sled"
     }
 
+    fn size_on_disk(&self) -> Option<u64> {
+        self.db.size_on_disk().ok()
+    }
+
     async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.check()?;
         let receipt = self.apply(&commit)?;

@@ -32,6 +32,11 @@ pub trait Store: Send + Sync {
     /// A short name of the adapter (`memory`, `sled`) for status reports.
     fn kind(&self) -> &'static str;
 
+    /// Bytes the store occupies on disk, for adapters that have a disk.
+    fn size_on_disk(&self) -> Option<u64> {
+        None
+    }
+
     /// Applies a commit atomically; see the contract above.
     async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError>;
 

@@ -32,10 +32,12 @@ mod auto_rollback;
 mod builder;
 mod error;
 mod manager;
+mod status;
 
 pub use builder::Builder;
 pub use error::LifecycleError;
 pub use manager::{MaintenanceReport, ModelLifecycleManager};
+pub use status::SystemStatus;
 
 pub use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
 pub use lifecycle_domain::*;

@@ -1,8 +1,10 @@
 //! `ModelLifecycleManager`: the whole API in one object.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
 use lifecycle_domain::chrono::{DateTime, Utc};
@@ -17,7 +19,7 @@ use lifecycle_store::{AuditQuery, Clock, Commit, Store};
 use tokio::task::JoinHandle;
 
 use crate::auto_rollback::AutoRollback;
-use crate::{Builder, LifecycleError};
+use crate::{Builder, LifecycleError, SystemStatus};
 
 /// Model lifecycle management in one object, held by an application for its
 /// lifetime: register versions, deploy them (consulting the policy first),
@@ -37,6 +39,7 @@ struct Inner {
     audit: ModelAuditLog,
     disposed: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    started: Instant,
 }
 
 /// What a maintenance run did.
@@ -109,6 +112,7 @@ impl ModelLifecycleManager {
                 evaluator,
                 disposed: AtomicBool::new(false),
                 tasks: Mutex::new(tasks),
+                started: Instant::now(),
             }),
         })
     }
@@ -458,6 +462,42 @@ impl ModelLifecycleManager {
         Ok(MaintenanceReport {
             retired,
             warnings: inner.policy.deprecation_warnings(&versions, now),
+        })
+    }
+
+    /// Counts by status, active models, canaries and their weights, alerts
+    /// firing, deprecation warnings, store kind and size, the audit chain
+    /// head and whether the chain verifies, uptime.
+    pub async fn get_system_status(&self) -> Result<SystemStatus, LifecycleError> {
+        let inner = self.live()?;
+        let versions = self.all_versions().await?;
+        let mut versions_by_status = BTreeMap::new();
+        let (mut active, mut canaries) = (Vec::new(), Vec::new());
+        for v in &versions {
+            *versions_by_status.entry(v.status()).or_insert(0) += 1;
+            match (v.status(), v.canary_weight()) {
+                (ModelStatus::Active, _) => active.push((v.model_id.clone(), v.version.clone())),
+                (ModelStatus::Canary, Some(w)) => {
+                    canaries.push((v.model_id.clone(), v.version.clone(), w.percent()))
+                }
+                _ => {}
+            }
+        }
+        let verified = inner.audit.verify().await?;
+        Ok(SystemStatus {
+            store_kind: inner.store.kind(),
+            store_size_bytes: inner.store.size_on_disk(),
+            models: inner.registry.models().await?.len(),
+            versions_by_status,
+            active,
+            canaries,
+            alerts_firing: inner.evaluator.firing(),
+            deprecation_warnings: inner
+                .policy
+                .deprecation_warnings(&versions, inner.clock.now()),
+            audit_head: inner.store.audit_head().await?,
+            audit_chain_verified: verified.is_intact(),
+            uptime_secs: inner.started.elapsed().as_secs(),
         })
     }
 

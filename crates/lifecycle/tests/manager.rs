@@ -123,6 +123,11 @@ async fn the_standard_workflow_through_the_facade_on_sled() {
         v2
     );
     assert_eq!(manager.get_active_models().await.unwrap().len(), 1);
+    let status = manager.get_system_status().await.unwrap();
+    assert_eq!(status.store_kind, "sled");
+    assert!(status.store_size_bytes.unwrap() > 0);
+    assert_eq!(status.active, [(model.clone(), v2.clone())]);
+    assert!(status.audit_chain_verified);
     assert_eq!(
         manager.get_deprecation_warnings().await.unwrap()[0].days_until_eol,
         90
@@ -377,4 +382,65 @@ async fn a_failing_canary_is_aborted() {
             .version,
         Version::new(1, 0, 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .build()
+        .await
+        .unwrap();
+    let model = ModelId::new("m").unwrap();
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.register_model(version(&model, 2)).await.unwrap();
+    manager.register_model(version(&model, 3)).await.unwrap();
+    manager
+        .activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    manager
+        .start_canary(
+            &model,
+            &Version::new(2, 0, 0),
+            CanaryWeight::new(10).unwrap(),
+        )
+        .await
+        .unwrap();
+    for _ in 0..60 {
+        let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
+        manager
+            .record_inference("m", &Version::new(2, 0, 0), &failed)
+            .unwrap();
+    }
+    manager.check_alerts().unwrap();
+    let status = manager.get_system_status().await.unwrap();
+    assert_eq!(
+        (status.store_kind, status.store_size_bytes, status.models),
+        ("memory", None, 1)
+    );
+    assert_eq!(status.active, [(model.clone(), Version::new(1, 0, 0))]);
+    assert_eq!(
+        status.canaries,
+        [(model.clone(), Version::new(2, 0, 0), 10)]
+    );
+    assert_eq!(
+        status.alerts_firing,
+        [(model.clone(), Version::new(2, 0, 0), AlertLevel::Critical)]
+    );
+    let counts: Vec<(ModelStatus, usize)> = status.versions_by_status.into_iter().collect();
+    assert_eq!(
+        counts,
+        [
+            (ModelStatus::Inactive, 1),
+            (ModelStatus::Canary, 1),
+            (ModelStatus::Active, 1)
+        ]
+    );
+    assert!(status.audit_chain_verified);
+    assert_eq!(
+        status.audit_head,
+        manager.audit_log().verify().await.unwrap().verified_head
+    );
+    assert!(status.deprecation_warnings.is_empty());
 }
