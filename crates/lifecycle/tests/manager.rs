@@ -414,6 +414,13 @@ async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
             .unwrap();
     }
     manager.check_alerts().unwrap();
+    // The alert is audited in the background: let it land before reading the head.
+    let audited = eventually(|| async {
+        let recent = manager.get_recent_audit_entries(1).await.unwrap();
+        recent[0].event.kind == AuditEventKind::ThresholdViolated
+    })
+    .await;
+    assert!(audited);
     let status = manager.get_system_status().await.unwrap();
     assert_eq!(
         (status.store_kind, status.store_size_bytes, status.models),
