@@ -171,7 +171,7 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
     record(&evaluator, "m", 100, InferenceResult::success(200.0));
     assert_eq!(evaluator.check_alerts()[0].level, AlertLevel::Resolved);
     let mut entries = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..500 {
         entries = store.audit(&AuditQuery::all()).await.unwrap();
         if entries.len() == 2 {
             break;

@@ -78,7 +78,7 @@ async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     // Every 100 samples asked for a checkpoint; the last one covers at least 1,000 - 100 per shard.
     let shards = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u64;
     let mut saved = 0;
-    for _ in 0..200 {
+    for _ in 0..500 {
         saved = store
             .metrics(&ModelId::new("m").unwrap(), &v1())
             .await
