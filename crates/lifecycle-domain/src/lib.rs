@@ -51,8 +51,3 @@ pub use version::Version;
 pub use chrono;
 /// The `semver` this crate's types use (for `VersionReq`).
 pub use semver;
-
-/// The README's examples, compiled and run as doc tests.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -51,3 +51,8 @@ pub use lifecycle_store::{
     AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, SystemClock,
 };
 pub use lifecycle_store_sled::SledStore;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
