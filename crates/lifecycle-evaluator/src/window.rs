@@ -17,7 +17,8 @@ const SLOTS: usize = 10;
 pub struct Window {
     slot_ms: i64,
     slots: Vec<Slot>,
-    closed: VersionStats,
+    /// Boxed: cold, and kept off the cache lines the hot path touches.
+    closed: Box<VersionStats>,
     /// The time span [start, end) in ms of the sub-window last recorded
     /// into, and its place in the ring: most calls need no division.
     current: (i64, i64, usize),
@@ -65,7 +66,7 @@ impl Window {
                 };
                 SLOTS
             ],
-            closed: VersionStats::default(),
+            closed: Box::default(),
             current: (0, 0, 0),
             since_checkpoint: 0,
         }
@@ -132,7 +133,7 @@ impl Window {
 
     /// Everything ever recorded.
     pub fn lifetime(&self) -> VersionStats {
-        let mut total = self.closed.clone();
+        let mut total = VersionStats::clone(&self.closed);
         for slot in &self.slots {
             total.merge(&slot.stats);
         }
