@@ -56,3 +56,8 @@ pub use lifecycle_store_sled::SledStore;
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// docs/guide.md's examples, compiled and run as doc tests.
+#[doc = include_str!("../../../docs/guide.md")]
+#[cfg(doctest)]
+pub struct GuideDoctests;
