@@ -6,6 +6,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::time::Duration;
 
 use lifecycle_store::StoreError;
 
@@ -48,16 +49,33 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new()
         .path(path)
         .mode(sled::Mode::HighThroughput);
-    // sled 0.34 can panic instead of returning an error on some damaged files.
-    match catch_unwind(AssertUnwindSafe(|| config.open())) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(e)) => Err(open_error(path, e)),
-        Err(panic) => Err(StoreError::Corrupted {
-            path: path.to_path_buf(),
-            detail: format!("sled panicked while recovering: {}", panic_text(&*panic)),
-        }),
+    // sled finishes writing on its own threads after a store is dropped and
+    // holds the file lock until then: a store being closed (by this process
+    // or another) is waited for, up to LOCK_WAIT, before it counts as in use.
+    let mut waited = Duration::ZERO;
+    loop {
+        // sled 0.34 can panic instead of returning an error on some damaged files.
+        let opened = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+            Ok(Ok(db)) => Ok(db),
+            Ok(Err(e)) => Err(open_error(path, e)),
+            Err(panic) => Err(StoreError::Corrupted {
+                path: path.to_path_buf(),
+                detail: format!("sled panicked while recovering: {}", panic_text(&*panic)),
+            }),
+        };
+        match opened {
+            Err(StoreError::InUse { .. }) if waited < LOCK_WAIT => {
+                std::thread::sleep(LOCK_RETRY);
+                waited += LOCK_RETRY;
+            }
+            other => return other,
+        }
     }
 }
+
+/// How long `open` waits for a store that is being closed.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+const LOCK_RETRY: Duration = Duration::from_millis(25);
 
 /// A directory that holds files but no sled database is someone else's.
 fn check_contents(path: &Path) -> Result<(), StoreError> {

@@ -86,6 +86,9 @@ impl SledStore {
     /// owner only) if it does not exist, and completes a commit that a crash
     /// interrupted.
     ///
+    /// A store that is still being closed (sled finishes its writes on its
+    /// own threads) is waited for, up to a second.
+    ///
     /// Errors name the path and the problem: [`StoreError::InUse`] when
     /// another process has it open, [`StoreError::NotAStore`] for a file or a
     /// foreign directory, [`StoreError::UnsupportedFormat`] for a store of a
