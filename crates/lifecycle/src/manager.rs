@@ -177,9 +177,8 @@ impl ModelLifecycleManager {
     ) -> Result<ModelVersion, LifecycleError> {
         let inner = self.live()?;
         self.approve(model_id, version).await?;
-        let active = inner.registry.activate(model_id, version).await?;
-        self.retrack(model_id).await?;
-        Ok(active)
+        let changed = inner.registry.activate(model_id, version).await;
+        self.retracked(model_id, changed).await
     }
 
     /// Promotes the model's canary after the policy approves it, like `activate_model`.
@@ -189,9 +188,8 @@ impl ModelLifecycleManager {
         if let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) {
             self.approve(model_id, &canary.version).await?;
         }
-        let promoted = inner.registry.promote_canary(model_id).await?;
-        self.retrack(model_id).await?;
-        Ok(promoted)
+        let changed = inner.registry.promote_canary(model_id).await;
+        self.retracked(model_id, changed).await
     }
 
     /// Rolls back to `target`; the current version is marked rolled back.
@@ -201,13 +199,12 @@ impl ModelLifecycleManager {
         target: &Version,
         reason: &str,
     ) -> Result<ModelVersion, LifecycleError> {
-        let active = self
+        let changed = self
             .live()?
             .registry
             .rollback(model_id, target, reason)
-            .await?;
-        self.retrack(model_id).await?;
-        Ok(active)
+            .await;
+        self.retracked(model_id, changed).await
     }
 
     /// Deprecates a version: reason, replacement, grace period (the policy's default when `None`).
@@ -220,7 +217,7 @@ impl ModelLifecycleManager {
         grace_period_days: Option<u32>,
     ) -> Result<ModelVersion, LifecycleError> {
         let registry = &self.live()?.registry;
-        let deprecated = registry
+        let changed = registry
             .deprecate(
                 model_id,
                 version,
@@ -228,9 +225,8 @@ impl ModelLifecycleManager {
                 replacement_version,
                 grace_period_days,
             )
-            .await?;
-        self.retrack(model_id).await?;
-        Ok(deprecated)
+            .await;
+        self.retracked(model_id, changed).await
     }
 
     /// Retires a version for good; results for it are refused from then on.
@@ -239,9 +235,8 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
-        let retired = self.live()?.registry.retire(model_id, version).await?;
-        self.retrack(model_id).await?;
-        Ok(retired)
+        let changed = self.live()?.registry.retire(model_id, version).await;
+        self.retracked(model_id, changed).await
     }
 
     /// Starts a canary on `weight` of the model's traffic.
@@ -251,13 +246,12 @@ impl ModelLifecycleManager {
         version: &Version,
         weight: CanaryWeight,
     ) -> Result<ModelVersion, LifecycleError> {
-        let canary = self
+        let changed = self
             .live()?
             .registry
             .start_canary(model_id, version, weight)
-            .await?;
-        self.retrack(model_id).await?;
-        Ok(canary)
+            .await;
+        self.retracked(model_id, changed).await
     }
 
     /// Changes the canary's share of traffic.
@@ -275,9 +269,8 @@ impl ModelLifecycleManager {
 
     /// Stops the canary.
     pub async fn abort_canary(&self, model_id: &ModelId) -> Result<ModelVersion, LifecycleError> {
-        let aborted = self.live()?.registry.abort_canary(model_id).await?;
-        self.retrack(model_id).await?;
-        Ok(aborted)
+        let changed = self.live()?.registry.abort_canary(model_id).await;
+        self.retracked(model_id, changed).await
     }
 
     /// The version serving `request_key` (sticky; canary for its share of keys).
@@ -526,6 +519,18 @@ impl ModelLifecycleManager {
         } else {
             Err(LifecycleError::Rejected(Box::new(decision)))
         }
+    }
+
+    /// After a registry operation: tells the evaluator the model's versions
+    /// as they now are, and passes the operation's outcome on.
+    async fn retracked(
+        &self,
+        model_id: &ModelId,
+        changed: Result<ModelVersion, lifecycle_registry::RegistryError>,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let version = changed?;
+        self.retrack(model_id).await?;
+        Ok(version)
     }
 
     /// Tells the evaluator the model's versions as they now are.

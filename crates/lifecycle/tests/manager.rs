@@ -22,6 +22,19 @@ fn version(model: &ModelId, major: u64) -> ModelVersion {
     )
 }
 
+/// Records `result` `n` times for `version` of `model`.
+fn record_n(
+    manager: &ModelLifecycleManager,
+    model: &str,
+    version: &Version,
+    n: usize,
+    result: &InferenceResult,
+) {
+    for _ in 0..n {
+        manager.record_inference(model, version, result).unwrap();
+    }
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("lifecycle-manager-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -64,12 +77,8 @@ async fn a_rejected_activation_is_a_typed_error_and_is_audited() {
     assert_eq!(last.event.kind, AuditEventKind::DeploymentDecision);
     assert_eq!(last.event.details["approved"], "false");
     // With enough good traffic recorded, the same activation is approved.
-    for _ in 0..60 {
-        let ok = InferenceResult::success(300.0).with_confidence(0.9);
-        manager
-            .record_inference("gpt-4-turbo", &Version::new(1, 0, 0), &ok)
-            .unwrap();
-    }
+    let ok = InferenceResult::success(300.0).with_confidence(0.9);
+    record_n(&manager, "gpt-4-turbo", &Version::new(1, 0, 0), 60, &ok);
     manager
         .activate_model(&model, &Version::new(1, 0, 0))
         .await
@@ -173,15 +182,13 @@ async fn dispose_saves_metrics_and_refuses_further_calls() {
             .await
             .unwrap();
         manager.register_model(version(&model, 1)).await.unwrap();
-        for _ in 0..42 {
-            manager
-                .record_inference(
-                    "m",
-                    &Version::new(1, 0, 0),
-                    &InferenceResult::success(100.0),
-                )
-                .unwrap();
-        }
+        record_n(
+            &manager,
+            "m",
+            &Version::new(1, 0, 0),
+            42,
+            &InferenceResult::success(100.0),
+        );
         manager.dispose().await.unwrap();
         assert!(matches!(
             manager.route("m", b"k"),
@@ -253,19 +260,22 @@ async fn failing_inferences_on_the_active_version_roll_it_back() {
     manager.register_model(version(&model, 1)).await.unwrap();
     manager.register_model(version(&model, 2)).await.unwrap();
     manager.activate_model(&model, &v1).await.unwrap();
-    for _ in 0..200 {
-        manager
-            .record_inference("gpt-4-turbo", &v1, &InferenceResult::success(300.0))
-            .unwrap();
-    }
+    record_n(
+        &manager,
+        "gpt-4-turbo",
+        &v1,
+        200,
+        &InferenceResult::success(300.0),
+    );
     clock.advance(Duration::hours(1));
     manager.activate_model(&model, &v2).await.unwrap();
-    for _ in 0..100 {
-        let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
-        manager
-            .record_inference("gpt-4-turbo", &v2, &failed)
-            .unwrap();
-    }
+    record_n(
+        &manager,
+        "gpt-4-turbo",
+        &v2,
+        100,
+        &InferenceResult::failure(ErrorKind::ServerError, 30.0),
+    );
     let alerts = manager.check_alerts().unwrap();
     assert!(
         alerts
@@ -313,12 +323,8 @@ async fn without_a_stable_version_the_failure_is_recorded_and_nothing_moves() {
         .activate_model(&model, &Version::new(1, 0, 0))
         .await
         .unwrap();
-    for _ in 0..100 {
-        let failed = InferenceResult::failure(ErrorKind::Timeout, 30.0);
-        manager
-            .record_inference("m", &Version::new(1, 0, 0), &failed)
-            .unwrap();
-    }
+    let failed = InferenceResult::failure(ErrorKind::Timeout, 30.0);
+    record_n(&manager, "m", &Version::new(1, 0, 0), 100, &failed);
     manager.check_alerts().unwrap();
     let recorded = eventually(|| async {
         manager
@@ -356,12 +362,8 @@ async fn a_failing_canary_is_aborted() {
         )
         .await
         .unwrap();
-    for _ in 0..100 {
-        let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
-        manager
-            .record_inference("m", &Version::new(2, 0, 0), &failed)
-            .unwrap();
-    }
+    let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
+    record_n(&manager, "m", &Version::new(2, 0, 0), 100, &failed);
     manager.check_alerts().unwrap();
     let aborted = eventually(|| async {
         manager
@@ -407,12 +409,8 @@ async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
         )
         .await
         .unwrap();
-    for _ in 0..60 {
-        let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
-        manager
-            .record_inference("m", &Version::new(2, 0, 0), &failed)
-            .unwrap();
-    }
+    let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
+    record_n(&manager, "m", &Version::new(2, 0, 0), 60, &failed);
     manager.check_alerts().unwrap();
     // The alert is audited in the background: let it land before reading the head.
     let audited = eventually(|| async {
