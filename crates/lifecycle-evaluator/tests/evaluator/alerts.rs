@@ -3,24 +3,14 @@
 
 use std::sync::Arc;
 
-use crate::common::{evaluator, record_of, t0};
+use crate::common::{evaluator, record, record_of, t0};
 use lifecycle_domain::chrono::Duration;
 use lifecycle_domain::{
-    ErrorKind, EvaluationConfig, EvaluationSettings, InferenceResult, ModelId, Threshold, Version,
+    ErrorKind, EvaluationConfig, EvaluationSettings, InferenceResult, ModelId, Threshold,
 };
 use lifecycle_evaluator::{AlertLevel, Evaluator};
 use lifecycle_store::ManualClock;
 use tokio::sync::broadcast::error::TryRecvError;
-
-fn v1() -> Version {
-    Version::new(1, 0, 0)
-}
-
-fn record(evaluator: &Evaluator, model: &str, n: usize, result: InferenceResult) {
-    for _ in 0..n {
-        evaluator.record(model, &v1(), &result).unwrap();
-    }
-}
 
 #[test]
 fn a_burst_of_failures_alerts_once_and_resolves_once() {

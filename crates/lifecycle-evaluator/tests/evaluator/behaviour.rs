@@ -1,13 +1,9 @@
 //! `Evaluator` through its public API: validation, tracking, the rolling
 //! window against lifetime totals, evaluation, and exact totals under concurrency.
-use crate::common::{evaluator, record_of, t0};
+use crate::common::{evaluator, record, record_of, t0, v1};
 use lifecycle_domain::chrono::Duration;
 use lifecycle_domain::{ErrorKind, InferenceResult, LatencyStatistic, Threshold, Version};
 use lifecycle_evaluator::{EvaluationStatus, EvaluatorError};
-
-fn v1() -> Version {
-    Version::new(1, 0, 0)
-}
 
 #[test]
 fn invalid_results_and_unknown_or_retired_versions_record_nothing() {
@@ -61,24 +57,18 @@ fn failures_are_counted_by_kind_and_kept_out_of_latency() {
             .with_tokens(1_000, 500);
         evaluator.record("m", &v1(), &ok).unwrap();
     }
-    for _ in 0..7 {
-        evaluator
-            .record(
-                "m",
-                &v1(),
-                &InferenceResult::failure(ErrorKind::RateLimited, 0.0),
-            )
-            .unwrap();
-    }
-    for _ in 0..3 {
-        evaluator
-            .record(
-                "m",
-                &v1(),
-                &InferenceResult::failure(ErrorKind::Timeout, 30_000.0),
-            )
-            .unwrap();
-    }
+    record(
+        &evaluator,
+        "m",
+        7,
+        InferenceResult::failure(ErrorKind::RateLimited, 0.0),
+    );
+    record(
+        &evaluator,
+        "m",
+        3,
+        InferenceResult::failure(ErrorKind::Timeout, 30_000.0),
+    );
     let m = evaluator.lifetime_metrics("m", &v1()).unwrap();
     assert_eq!(
         (m.sample_count, m.success_count, m.failure_count),
@@ -110,44 +100,34 @@ fn failures_are_counted_by_kind_and_kept_out_of_latency() {
 #[test]
 fn evaluation_needs_min_samples_then_passes_or_names_each_violation() {
     let (evaluator, _) = evaluator(&["m"]);
-    for _ in 0..20 {
-        evaluator
-            .record("m", &v1(), &InferenceResult::success(300.0))
-            .unwrap();
-    }
+    record(&evaluator, "m", 20, InferenceResult::success(300.0));
     let report = evaluator.evaluate("m", &v1()).unwrap();
     assert_eq!(
         report.status,
         EvaluationStatus::InsufficientData { needed: 30 }
     );
-    for _ in 0..40 {
-        evaluator
-            .record(
-                "m",
-                &v1(),
-                &InferenceResult::success(300.0).with_confidence(0.9),
-            )
-            .unwrap();
-    }
+    record(
+        &evaluator,
+        "m",
+        40,
+        InferenceResult::success(300.0).with_confidence(0.9),
+    );
     let report = evaluator.evaluate("m", &v1()).unwrap();
     assert_eq!(report.status, EvaluationStatus::Passed);
     assert_eq!((report.samples, report.window_secs), (60, 600));
-    for _ in 0..20 {
-        evaluator
-            .record(
-                "m",
-                &v1(),
-                &InferenceResult::success(9_000.0).with_confidence(0.1),
-            )
-            .unwrap();
-        evaluator
-            .record(
-                "m",
-                &v1(),
-                &InferenceResult::failure(ErrorKind::ServerError, 50.0),
-            )
-            .unwrap();
-    }
+    // Order within the window does not matter: counts and sketches merge.
+    record(
+        &evaluator,
+        "m",
+        20,
+        InferenceResult::success(9_000.0).with_confidence(0.1),
+    );
+    record(
+        &evaluator,
+        "m",
+        20,
+        InferenceResult::failure(ErrorKind::ServerError, 50.0),
+    );
     let report = evaluator.evaluate("m", &v1()).unwrap();
     assert_eq!(report.status, EvaluationStatus::Failed);
     let broken: Vec<Threshold> = report.violations.iter().map(|v| v.threshold).collect();
@@ -166,25 +146,18 @@ fn evaluation_needs_min_samples_then_passes_or_names_each_violation() {
 #[test]
 fn a_regression_after_a_long_healthy_run_shows_in_the_window_and_passes_with_it() {
     let (evaluator, clock) = evaluator(&["m"]);
-    for _ in 0..100_000 {
-        evaluator
-            .record("m", &v1(), &InferenceResult::success(250.0))
-            .unwrap();
-    }
+    record(&evaluator, "m", 100_000, InferenceResult::success(250.0));
     assert_eq!(
         evaluator.evaluate("m", &v1()).unwrap().status,
         EvaluationStatus::Passed
     );
     clock.advance(Duration::minutes(11));
-    for _ in 0..60 {
-        evaluator
-            .record(
-                "m",
-                &v1(),
-                &InferenceResult::failure(ErrorKind::ServerError, 10.0),
-            )
-            .unwrap();
-    }
+    record(
+        &evaluator,
+        "m",
+        60,
+        InferenceResult::failure(ErrorKind::ServerError, 10.0),
+    );
     let report = evaluator.evaluate("m", &v1()).unwrap();
     assert_eq!(report.status, EvaluationStatus::Failed, "{report:?}");
     assert_eq!(report.samples, 60, "only the window counts");
@@ -202,11 +175,7 @@ fn a_regression_after_a_long_healthy_run_shows_in_the_window_and_passes_with_it(
     );
     // ...and once it has moved past them, healthy traffic passes again.
     clock.advance(Duration::minutes(2));
-    for _ in 0..60 {
-        evaluator
-            .record("m", &v1(), &InferenceResult::success(250.0))
-            .unwrap();
-    }
+    record(&evaluator, "m", 60, InferenceResult::success(250.0));
     assert_eq!(
         evaluator.evaluate("m", &v1()).unwrap().status,
         EvaluationStatus::Passed

@@ -4,10 +4,23 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, TimeZone, Utc};
 use lifecycle_domain::{
-    EvaluationConfig, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion, Version,
+    EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion,
+    Version,
 };
 use lifecycle_evaluator::Evaluator;
 use lifecycle_store::ManualClock;
+
+/// The version every helper and most tests use.
+pub fn v1() -> Version {
+    Version::new(1, 0, 0)
+}
+
+/// Records `result` `n` times for 1.0.0 of `model`.
+pub fn record(evaluator: &Evaluator, model: &str, n: usize, result: InferenceResult) {
+    for _ in 0..n {
+        evaluator.record(model, &v1(), &result).unwrap();
+    }
+}
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap()
