@@ -1,6 +1,7 @@
 //! `Evaluator`: records results on the hot path and evaluates versions against thresholds.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -48,15 +49,37 @@ struct Shared {
 
 /// One tracked version: its prices and its statistics, in shards so that
 /// threads recording the same version do not contend for one lock: each
-/// thread records into its own shard, readers merge them.
+/// thread records into its own shard, readers merge them. Tracking a
+/// version again shares its shards and bookkeeping with the new entry, so
+/// nothing recorded meanwhile is lost.
 struct Tracked {
     version: Version,
     prices: ModelCostInfo,
     retired: bool,
-    shards: Box<[Shard]>,
+    shards: Arc<[Shard]>,
+    books: Arc<Bookkeeping>,
+}
+
+/// What the evaluator keeps about a version besides its statistics.
+#[derive(Default)]
+struct Bookkeeping {
     health: Mutex<Health>,
     /// Samples recorded since its last checkpoint reached the interval.
     dirty: AtomicBool,
+    /// Lifetime samples as of its last saved (or restored) checkpoint.
+    saved_samples: AtomicU64,
+}
+
+/// A version's lifetime metrics as a checkpoint saved them: what the
+/// registry's record of the version is updated with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The model.
+    pub model_id: ModelId,
+    /// The version.
+    pub version: Version,
+    /// Its lifetime metrics.
+    pub metrics: ModelPerformanceMetrics,
 }
 
 impl Tracked {
@@ -171,23 +194,16 @@ impl Evaluator {
         self.shared.tracked.rcu(|tracked| {
             let mut tracked = FxHashMap::clone(tracked);
             let versions = tracked.entry(version.model_id.clone()).or_default();
-            let (shards, health) = match versions.iter().position(|t| t.version == version.version)
-            {
+            let (shards, books) = match versions.iter().position(|t| t.version == version.version) {
                 Some(i) => {
                     let old = versions.remove(i);
-                    let shards = old
-                        .shards
-                        .iter()
-                        .map(|s| Shard(Mutex::new(lock(&s.0).clone())))
-                        .collect();
-                    let health = *lock(&old.health);
-                    (shards, health)
+                    (old.shards.clone(), old.books.clone())
                 }
                 None => {
                     let shards = (0..shard_count())
                         .map(|_| Shard(Mutex::new(Window::new(window_secs))))
                         .collect();
-                    (shards, Health::default())
+                    (shards, Arc::default())
                 }
             };
             versions.push(Arc::new(Tracked {
@@ -195,8 +211,7 @@ impl Evaluator {
                 prices: version.cost_info.clone(),
                 retired: version.is_retired(),
                 shards,
-                health: Mutex::new(health),
-                dirty: AtomicBool::new(false),
+                books,
             }));
             tracked
         });
@@ -232,7 +247,7 @@ impl Evaluator {
         if window.checkpoint_due(interval) {
             drop(window);
             // The checkpointer saves on its own task: recording never waits.
-            tracked.dirty.store(true, Ordering::Release);
+            tracked.books.dirty.store(true, Ordering::Release);
             self.shared.checkpoints.notify_one();
         }
         Ok(())
@@ -312,7 +327,7 @@ impl Evaluator {
         let mut firing = Vec::new();
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.iter() {
-                if let Some(level) = lock(&tracked.health).level() {
+                if let Some(level) = lock(&tracked.books.health).level() {
                     firing.push((model_id.clone(), tracked.version.clone(), level));
                 }
             }
@@ -347,35 +362,52 @@ impl Evaluator {
         Ok(judge(config, names, &base, &cand, now))
     }
 
-    /// Saves the lifetime statistics of tracked versions through the store
-    /// (all of them, or only those that recorded `metrics_update_interval`
-    /// samples since their last checkpoint). Returns how many were saved.
-    pub async fn checkpoint(&self, store: &dyn Store, all: bool) -> Result<usize, EvaluatorError> {
+    /// Saves the lifetime statistics of tracked versions through the store:
+    /// with `flush`, every version with samples not saved yet; otherwise
+    /// only those that recorded `metrics_update_interval` samples since
+    /// their last checkpoint. Returns what it saved.
+    pub async fn checkpoint(
+        &self,
+        store: &dyn Store,
+        flush: bool,
+    ) -> Result<Vec<Published>, EvaluatorError> {
         let snapshot = self.shared.tracked.load_full();
         let now = self.shared.clock.now();
-        let mut saved = 0;
+        let mut saved = Vec::new();
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.iter() {
-                if !tracked.dirty.swap(false, Ordering::AcqRel) && !all {
+                let due = tracked.books.dirty.swap(false, Ordering::AcqRel);
+                let lifetime = tracked.lifetime();
+                let unsaved =
+                    lifetime.samples() != tracked.books.saved_samples.load(Ordering::Acquire);
+                if !(due || flush && unsaved) {
                     continue;
                 }
-                let lifetime = tracked.lifetime();
                 let state =
                     serde_json::to_vec(&lifetime).map_err(|e| EvaluatorError::Checkpoint {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
                         reason: e.to_string(),
                     })?;
+                let metrics = lifetime.metrics(now);
                 store
                     .save_metrics(MetricsSnapshot {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
                         taken_at: now,
-                        metrics: lifetime.metrics(now),
+                        metrics: metrics.clone(),
                         state,
                     })
                     .await?;
-                saved += 1;
+                tracked
+                    .books
+                    .saved_samples
+                    .store(lifetime.samples(), Ordering::Release);
+                saved.push(Published {
+                    model_id: model_id.clone(),
+                    version: tracked.version.clone(),
+                    metrics,
+                });
             }
         }
         Ok(saved)
@@ -400,6 +432,10 @@ impl Evaluator {
                     }
                 })?;
                 lock(&tracked.shards[0].0).absorb(&stats);
+                tracked
+                    .books
+                    .saved_samples
+                    .store(tracked.lifetime().samples(), Ordering::Release);
                 restored += 1;
             }
         }
@@ -408,11 +444,21 @@ impl Evaluator {
 
     /// Starts the background checkpointer on the current tokio runtime: it
     /// saves each version that recorded `metrics_update_interval` samples
-    /// since its last checkpoint. It ends when the evaluator is dropped.
+    /// since its last checkpoint, then hands what it saved to `publish`
+    /// (the facade updates the registry's records with it). It ends when
+    /// the evaluator is dropped.
     /// A crash loses at most, per version, the samples recorded since its
     /// last saved checkpoint: `metrics_update_interval` per shard (one shard
     /// per core, at most four), plus those recorded while a save is running.
-    pub fn spawn_checkpointer(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_checkpointer<P, F>(
+        &self,
+        store: Arc<dyn Store>,
+        publish: P,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        P: Fn(Vec<Published>) -> F + Send + 'static,
+        F: Future<Output = ()> + Send,
+    {
         let shared = Arc::downgrade(&self.shared);
         let wake = self.shared.checkpoints.clone();
         tokio::spawn(async move {
@@ -422,8 +468,10 @@ impl Evaluator {
                     break;
                 };
                 let evaluator = Evaluator { shared };
-                if let Err(e) = evaluator.checkpoint(&*store, false).await {
-                    *lock(&evaluator.shared.checkpoint_error) = Some(e.to_string());
+                match evaluator.checkpoint(&*store, false).await {
+                    Ok(saved) if saved.is_empty() => {}
+                    Ok(saved) => publish(saved).await,
+                    Err(e) => *lock(&evaluator.shared.checkpoint_error) = Some(e.to_string()),
                 }
             }
         })
@@ -483,7 +531,7 @@ impl Evaluator {
                 let Ok(report) = self.evaluate(model_id.as_str(), &tracked.version) else {
                     continue;
                 };
-                let changed = lock(&tracked.health).observe(&report, &self.shared.config);
+                let changed = lock(&tracked.books.health).observe(&report, &self.shared.config);
                 if let Some(alert) = changed {
                     // No subscriber is fine: the alert is still returned.
                     let _ = self.shared.alerts.send(alert.clone());

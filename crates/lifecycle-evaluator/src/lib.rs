@@ -8,10 +8,6 @@
 //! every quantile and a bounded number of bins. A t-digest bounds rank
 //! error instead, which says little about the value of a tail latency.
 //!
-//! This crate is being built up (issue 5): recording, lifetime and window
-//! statistics, evaluation and alerts are here; the canary comparison and
-//! metrics checkpoints come next.
-//!
 //! If you are building an application, you probably want the `lifecycle`
 //! facade.
 
@@ -30,5 +26,5 @@ pub use compare::{
     Shift, Verdict,
 };
 pub use error::EvaluatorError;
-pub use evaluator::{alert_event, EvaluationReport, EvaluationStatus, Evaluator};
+pub use evaluator::{alert_event, EvaluationReport, EvaluationStatus, Evaluator, Published};
 pub use stats::FailureSummary;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::semver::VersionReq;
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId, ModelStatus,
-    ModelVersion, PolicyConfig, Version,
+    Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId,
+    ModelPerformanceMetrics, ModelStatus, ModelVersion, PolicyConfig, Version,
 };
 use lifecycle_store::{Clock, Commit, ModelState, Store, StoreError};
 
@@ -238,6 +238,37 @@ impl ModelRegistry {
         self.change(model_id, version, |state, now, actor| {
             let record = find(state, model_id, version)?;
             self.take_over(state, record, AuditEventKind::ModelActivated, now, actor)
+        })
+        .await
+    }
+
+    /// Updates the metrics on a version's record with the evaluator's
+    /// published figures. Not audited: these are observations, published
+    /// every `metrics_update_interval` samples, not lifecycle changes (the
+    /// alerts they cause are audited). Figures older than those on the
+    /// record (fewer samples) are ignored, so publications may race.
+    pub async fn update_metrics(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        metrics: ModelPerformanceMetrics,
+    ) -> Result<ModelVersion, RegistryError> {
+        metrics.validate()?;
+        self.change(model_id, version, |state, _, _| {
+            let record = find(state, model_id, version)?;
+            let newer = record
+                .metrics
+                .as_ref()
+                .is_none_or(|old| old.sample_count <= metrics.sample_count);
+            if !newer {
+                return Ok(Plan::default());
+            }
+            let mut record = record.clone();
+            record.metrics = Some(metrics.clone());
+            Ok(Plan {
+                versions: vec![record],
+                events: Vec::new(),
+            })
         })
         .await
     }
@@ -521,6 +552,9 @@ impl ModelRegistry {
             let state = store.model(model_id).await?;
             let now = self.shared.clock.now();
             let planned = plan(&state, now, &self.actor)?;
+            if planned.versions.is_empty() && planned.events.is_empty() {
+                return find(&state, model_id, version).cloned();
+            }
             let after = state.apply(model_id, &planned.versions)?;
             let mut commit = Commit::for_model(model_id.clone(), state.revision);
             commit.versions = planned.versions;

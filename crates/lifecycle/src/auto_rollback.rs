@@ -27,8 +27,11 @@ impl AutoRollback {
         loop {
             match self.alerts.recv().await {
                 Ok(alert) if alert.level == AlertLevel::Critical => {
-                    // A failure is audited inside `react`; the next alert still counts.
-                    let _ = self.react(&alert).await;
+                    // A failure is logged; the next alert still counts.
+                    if let Err(e) = self.react(&alert).await {
+                        tracing::error!(model = %alert.model_id, version = %alert.version,
+                            error = %e, "automatic rollback failed");
+                    }
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
@@ -47,12 +50,18 @@ impl AutoRollback {
         match hit.status() {
             ModelStatus::Canary => {
                 registry.abort_canary(&alert.model_id).await?;
+                tracing::warn!(model = %alert.model_id, version = %alert.version,
+                    %reason, "canary aborted automatically");
             }
             ModelStatus::Active => match self.stable_target(&alert.model_id, &versions).await? {
                 Some(target) => {
                     registry.rollback(&alert.model_id, &target, &reason).await?;
+                    tracing::warn!(model = %alert.model_id, from = %alert.version, to = %target,
+                        %reason, "rolled back automatically");
                 }
                 None => {
+                    tracing::error!(model = %alert.model_id, version = %alert.version,
+                        %reason, "no stable version to roll back to");
                     let event = AuditEvent::new(
                         AuditEventKind::ModelRolledBack,
                         actor,

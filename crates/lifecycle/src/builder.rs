@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lifecycle_domain::{Actor, EvaluationConfig, PolicyConfig};
 use lifecycle_store::{Clock, MemoryStore, Store, SystemClock};
@@ -34,6 +35,7 @@ pub struct Builder {
     evaluation: EvaluationConfig,
     policy: PolicyConfig,
     actor: Option<Actor>,
+    alert_check: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -44,6 +46,7 @@ impl Default for Builder {
             evaluation: EvaluationConfig::default(),
             policy: PolicyConfig::default(),
             actor: None,
+            alert_check: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -96,8 +99,21 @@ impl Builder {
         }
     }
 
+    /// How often the background task evaluates every version and raises
+    /// alerts (default every second); `None` leaves it to the caller
+    /// (`ModelLifecycleManager::check_alerts`), as tests with a manual
+    /// clock do.
+    pub fn alert_check_interval(self, every: Option<Duration>) -> Self {
+        Self {
+            alert_check: every,
+            ..self
+        }
+    }
+
     /// Opens the store and wires the services. On a tokio runtime it also
-    /// starts the background metrics checkpointer and alert auditor.
+    /// starts the background tasks: metrics checkpointer and publisher,
+    /// alert checker and auditor, and automatic rollback when the policy
+    /// asks for it.
     pub async fn build(self) -> Result<ModelLifecycleManager, LifecycleError> {
         let store: Arc<dyn Store> = match self.backend {
             Backend::Sled(path) => Arc::new(SledStore::open(path)?),
@@ -108,6 +124,14 @@ impl Builder {
             Some(actor) => actor,
             None => Actor::new("lifecycle")?,
         };
-        ModelLifecycleManager::start(store, self.clock, self.evaluation, self.policy, actor).await
+        ModelLifecycleManager::start(crate::manager::Setup {
+            store,
+            clock: self.clock,
+            evaluation: self.evaluation,
+            policy: self.policy,
+            actor,
+            alert_check: self.alert_check,
+        })
+        .await
     }
 }

@@ -12,7 +12,9 @@ use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, EvaluationConfig,
     InferenceResult, ModelId, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
 };
-use lifecycle_evaluator::{Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator};
+use lifecycle_evaluator::{
+    Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator, Published,
+};
 use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
 use lifecycle_registry::{ModelRegistry, Routed};
 use lifecycle_store::{AuditQuery, Clock, Commit, Store};
@@ -40,6 +42,46 @@ struct Inner {
     disposed: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     started: Instant,
+}
+
+/// What the builder hands over.
+pub(crate) struct Setup {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub evaluation: EvaluationConfig,
+    pub policy: PolicyConfig,
+    pub actor: Actor,
+    pub alert_check: Option<std::time::Duration>,
+}
+
+/// Evaluates every version `every` so long, raising alerts on changes of health.
+fn spawn_alert_checker(evaluator: Evaluator, every: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            for alert in evaluator.check_alerts() {
+                tracing::warn!(model = %alert.model_id, version = %alert.version,
+                    level = ?alert.level, "{}", alert.message);
+            }
+        }
+    })
+}
+
+/// Updates the registry's records with the metrics a checkpoint saved.
+/// A failure is logged, not returned: the next publication brings the
+/// record up to date, and the checkpoint itself is already saved.
+async fn publish(registry: &ModelRegistry, saved: Vec<Published>) {
+    for p in saved {
+        if let Err(e) = registry
+            .update_metrics(&p.model_id, &p.version, p.metrics)
+            .await
+        {
+            tracing::warn!(model = %p.model_id, version = %p.version, error = %e,
+                "could not publish metrics to the registry");
+        }
+    }
 }
 
 /// What a maintenance run did.
@@ -70,13 +112,15 @@ impl ModelLifecycleManager {
             .await
     }
 
-    pub(crate) async fn start(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        evaluation: EvaluationConfig,
-        policy: PolicyConfig,
-        actor: Actor,
-    ) -> Result<Self, LifecycleError> {
+    pub(crate) async fn start(setup: Setup) -> Result<Self, LifecycleError> {
+        let Setup {
+            store,
+            clock,
+            evaluation,
+            policy,
+            actor,
+            alert_check,
+        } = setup;
         let registry =
             ModelRegistry::open(store.clone(), clock.clone(), policy.clone(), actor).await?;
         let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
@@ -88,8 +132,15 @@ impl ModelLifecycleManager {
         evaluator.restore(&*store).await?;
         let mut tasks = Vec::new();
         if tokio::runtime::Handle::try_current().is_ok() {
-            tasks.push(evaluator.spawn_checkpointer(store.clone()));
+            let publisher = registry.acting_as(Actor::system("evaluator")?);
+            tasks.push(evaluator.spawn_checkpointer(store.clone(), move |saved| {
+                let registry = publisher.clone();
+                async move { publish(&registry, saved).await }
+            }));
             tasks.push(evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator")?));
+            if let Some(every) = alert_check {
+                tasks.push(spawn_alert_checker(evaluator.clone(), every));
+            }
             if policy.settings().auto_rollback_on_critical {
                 let task = AutoRollback {
                     alerts: evaluator.subscribe_alerts(),
@@ -137,7 +188,8 @@ impl ModelLifecycleManager {
     /// Evaluates every tracked version and raises alerts for those whose
     /// health changed (they are audited, and with the policy's
     /// `auto_rollback_on_critical` a critical one rolls back); returns them.
-    /// Run it on a timer.
+    /// A background task does this every second unless the builder's
+    /// `alert_check_interval` says otherwise.
     pub fn check_alerts(&self) -> Result<Vec<Alert>, LifecycleError> {
         Ok(self.live()?.evaluator.check_alerts())
     }
@@ -163,6 +215,8 @@ impl ModelLifecycleManager {
         version: ModelVersion,
     ) -> Result<ModelVersion, LifecycleError> {
         let stored = self.live()?.registry.register(version).await?;
+        tracing::info!(model = %stored.model_id, version = %stored.version, provider = %stored.provider,
+            "model version registered");
         self.inner.evaluator.track(&stored);
         Ok(stored)
     }
@@ -447,6 +501,8 @@ impl ModelLifecycleManager {
             let maintenance = inner.registry.acting_as(Actor::system("maintenance")?);
             for due in inner.policy.retirement_due(&versions, now) {
                 maintenance.retire(&due.model_id, &due.version).await?;
+                tracing::info!(model = %due.model_id, version = %due.version,
+                    "retired at end of life");
                 self.retrack(&due.model_id).await?;
                 retired.push((due.model_id.clone(), due.version.clone()));
             }
@@ -501,6 +557,9 @@ impl ModelLifecycleManager {
         let inner = self.live()?;
         inner.disposed.store(true, Ordering::Release);
         let saved = inner.evaluator.checkpoint(&*inner.store, true).await;
+        if let Ok(saved) = &saved {
+            publish(&inner.registry, saved.clone()).await;
+        }
         let tasks =
             std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
@@ -517,6 +576,8 @@ impl ModelLifecycleManager {
         if decision.approved {
             Ok(())
         } else {
+            tracing::warn!(model = %model_id, %version, reason = %decision.reason,
+                "deployment rejected by policy");
             Err(LifecycleError::Rejected(Box::new(decision)))
         }
     }
@@ -529,6 +590,8 @@ impl ModelLifecycleManager {
         changed: Result<ModelVersion, lifecycle_registry::RegistryError>,
     ) -> Result<ModelVersion, LifecycleError> {
         let version = changed?;
+        tracing::info!(model = %model_id, version = %version.version, status = %version.status(),
+            "lifecycle change committed");
         self.retrack(model_id).await?;
         Ok(version)
     }

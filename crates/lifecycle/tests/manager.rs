@@ -216,9 +216,54 @@ async fn dispose_saves_metrics_and_refuses_further_calls() {
         lifetime.sample_count, 42,
         "restored from the checkpoint dispose saved"
     );
+    let record = reopened
+        .get_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        record.metrics.map(|m| m.sample_count),
+        Some(42),
+        "dispose published the metrics into the version's record"
+    );
     reopened.dispose().await.unwrap();
     drop(reopened);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_published_into_the_registry_every_interval() {
+    let evaluation = EvaluationConfig::new(EvaluationSettings {
+        metrics_update_interval: 50,
+        ..EvaluationSettings::default()
+    })
+    .unwrap();
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .evaluation_config(evaluation)
+        .build()
+        .await
+        .unwrap();
+    let model = ModelId::new("m").unwrap();
+    let v1 = Version::new(1, 0, 0);
+    manager.register_model(version(&model, 1)).await.unwrap();
+    let result = InferenceResult::success(120.0).with_tokens(1_000, 100);
+    record_n(&manager, "m", &v1, 500, &result);
+    let published = eventually(|| async {
+        let record = manager.get_model(&model, &v1).await.unwrap();
+        record.metrics.is_some_and(|m| m.sample_count >= 450)
+    })
+    .await;
+    assert!(published, "the record shows the evaluator's figures");
+    let metrics = manager
+        .get_model(&model, &v1)
+        .await
+        .unwrap()
+        .metrics
+        .unwrap();
+    assert_eq!(metrics.total_input_tokens, 1_000 * metrics.sample_count);
+    assert!((metrics.p50_latency_ms - 120.0).abs() <= 1.2);
+    let audited = manager.get_model_history(&model).await.unwrap();
+    assert_eq!(audited.len(), 1, "publishing is not audited: {audited:?}");
 }
 
 /// Polls `check` every 10 ms for up to 5 s.
@@ -246,6 +291,7 @@ async fn auto_rollback_manager(clock: Arc<ManualClock>) -> ModelLifecycleManager
         .memory()
         .clock(clock)
         .policy_config(policy)
+        .alert_check_interval(None)
         .build()
         .await
         .unwrap()
@@ -390,6 +436,7 @@ async fn a_failing_canary_is_aborted() {
 async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
     let manager = ModelLifecycleManager::builder()
         .memory()
+        .alert_check_interval(None)
         .build()
         .await
         .unwrap();

@@ -211,3 +211,25 @@ fn concurrent_recording_keeps_exact_totals() {
         assert_eq!(m.total_input_tokens, 450_000, "{model}");
     }
 }
+
+#[test]
+fn tracking_a_version_again_while_it_records_loses_nothing() {
+    let (evaluator, _) = evaluator(&["a"]);
+    let original = record_of("a");
+    let mut cheaper = original.clone();
+    cheaper.cost_info.input_per_1k /= 2.0;
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| record(&evaluator, "a", 50_000, InferenceResult::success(10.0)));
+        }
+        s.spawn(|| {
+            for i in 0..2_000 {
+                evaluator.track(if i % 2 == 0 { &cheaper } else { &original });
+            }
+        });
+    });
+    assert_eq!(
+        evaluator.lifetime_metrics("a", &v1()).unwrap().sample_count,
+        100_000
+    );
+}

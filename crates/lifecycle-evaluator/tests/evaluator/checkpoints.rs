@@ -49,14 +49,27 @@ async fn a_restarted_evaluator_restores_lifetime_metrics() {
     let store = store().await;
     let before = evaluator(100);
     record(&before, 250);
-    assert_eq!(before.checkpoint(&*store, true).await.unwrap(), 1);
+    let saved = before.checkpoint(&*store, true).await.unwrap();
     let expected: ModelPerformanceMetrics = before.lifetime_metrics("m", &v1()).unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        (saved[0].version.clone(), &saved[0].metrics),
+        (v1(), &expected)
+    );
+    assert!(
+        before.checkpoint(&*store, true).await.unwrap().is_empty(),
+        "a flush with nothing new saves nothing"
+    );
     drop(before);
 
     let after = evaluator(100);
     assert_eq!(after.restore(&*store).await.unwrap(), 1);
     let restored = after.lifetime_metrics("m", &v1()).unwrap();
     assert_eq!(restored, expected);
+    assert!(
+        after.checkpoint(&*store, true).await.unwrap().is_empty(),
+        "restored samples count as saved"
+    );
     record(&after, 50);
     assert_eq!(
         after.lifetime_metrics("m", &v1()).unwrap().sample_count,
@@ -73,7 +86,12 @@ async fn a_restarted_evaluator_restores_lifetime_metrics() {
 async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     let store = store().await;
     let evaluator = evaluator(100);
-    let task = evaluator.spawn_checkpointer(store.clone());
+    let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = published.clone();
+    let task = evaluator.spawn_checkpointer(store.clone(), move |saved| {
+        sink.lock().unwrap().extend(saved);
+        std::future::ready(())
+    });
     record(&evaluator, 1_000);
     // Every 100 samples asked for a checkpoint; the last one covers at least 1,000 - 100 per shard.
     let shards = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u64;
@@ -91,6 +109,15 @@ async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     }
     assert!(saved >= 1_000 - 100 * shards, "saved {saved}");
     assert_eq!(evaluator.checkpoint_error(), None);
+    let last_published = published
+        .lock()
+        .unwrap()
+        .last()
+        .map(|p| p.metrics.sample_count);
+    assert!(
+        last_published.is_some_and(|n| n >= 1_000 - 100 * shards),
+        "every save is published: {last_published:?}"
+    );
     drop(evaluator);
     tokio::time::timeout(StdDuration::from_secs(5), task)
         .await
