@@ -11,7 +11,7 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
     run_query, seal_events, time_span, AuditCheckpoint, AuditQuery, Commit, CommitReceipt,
-    MetricsSnapshot, ModelState, Store, StoreError,
+    MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -80,6 +80,11 @@ const JOURNAL_KEY: &[u8] = b"journal";
 const CHECKPOINT_KEY: &[u8] = b"checkpoint";
 /// Entries removed per journaled step of a prune.
 const PRUNE_CHUNK: u64 = 500;
+/// `meta/importing`: set while an import writes; an import cut short by a
+/// crash is undone on open, leaving the store empty as it was.
+const IMPORTING_KEY: &[u8] = b"importing";
+/// Audit entries written per step of an import.
+const IMPORT_CHUNK: usize = 1_000;
 
 impl SledStore {
     /// Opens the store in directory `path`, creating it (readable by the
@@ -120,6 +125,7 @@ impl SledStore {
             models: RwLock::new(HashMap::new()),
         };
         store.recover()?;
+        store.undo_interrupted_import()?;
         store.watermark.check(&store.path, store.commits()?)?;
         Ok(store)
     }
@@ -177,16 +183,7 @@ impl SledStore {
         }
         let entries = seal_events(commit.audit.clone(), self.read_head()?);
         for entry in &entries {
-            let (seq, event) = (entry.sequence, &entry.event);
-            journal.put(TreeId::Audit, &keys::sequence(seq), encode(entry)?);
-            if let Some(model_id) = &event.model_id {
-                let key = keys::model_sequence(model_id, seq);
-                journal.put(TreeId::AuditByModel, &key, Vec::new());
-            }
-            let key = keys::time_sequence(event.timestamp, seq);
-            journal.put(TreeId::AuditByTime, &key, Vec::new());
-            let key = keys::severity_sequence(event.severity, seq);
-            journal.put(TreeId::AuditBySeverity, &key, Vec::new());
+            put_entry(&mut journal, entry)?;
         }
         if let Some(last) = entries.last() {
             let head = keys::encode_head(last.head()).to_vec();
@@ -300,6 +297,95 @@ impl SledStore {
             .get(CHECKPOINT_KEY)
             .map_err(|e| self.error(e))?;
         bytes.map(|b| self.decode("meta", &b)).transpose()
+    }
+
+    /// What the store holds, in words; `None` when it is empty.
+    fn contents(&self) -> Result<Option<String>, StoreError> {
+        let models = self.tree(TreeId::Models).len();
+        if models > 0 {
+            return Ok(Some(format!("{models} models")));
+        }
+        if self.read_head()?.is_some() || self.read_checkpoint()?.is_some() {
+            return Ok(Some("an audit log".into()));
+        }
+        Ok(None)
+    }
+
+    /// Writes an image into the empty store under the writer lock: marks the
+    /// import, writes records and entries in chunks, then one journaled step
+    /// sets the chain head, checkpoint and commit counter and clears the mark.
+    fn import_image(&self, image: &StoreImage) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.refuse_if_broken()?;
+        if let Some(what) = self.contents()? {
+            return Err(StoreError::NotEmpty { what });
+        }
+        let meta = self.tree(TreeId::Meta);
+        meta.insert(IMPORTING_KEY, &[][..])
+            .map_err(|e| self.error(e))?;
+        flush_to_disk(&self.db, &self.disk, &self.path)?;
+        let written = self.write_image(image);
+        if written.is_err() {
+            // Reopening undoes the partial import.
+            self.broken.store(true, Ordering::Release);
+        }
+        written
+    }
+
+    fn write_image(&self, image: &StoreImage) -> Result<(), StoreError> {
+        for chunk in image.audit.chunks(IMPORT_CHUNK) {
+            let mut journal = Journal::default();
+            for entry in chunk {
+                put_entry(&mut journal, entry)?;
+            }
+            self.write(&journal)?;
+        }
+        let mut last = Journal {
+            commit: self.commits()? + 1,
+            puts: Vec::new(),
+        };
+        for state in &image.models {
+            if let Some(first) = state.versions.first() {
+                let key = first.model_id.as_str().as_bytes();
+                last.put(TreeId::Models, key, encode(state)?);
+            }
+        }
+        for snapshot in &image.metrics {
+            let key = keys::model_version(&snapshot.model_id, &snapshot.version);
+            self.metrics
+                .insert(key, encode(snapshot)?)
+                .map_err(|e| self.error(e))?;
+        }
+        let head = image.audit.last().map(AuditLogEntry::head);
+        if let Some(head) = head.or(image.audit_checkpoint.map(|c| c.head)) {
+            last.put(TreeId::Meta, HEAD_KEY, keys::encode_head(head).to_vec());
+        }
+        if let Some(checkpoint) = &image.audit_checkpoint {
+            last.put(TreeId::Meta, CHECKPOINT_KEY, encode(checkpoint)?);
+        }
+        last.delete(TreeId::Meta, IMPORTING_KEY);
+        let count = last.commit.to_be_bytes().to_vec();
+        last.put(TreeId::Meta, COMMITS_KEY, count);
+        self.write_journaled(&last)
+    }
+
+    /// Empties the store if a crash interrupted an import.
+    fn undo_interrupted_import(&self) -> Result<(), StoreError> {
+        let meta = self.tree(TreeId::Meta);
+        if !meta
+            .contains_key(IMPORTING_KEY)
+            .map_err(|e| self.error(e))?
+        {
+            return Ok(());
+        }
+        for id in TREES.into_iter().filter(|t| *t != TreeId::Meta) {
+            self.tree(id).clear().map_err(|e| self.error(e))?;
+        }
+        self.metrics.clear().map_err(|e| self.error(e))?;
+        for key in [HEAD_KEY, CHECKPOINT_KEY, IMPORTING_KEY] {
+            meta.remove(key).map_err(|e| self.error(e))?;
+        }
+        flush_to_disk(&self.db, &self.disk, &self.path)
     }
 
     /// Completes the last commit if a crash interrupted its writes.
@@ -419,6 +505,21 @@ fn commits(path: &Path, meta: &sled::Tree) -> Result<u64, StoreError> {
     }
 }
 
+/// Adds the writes of one sealed audit entry and its index keys.
+fn put_entry(journal: &mut Journal, entry: &AuditLogEntry) -> Result<(), StoreError> {
+    let (seq, event) = (entry.sequence, &entry.event);
+    journal.put(TreeId::Audit, &keys::sequence(seq), encode(entry)?);
+    if let Some(model_id) = &event.model_id {
+        let key = keys::model_sequence(model_id, seq);
+        journal.put(TreeId::AuditByModel, &key, Vec::new());
+    }
+    let key = keys::time_sequence(event.timestamp, seq);
+    journal.put(TreeId::AuditByTime, &key, Vec::new());
+    let key = keys::severity_sequence(event.severity, seq);
+    journal.put(TreeId::AuditBySeverity, &key, Vec::new());
+    Ok(())
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value)
         .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
@@ -522,6 +623,12 @@ impl Store for SledStore {
             .map_err(|e| self.error(e))?;
         bytes.map(|b| self.decode("metrics", &b)).transpose()
     }
+
+    async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
+        image.check()?;
+        self.import_image(&image)?;
+        self.durable().await
+    }
 }
 
 #[cfg(test)]
@@ -581,6 +688,56 @@ mod tests {
         assert_eq!(store.commits().unwrap(), 1);
         let by_model = store.audit(&AuditQuery::all().model(model)).await.unwrap();
         assert_eq!(by_model, entries, "indexes were completed too");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A crash after an import wrote its entries and records but before its
+    /// last journaled step: reopening leaves the store empty, as before it.
+    #[tokio::test]
+    async fn an_import_cut_short_is_undone_on_open() {
+        let dir = std::env::temp_dir().join(format!("lifecycle-import-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = DateTime::<Utc>::from(std::time::SystemTime::UNIX_EPOCH);
+        let model = ModelId::new("m").unwrap();
+        let record = ModelVersion::new(
+            model.clone(),
+            Version::new(1, 0, 0),
+            "openai",
+            ModelCapabilities::new(8_192, 1_024),
+            ModelCostInfo::usd(0.01, 0.03),
+            now,
+        );
+        let event = AuditEvent::new(
+            AuditEventKind::ModelRegistered,
+            Actor::new("t").unwrap(),
+            "r",
+            now,
+        );
+        let source = lifecycle_store::MemoryStore::new();
+        let commit = Commit::for_model(model.clone(), 0).put(record).audit(event);
+        source.commit(commit).await.unwrap();
+        let image = StoreImage::read(&source).await.unwrap();
+        {
+            let store = SledStore::open(&dir).unwrap();
+            // What `import_image` does, up to its last step.
+            let meta = store.tree(TreeId::Meta);
+            meta.insert(IMPORTING_KEY, &[][..]).unwrap();
+            let mut journal = Journal::default();
+            put_entry(&mut journal, &image.audit[0]).unwrap();
+            journal.put(TreeId::Models, b"m", encode(&image.models[0]).unwrap());
+            store.write(&journal).unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = SledStore::open(&dir).unwrap();
+        assert_eq!(
+            StoreImage::read(&store).await.unwrap(),
+            StoreImage::default()
+        );
+        store.import(image.clone()).await.unwrap();
+        drop(store);
+        let store = SledStore::open(&dir).unwrap();
+        assert_eq!(StoreImage::read(&store).await.unwrap(), image);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -222,7 +222,7 @@ pub struct MetricsSnapshot {
 
 /// Checks that `versions` (a model's records after a commit) hold at most one
 /// active and at most one canary version.
-fn check_single_active<'a>(
+pub(crate) fn check_single_active<'a>(
     model_id: &ModelId,
     versions: impl IntoIterator<Item = &'a ModelVersion>,
 ) -> Result<(), StoreError> {

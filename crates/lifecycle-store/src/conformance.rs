@@ -9,6 +9,7 @@
 mod audit;
 mod concurrency;
 mod fixtures;
+mod import;
 mod invalid;
 mod metrics;
 mod versions;
@@ -60,6 +61,9 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         metrics::snapshots_need_a_registered_version,
         concurrency::racing_activations_leave_one_active_and_no_gaps,
         concurrency::parallel_commits_on_many_models_all_land,
+        import::an_imported_image_reads_back_whole_and_carries_on,
+        import::import_into_a_store_with_data_is_refused,
+        import::inconsistent_images_are_refused_and_write_nothing,
     ]
 }
 

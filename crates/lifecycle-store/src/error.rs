@@ -99,6 +99,20 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// An import was refused: the store already holds data. Nothing was written.
+    #[error("the store is not empty ({what}); import into a new, empty store")]
+    NotEmpty {
+        /// What it holds.
+        what: String,
+    },
+
+    /// An image to import is inconsistent. Nothing was written.
+    #[error("the data to import is inconsistent: {reason}")]
+    InvalidImage {
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The storage backend failed; the message names the operation and cause.
     #[error("storage failed: {0}")]
     Backend(String),

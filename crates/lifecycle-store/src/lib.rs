@@ -31,6 +31,7 @@ mod commit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod image;
 mod memory;
 mod query;
 mod store;
@@ -40,6 +41,7 @@ pub use commit::{
     seal_events, AuditCheckpoint, Commit, CommitReceipt, MetricsSnapshot, ModelState, RevisionGuard,
 };
 pub use error::StoreError;
+pub use image::StoreImage;
 pub use memory::MemoryStore;
 pub use query::{run_query, time_span, AuditIndex, AuditQuery, Sequences};
 #[cfg(feature = "mock")]

@@ -12,7 +12,7 @@ use crate::commit::seal_events;
 use crate::query::{run_query, time_span, AuditIndex, Sequences};
 use crate::{
     AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store,
-    StoreError,
+    StoreError, StoreImage,
 };
 
 /// A store that keeps everything in memory and forgets it on drop. Fast, and
@@ -169,6 +169,41 @@ impl Store for MemoryStore {
     ) -> Result<Option<MetricsSnapshot>, StoreError> {
         let key = (model_id.clone(), version.clone());
         Ok(self.read().metrics.get(&key).cloned())
+    }
+
+    async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
+        image.check()?;
+        let mut inner = self.write();
+        if let Some(what) = inner.contents() {
+            return Err(StoreError::NotEmpty { what });
+        }
+        for state in image.models {
+            if let Some(first) = state.versions.first() {
+                inner.models.insert(first.model_id.clone(), state);
+            }
+        }
+        for snapshot in image.metrics {
+            let key = (snapshot.model_id.clone(), snapshot.version.clone());
+            inner.metrics.insert(key, snapshot);
+        }
+        inner.audit.checkpoint = image.audit_checkpoint;
+        for entry in image.audit {
+            inner.audit.append(entry);
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// What the store holds, in words; `None` when it is empty.
+    fn contents(&self) -> Option<String> {
+        if !self.models.is_empty() {
+            return Some(format!("{} models", self.models.len()));
+        }
+        if self.audit.head().is_some() {
+            return Some("an audit log".into());
+        }
+        None
     }
 }
 

@@ -8,6 +8,7 @@ use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version}
 
 use crate::{
     AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, StoreError,
+    StoreImage,
 };
 
 /// Durable state of the lifecycle system: version records, the audit log and
@@ -89,4 +90,12 @@ pub trait Store: Send + Sync {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<Option<MetricsSnapshot>, StoreError>;
+
+    /// Loads `image` into this empty store, all or nothing: afterwards the
+    /// store answers every read as the store the image was read from did
+    /// (revisions, sealed entries, checkpoints), and a crash part-way leaves
+    /// it empty. MUST return [`StoreError::NotEmpty`] for a store holding any
+    /// model, audit entry or checkpoint, and [`StoreError::InvalidImage`] (or
+    /// the domain error) when [`StoreImage::check`] fails — writing nothing.
+    async fn import(&self, image: StoreImage) -> Result<(), StoreError>;
 }

@@ -11,7 +11,7 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
     conformance, AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MemoryStore, MetricsSnapshot,
-    ModelState, Store, StoreError,
+    ModelState, Store, StoreError, StoreImage,
 };
 
 #[derive(Clone, Copy)]
@@ -21,6 +21,7 @@ enum Fault {
     IgnoresLimit,
     LosesAnEntry,
     ForgetsMetrics,
+    ImportsOverData,
 }
 
 struct Faulty(MemoryStore, Fault);
@@ -87,6 +88,22 @@ impl Store for Faulty {
     ) -> Result<Option<MetricsSnapshot>, StoreError> {
         self.0.metrics(m, v).await
     }
+    async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
+        match self.1 {
+            // Replays the image as commits: lands on top of what is there.
+            Fault::ImportsOverData => {
+                for state in image.models {
+                    let model_id = state.versions[0].model_id.clone();
+                    let revision = self.0.model(&model_id).await?.revision;
+                    let mut commit = Commit::for_model(model_id, revision);
+                    commit.versions = state.versions;
+                    self.0.commit(commit).await?;
+                }
+                Ok(())
+            }
+            _ => self.0.import(image).await,
+        }
+    }
 }
 
 /// Runs the suite on a faulty store and returns its failure report.
@@ -118,6 +135,10 @@ async fn each_broken_rule_fails_the_cases_that_check_it() {
         (
             Fault::ForgetsMetrics,
             "metrics::snapshots_round_trip_and_replace",
+        ),
+        (
+            Fault::ImportsOverData,
+            "import::import_into_a_store_with_data_is_refused",
         ),
     ];
     for (fault, case) in expectations {

@@ -7,7 +7,7 @@ use lifecycle_domain::ModelPerformanceMetrics;
 use super::fixtures::*;
 use crate::{MetricsSnapshot, Store, StoreError};
 
-fn snapshot(model: &str, v: &str, samples: u64, secs: i64) -> MetricsSnapshot {
+pub fn snapshot(model: &str, v: &str, samples: u64, secs: i64) -> MetricsSnapshot {
     MetricsSnapshot {
         model_id: id(model),
         version: ver(v),
