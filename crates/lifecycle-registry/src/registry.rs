@@ -82,19 +82,29 @@ impl ModelRegistry {
         policy: PolicyConfig,
         actor: Actor,
     ) -> Result<Self, RegistryError> {
-        let router = Router::default();
-        for model_id in store.models().await? {
-            router.update(&model_id, &store.model(&model_id).await?);
-        }
-        Ok(Self {
+        let registry = Self {
             shared: Arc::new(Shared {
                 store,
                 clock,
                 policy,
-                router,
+                router: Router::default(),
             }),
             actor,
-        })
+        };
+        registry.reload().await?;
+        Ok(registry)
+    }
+
+    /// Reloads every model's serving versions into the router, after the
+    /// store was changed behind the registry's back (a restored backup).
+    pub async fn reload(&self) -> Result<(), RegistryError> {
+        let store = &self.shared.store;
+        for model_id in store.models().await? {
+            self.shared
+                .router
+                .update(&model_id, &store.model(&model_id).await?);
+        }
+        Ok(())
     }
 
     /// A handle on the same registry that records `actor` as the author of

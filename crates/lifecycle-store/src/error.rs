@@ -113,6 +113,10 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// The store was closed by its owner (a disposed lifecycle manager).
+    #[error("the store was closed: the lifecycle manager using it was disposed; build a new one")]
+    Closed,
+
     /// The storage backend failed; the message names the operation and cause.
     #[error("storage failed: {0}")]
     Backend(String),

@@ -31,6 +31,10 @@ pub enum LifecycleError {
     #[error(transparent)]
     Store(#[from] lifecycle_store::StoreError),
 
+    /// A backup could not be written or restored.
+    #[error(transparent)]
+    Backup(#[from] crate::BackupError),
+
     /// A value broke a domain rule.
     #[error(transparent)]
     Domain(#[from] lifecycle_domain::DomainError),

@@ -29,11 +29,14 @@
 //! ```
 
 mod auto_rollback;
+mod backup;
 mod builder;
 mod error;
 mod manager;
+mod releasable;
 mod status;
 
+pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
 pub use error::LifecycleError;
 pub use manager::{MaintenanceReport, ModelLifecycleManager};
@@ -48,7 +51,7 @@ pub use lifecycle_evaluator::{
 pub use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
 pub use lifecycle_registry::{Lane, ModelRegistry, Resolved, Routed};
 pub use lifecycle_store::{
-    AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, SystemClock,
+    AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, StoreImage, SystemClock,
 };
 pub use lifecycle_store_sled::SledStore;
 

@@ -1,7 +1,7 @@
 //! `ModelLifecycleManager`: the whole API in one object.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -17,11 +17,13 @@ use lifecycle_evaluator::{
 };
 use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
 use lifecycle_registry::{ModelRegistry, Routed};
-use lifecycle_store::{AuditQuery, Clock, Commit, Store};
+use lifecycle_store::{AuditQuery, Clock, Commit, Store, StoreError};
 use tokio::task::JoinHandle;
 
 use crate::auto_rollback::AutoRollback;
-use crate::{Builder, LifecycleError, SystemStatus};
+use crate::backup::{read_backup, write_backup};
+use crate::releasable::Releasable;
+use crate::{BackupSummary, Builder, LifecycleError, SystemStatus};
 
 /// Model lifecycle management in one object, held by an application for its
 /// lifetime: register versions, deploy them (consulting the policy first),
@@ -34,6 +36,8 @@ pub struct ModelLifecycleManager {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// The same store, to release on dispose.
+    handle: Arc<Releasable>,
     clock: Arc<dyn Clock>,
     registry: ModelRegistry,
     evaluator: Evaluator,
@@ -121,6 +125,8 @@ impl ModelLifecycleManager {
             actor,
             alert_check,
         } = setup;
+        let handle = Arc::new(Releasable::new(store));
+        let store: Arc<dyn Store> = handle.clone();
         let registry =
             ModelRegistry::open(store.clone(), clock.clone(), policy.clone(), actor).await?;
         let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
@@ -158,6 +164,7 @@ impl ModelLifecycleManager {
                 audit: ModelAuditLog::new(store.clone()),
                 policy: LifecyclePolicy::new(policy, evaluation),
                 store,
+                handle,
                 clock,
                 registry,
                 evaluator,
@@ -550,6 +557,56 @@ impl ModelLifecycleManager {
         })
     }
 
+    /// Writes a backup of everything the store holds to `writer`: version
+    /// records with their revisions, metrics checkpoints (saved first, so
+    /// they are current) and the audit log with its chain, as one
+    /// self-describing, checksummed NDJSON file (see `docs/guide.md`).
+    pub async fn create_backup<W: Write>(
+        &self,
+        writer: W,
+    ) -> Result<BackupSummary, LifecycleError> {
+        let inner = self.live()?;
+        let saved = inner.evaluator.checkpoint(&*inner.store, true).await?;
+        publish(&inner.registry, saved).await;
+        write_backup(&*inner.store, inner.clock.now(), writer).await
+    }
+
+    /// Restores a backup into this manager's store, which must be empty.
+    /// The whole backup is read and checked (format version, every line,
+    /// checksum, counts, the audit chain, the records' rules) before
+    /// anything is written, and is then imported all or nothing: a damaged,
+    /// truncated or newer-format backup, or a store with data, is an error
+    /// that changes nothing.
+    pub async fn restore_backup<R: BufRead>(
+        &self,
+        reader: R,
+    ) -> Result<BackupSummary, LifecycleError> {
+        let inner = self.live()?;
+        let (models, head) = (inner.store.models().await?, inner.store.audit_head().await?);
+        if !models.is_empty() || head.is_some() {
+            let what = format!(
+                "{} models, {} audit entries",
+                models.len(),
+                head.map_or(0, |h| h.sequence)
+            );
+            return Err(StoreError::NotEmpty { what }.into());
+        }
+        let (image, summary) = read_backup(reader)?;
+        inner.store.import(image).await?;
+        inner.registry.reload().await?;
+        for model_id in inner.registry.models().await? {
+            self.retrack(&model_id).await?;
+        }
+        inner.evaluator.restore(&*inner.store).await?;
+        tracing::info!(
+            models = summary.models,
+            versions = summary.versions,
+            audit_entries = summary.audit_entries,
+            "backup restored"
+        );
+        Ok(summary)
+    }
+
     /// Saves every version's metrics checkpoint and stops the background
     /// tasks, releasing the store (a sled store can be opened again at once).
     /// Every call after it returns [`LifecycleError::Disposed`].
@@ -564,9 +621,10 @@ impl ModelLifecycleManager {
             std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             task.abort();
-            // Waits until the task is gone, and with it its handle on the store.
             let _ = task.await;
         }
+        // The store closes once calls still running are done with it.
+        inner.handle.release();
         saved.map(drop).map_err(Into::into)
     }
 

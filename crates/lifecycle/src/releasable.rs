@@ -1,0 +1,114 @@
+//! `Releasable`: the manager's handle on its store, dropped by `dispose` so
+//! that the store closes (a sled store's files are released) even while the
+//! services that were wired to it still exist.
+
+use std::ops::RangeInclusive;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
+use lifecycle_store::{
+    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store,
+    StoreError, StoreImage,
+};
+
+/// A store that forwards every call to the one it holds until released,
+/// then answers [`StoreError::Closed`].
+pub(crate) struct Releasable {
+    kind: &'static str,
+    store: RwLock<Option<Arc<dyn Store>>>,
+}
+
+impl Releasable {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            kind: store.kind(),
+            store: RwLock::new(Some(store)),
+        }
+    }
+
+    /// Drops the handle: the store closes once no call is using it.
+    pub fn release(&self) {
+        self.store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    fn get(&self) -> Result<Arc<dyn Store>, StoreError> {
+        let held = self.store.read().unwrap_or_else(PoisonError::into_inner);
+        held.clone().ok_or(StoreError::Closed)
+    }
+}
+
+#[async_trait]
+impl Store for Releasable {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn size_on_disk(&self) -> Option<u64> {
+        self.get().ok()?.size_on_disk()
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        self.get()?.commit(commit).await
+    }
+
+    async fn model(&self, model_id: &ModelId) -> Result<ModelState, StoreError> {
+        self.get()?.model(model_id).await
+    }
+
+    async fn version(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<Option<ModelVersion>, StoreError> {
+        self.get()?.version(model_id, version).await
+    }
+
+    async fn models(&self) -> Result<Vec<ModelId>, StoreError> {
+        self.get()?.models().await
+    }
+
+    async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.get()?.audit_head().await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, StoreError> {
+        self.get()?.audit(query).await
+    }
+
+    async fn audit_span(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
+        self.get()?.audit_span(since, until).await
+    }
+
+    async fn prune_audit(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
+        self.get()?.prune_audit(through).await
+    }
+
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        self.get()?.audit_checkpoint().await
+    }
+
+    async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
+        self.get()?.save_metrics(snapshot).await
+    }
+
+    async fn metrics(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<Option<MetricsSnapshot>, StoreError> {
+        self.get()?.metrics(model_id, version).await
+    }
+
+    async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
+        self.get()?.import(image).await
+    }
+}

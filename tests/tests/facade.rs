@@ -1,0 +1,519 @@
+//! `ModelLifecycleManager` end to end on both stores: backup → restore →
+//! identical state, damaged backups that change nothing, automatic rollback
+//! driven by a real stream of routed, failing requests, policy rejections,
+//! dispose, and many tasks using one manager at once.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
+use lifecycle::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 1, 12, 0, 0).unwrap()
+}
+
+fn gpt() -> ModelId {
+    ModelId::new("gpt-4-turbo").unwrap()
+}
+
+fn v(major: u64) -> Version {
+    Version::new(major, 0, 0)
+}
+
+fn record_of(major: u64) -> ModelVersion {
+    ModelVersion::new(
+        gpt(),
+        v(major),
+        "openai",
+        ModelCapabilities::new(128_000, 4_096),
+        ModelCostInfo::usd(0.01, 0.03),
+        t0(),
+    )
+}
+
+/// Where a test keeps its stores.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lifecycle-e2e-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    fn store(&self, name: &str) -> Arc<dyn Store> {
+        Arc::new(SledStore::open(self.0.join(name)).unwrap())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Both kinds of store, by name.
+const STORES: [&str; 2] = ["memory", "sled"];
+
+fn store_of(kind: &str, scratch: &Scratch, name: &str) -> Arc<dyn Store> {
+    match kind {
+        "memory" => Arc::new(MemoryStore::new()),
+        _ => scratch.store(name),
+    }
+}
+
+async fn manager_on(store: Arc<dyn Store>, clock: Arc<ManualClock>) -> ModelLifecycleManager {
+    ModelLifecycleManager::builder()
+        .store(store)
+        .clock(clock)
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap()
+}
+
+fn record_n(
+    manager: &ModelLifecycleManager,
+    version: &Version,
+    n: usize,
+    result: &InferenceResult,
+) {
+    for _ in 0..n {
+        manager
+            .record_inference("gpt-4-turbo", version, result)
+            .unwrap();
+    }
+}
+
+/// Polls `check` every 10 ms for up to 10 s.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..1_000 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// A manager with history: three versions through activation, a canary,
+/// a rollback and a deprecation, traffic on two of them, a pruned log.
+async fn populate(manager: &ModelLifecycleManager, clock: &ManualClock) {
+    for major in 1..=3 {
+        manager.register_model(record_of(major)).await.unwrap();
+    }
+    manager.activate_model(&gpt(), &v(1)).await.unwrap();
+    let ok = InferenceResult::success(420.0)
+        .with_tokens(900, 120)
+        .with_confidence(0.9);
+    record_n(manager, &v(1), 300, &ok);
+    clock.advance(Duration::minutes(5));
+    let weight = CanaryWeight::new(10).unwrap();
+    manager.start_canary(&gpt(), &v(2), weight).await.unwrap();
+    record_n(manager, &v(2), 150, &ok);
+    manager.promote_canary(&gpt()).await.unwrap();
+    manager
+        .rollback_model(&gpt(), &v(1), "latency complaints")
+        .await
+        .unwrap();
+    manager.can_deploy_model(&gpt(), &v(1)).await.unwrap();
+}
+
+async fn image(store: &dyn Store) -> StoreImage {
+    StoreImage::read(store).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_then_restore_reproduces_the_same_state_on_every_pair_of_stores() {
+    let scratch = Scratch::new("backup");
+    for from in STORES {
+        for to in STORES {
+            let clock = Arc::new(ManualClock::new(t0()));
+            let source_store = store_of(from, &scratch, &format!("{from}-{to}-source"));
+            let source = manager_on(source_store.clone(), clock.clone()).await;
+            populate(&source, &clock).await;
+            let cut = t0() + Duration::minutes(1);
+            let archive = std::io::sink();
+            let pruned = source
+                .audit_log()
+                .export_and_prune(cut, ExportFormat::Ndjson, archive);
+            pruned.await.unwrap();
+            let mut backup = Vec::new();
+            let summary = source.create_backup(&mut backup).await.unwrap();
+            assert_eq!((summary.models, summary.versions), (1, 3));
+            assert_eq!(summary.metrics, 2, "the two versions with traffic");
+
+            let target_store = store_of(to, &scratch, &format!("{from}-{to}-target"));
+            let target = manager_on(target_store.clone(), clock.clone()).await;
+            let restored = target.restore_backup(&backup[..]).await.unwrap();
+            assert_eq!(restored, summary, "{from} -> {to}");
+            assert_eq!(
+                image(&*target_store).await,
+                image(&*source_store).await,
+                "{from} -> {to}: records, revisions, metrics, sealed entries"
+            );
+            assert!(target.audit_log().verify().await.unwrap().is_intact());
+            for key in ["user-1", "user-2", "user-3"] {
+                let served = |m: &ModelLifecycleManager| {
+                    m.route("gpt-4-turbo", key.as_bytes())
+                        .unwrap()
+                        .map(|r| r.version.version.clone())
+                };
+                assert_eq!(served(&target), served(&source), "routing {key}");
+            }
+            assert_eq!(
+                target
+                    .evaluator()
+                    .lifetime_metrics("gpt-4-turbo", &v(1))
+                    .unwrap(),
+                source
+                    .evaluator()
+                    .lifetime_metrics("gpt-4-turbo", &v(1))
+                    .unwrap(),
+                "the evaluator restarts from the restored checkpoints"
+            );
+            // The restored store carries on: a new operation chains on.
+            target.retire_model(&gpt(), &v(3)).await.unwrap();
+            assert!(target.audit_log().verify().await.unwrap().is_intact());
+            source.dispose().await.unwrap();
+            target.dispose().await.unwrap();
+        }
+    }
+}
+
+/// Ways to break a good backup, and the error each must give.
+fn damaged(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let text = String::from_utf8(good.to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let without_end = lines[..lines.len() - 1].join("\n") + "\n";
+    let newer = text.replacen("\"formatVersion\":1", "\"formatVersion\":2", 1);
+    let edited = text.replacen("latency complaints", "latency complaint!", 1);
+    let mut flipped = good.to_vec();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    let dropped_entry = {
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with("{\"audit\""))
+            .unwrap();
+        let mut kept = lines.clone();
+        kept.remove(i);
+        kept.join("\n") + "\n"
+    };
+    vec![
+        ("truncated", without_end.into_bytes()),
+        ("newer format", newer.into_bytes()),
+        ("edited entry", edited.into_bytes()),
+        ("flipped bit", flipped),
+        ("entry removed", dropped_entry.into_bytes()),
+        ("not a backup", b"model,version\ngpt-4,1.0.0\n".to_vec()),
+        ("empty", Vec::new()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_newer_or_misplaced_backups_are_refused_and_change_nothing() {
+    let scratch = Scratch::new("damaged");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let source = manager_on(Arc::new(MemoryStore::new()), clock.clone()).await;
+    populate(&source, &clock).await;
+    let mut good = Vec::new();
+    source.create_backup(&mut good).await.unwrap();
+    for kind in STORES {
+        let store = store_of(kind, &scratch, "target");
+        let target = manager_on(store.clone(), clock.clone()).await;
+        for (what, bytes) in damaged(&good) {
+            let err = target.restore_backup(&bytes[..]).await.unwrap_err();
+            let expected = match what {
+                "truncated" | "empty" => {
+                    matches!(err, LifecycleError::Backup(BackupError::Truncated { .. }))
+                }
+                "newer format" => matches!(
+                    err,
+                    LifecycleError::Backup(BackupError::NewerFormat {
+                        found: 2,
+                        supported: 1
+                    })
+                ),
+                "not a backup" => {
+                    matches!(err, LifecycleError::Backup(BackupError::NotABackup { .. }))
+                }
+                _ => matches!(
+                    err,
+                    LifecycleError::Backup(
+                        BackupError::Mismatch { .. } | BackupError::Damaged { .. }
+                    )
+                ),
+            };
+            assert!(expected, "{kind}, {what}: {err}");
+            assert_eq!(
+                image(&*store).await,
+                StoreImage::default(),
+                "{kind}, {what}"
+            );
+        }
+        target.restore_backup(&good[..]).await.unwrap();
+        let before = image(&*store).await;
+        let err = target.restore_backup(&good[..]).await.unwrap_err();
+        assert!(
+            matches!(err, LifecycleError::Store(StoreError::NotEmpty { .. })),
+            "{kind}: {err}"
+        );
+        assert!(err.to_string().contains("empty store"), "{err}");
+        assert_eq!(
+            image(&*store).await,
+            before,
+            "{kind}: a second restore changed the store"
+        );
+        target.dispose().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_failing_routed_requests_rolls_the_release_back_on_its_own() {
+    for kind in STORES {
+        let scratch = Scratch::new("rollback");
+        let policy = PolicyConfig::new(PolicySettings {
+            auto_rollback_on_critical: true,
+            ..PolicySettings::default()
+        })
+        .unwrap();
+        // The background checker is on (every 50 ms): nobody calls check_alerts.
+        let manager = ModelLifecycleManager::builder()
+            .store(store_of(kind, &scratch, "store"))
+            .policy_config(policy)
+            .alert_check_interval(Some(std::time::Duration::from_millis(50)))
+            .build()
+            .await
+            .unwrap();
+        for major in 1..=2 {
+            manager.register_model(record_of(major)).await.unwrap();
+        }
+        manager.activate_model(&gpt(), &v(1)).await.unwrap();
+        // Serves traffic: each request routed, then its outcome recorded.
+        let serve = |n: usize, outcome: &dyn Fn(&Version) -> InferenceResult| {
+            for i in 0..n {
+                let routed = manager
+                    .route("gpt-4-turbo", format!("user-{i}").as_bytes())
+                    .unwrap()
+                    .unwrap();
+                let version = routed.version.version.clone();
+                manager
+                    .record_inference("gpt-4-turbo", &version, &outcome(&version))
+                    .unwrap();
+            }
+        };
+        serve(300, &|_| {
+            InferenceResult::success(380.0).with_confidence(0.9)
+        });
+        manager.activate_model(&gpt(), &v(2)).await.unwrap();
+        serve(200, &|version| {
+            if version == &v(2) {
+                InferenceResult::failure(ErrorKind::ServerError, 40.0)
+            } else {
+                InferenceResult::success(380.0)
+            }
+        });
+        // The router follows once the rollback's commit is acknowledged.
+        let rolled_back = eventually(|| async {
+            let routed = manager.route("gpt-4-turbo", b"user-7").unwrap();
+            routed.map(|r| r.version.version.clone()) == Some(v(1))
+        })
+        .await;
+        assert!(
+            rolled_back,
+            "{kind}: 2.0.0 failing should hand traffic back to 1.0.0"
+        );
+        let history = manager.get_model_history(&gpt()).await.unwrap();
+        let rollback = history
+            .iter()
+            .find(|e| e.event.kind == AuditEventKind::ModelRolledBack)
+            .unwrap();
+        assert_eq!(rollback.event.actor.as_str(), "auto-rollback", "{kind}");
+        let critical = manager.audit_log().critical_entries().await.unwrap();
+        assert!(
+            critical
+                .iter()
+                .any(|e| e.event.kind == AuditEventKind::ThresholdViolated),
+            "{kind}: the alert that caused it is audited"
+        );
+        let routed = manager.route("gpt-4-turbo", b"user-7").unwrap().unwrap();
+        assert_eq!(
+            routed.version.version,
+            v(1),
+            "{kind}: traffic is back on 1.0.0"
+        );
+        manager.dispose().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_rejections_are_typed_audited_and_change_nothing() {
+    for kind in STORES {
+        let scratch = Scratch::new("policy");
+        let policy = PolicyConfig::new(PolicySettings {
+            max_cost_per_request: Some(0.05),
+            ..PolicySettings::default()
+        })
+        .unwrap();
+        let store = store_of(kind, &scratch, "store");
+        let manager = ModelLifecycleManager::builder()
+            .store(store.clone())
+            .policy_config(policy)
+            .alert_check_interval(None)
+            .build()
+            .await
+            .unwrap();
+        let mut pricey = record_of(1);
+        pricey.cost_info = ModelCostInfo::usd(1.0, 2.0);
+        manager.register_model(pricey).await.unwrap();
+        let before = image(&*store).await.models;
+        let Err(LifecycleError::Rejected(decision)) = manager.activate_model(&gpt(), &v(1)).await
+        else {
+            panic!("{kind}: an over-budget version must be rejected");
+        };
+        assert!(!decision.approved);
+        assert!(
+            decision.reason.contains("cost"),
+            "{kind}: {}",
+            decision.reason
+        );
+        assert_eq!(image(&*store).await.models, before, "{kind}");
+        let last = manager.get_recent_audit_entries(1).await.unwrap().remove(0);
+        assert_eq!(
+            last.event.kind,
+            AuditEventKind::DeploymentDecision,
+            "{kind}"
+        );
+        assert_eq!(last.event.details["approved"], "false", "{kind}");
+        manager.dispose().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_dispose_every_call_is_refused_and_nothing_recorded_is_lost() {
+    let scratch = Scratch::new("dispose");
+    let dir = scratch.0.join("store");
+    let manager = ModelLifecycleManager::builder()
+        .sled(&dir)
+        .build()
+        .await
+        .unwrap();
+    manager.register_model(record_of(1)).await.unwrap();
+    record_n(&manager, &v(1), 37, &InferenceResult::success(100.0));
+    manager.dispose().await.unwrap();
+    let disposed = |r: Result<(), LifecycleError>| matches!(r, Err(LifecycleError::Disposed));
+    assert!(disposed(manager.record_inference(
+        "gpt-4-turbo",
+        &v(1),
+        &InferenceResult::success(1.0)
+    )));
+    assert!(disposed(
+        manager.activate_model(&gpt(), &v(1)).await.map(drop)
+    ));
+    assert!(disposed(manager.get_system_status().await.map(drop)));
+    assert!(disposed(manager.create_backup(Vec::new()).await.map(drop)));
+    assert!(disposed(manager.run_maintenance().await.map(drop)));
+    assert!(disposed(manager.dispose().await));
+    let reopened = ModelLifecycleManager::builder()
+        .sled(&dir)
+        .build()
+        .await
+        .unwrap();
+    let record = reopened.get_model(&gpt(), &v(1)).await.unwrap();
+    assert_eq!(record.metrics.map(|m| m.sample_count), Some(37));
+    reopened.dispose().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_using_one_manager_leave_every_invariant_intact() {
+    for kind in STORES {
+        let scratch = Scratch::new("concurrent");
+        let manager = ModelLifecycleManager::builder()
+            .store(store_of(kind, &scratch, "store"))
+            .build()
+            .await
+            .unwrap();
+        for major in 1..=4 {
+            manager.register_model(record_of(major)).await.unwrap();
+        }
+        manager.activate_model(&gpt(), &v(1)).await.unwrap();
+        let mut tasks = Vec::new();
+        // Eight tasks record and route; four race to move versions around.
+        for t in 0..8u64 {
+            let m = manager.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut recorded = 0u64;
+                for i in 0..500u64 {
+                    let key = format!("{t}-{i}");
+                    if let Some(routed) = m.route("gpt-4-turbo", key.as_bytes()).unwrap() {
+                        let version = routed.version.version.clone();
+                        let result = InferenceResult::success(200.0 + i as f64);
+                        if m.record_inference("gpt-4-turbo", &version, &result).is_ok() {
+                            recorded += 1;
+                        }
+                    }
+                    if i % 100 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                recorded
+            }));
+        }
+        for t in 0..4u64 {
+            let m = manager.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..10u64 {
+                    let target = v(1 + (t + i) % 4);
+                    // Conflicting moves may be refused; none may break a rule.
+                    let _ = match i % 3 {
+                        0 => m.activate_model(&gpt(), &target).await.map(drop),
+                        1 => m
+                            .start_canary(&gpt(), &target, CanaryWeight::new(20).unwrap())
+                            .await
+                            .map(drop),
+                        _ => m.abort_canary(&gpt()).await.map(drop),
+                    };
+                }
+                0
+            }));
+        }
+        let mut recorded = 0;
+        for task in tasks {
+            recorded += task.await.unwrap();
+        }
+        let versions = manager.get_model_versions(&gpt()).await.unwrap();
+        let count = |s: ModelStatus| versions.iter().filter(|v| v.status() == s).count();
+        assert!(count(ModelStatus::Active) <= 1, "{kind}: {versions:?}");
+        assert!(count(ModelStatus::Canary) <= 1, "{kind}: {versions:?}");
+        let mut lifetime = 0;
+        for version in &versions {
+            lifetime += manager
+                .evaluator()
+                .lifetime_metrics("gpt-4-turbo", &version.version)
+                .unwrap()
+                .sample_count;
+        }
+        assert_eq!(
+            lifetime, recorded,
+            "{kind}: every accepted result is counted once"
+        );
+        let status = manager.get_system_status().await.unwrap();
+        assert!(status.audit_chain_verified, "{kind}");
+        let entries = manager.get_recent_audit_entries(100_000).await.unwrap();
+        assert_eq!(
+            entries.len() as u64,
+            status.audit_head.unwrap().sequence,
+            "{kind}: entries numbered without gaps"
+        );
+        manager.dispose().await.unwrap();
+    }
+}
