@@ -253,6 +253,30 @@ impl ModelLifecycleManager {
         self.retracked(model_id, changed).await
     }
 
+    /// Moves a registered version into testing (before a canary).
+    pub async fn deploy_to_testing(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let changed = self
+            .live()?
+            .registry
+            .deploy_to_testing(model_id, version)
+            .await;
+        self.retracked(model_id, changed).await
+    }
+
+    /// Takes a version out of service without deprecating it.
+    pub async fn deactivate_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<ModelVersion, LifecycleError> {
+        let changed = self.live()?.registry.deactivate(model_id, version).await;
+        self.retracked(model_id, changed).await
+    }
+
     /// Rolls back to `target`; the current version is marked rolled back.
     pub async fn rollback_model(
         &self,
