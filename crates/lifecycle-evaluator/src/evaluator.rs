@@ -481,17 +481,29 @@ impl Evaluator {
     /// critical and warning alerts as threshold violations (with the
     /// observed value and the limit), resolutions as metrics updates. Off
     /// the hot path; alerts it could not keep up with are recorded as one
-    /// error entry saying how many were missed. Ends with the evaluator.
-    pub fn spawn_alert_auditor(
+    /// error entry saying how many were missed. It ends with the evaluator,
+    /// or when `stop` completes — after writing every alert already sent.
+    pub fn spawn_alert_auditor<S>(
         &self,
         store: Arc<dyn Store>,
         actor: Actor,
-    ) -> tokio::task::JoinHandle<()> {
+        stop: S,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        S: Future<Output = ()> + Send + 'static,
+    {
         let mut alerts = self.subscribe_alerts();
         let clock = self.shared.clock.clone();
         tokio::spawn(async move {
+            tokio::pin!(stop);
             loop {
-                let event = match alerts.recv().await {
+                let received = tokio::select! {
+                    // Alerts first: `stop` is only seen once none are waiting.
+                    biased;
+                    received = alerts.recv() => received,
+                    () = &mut stop => break,
+                };
+                let event = match received {
                     Ok(alert) => alert_event(&alert, &actor),
                     Err(broadcast::error::RecvError::Lagged(missed)) => AuditEvent::new(
                         AuditEventKind::Error,

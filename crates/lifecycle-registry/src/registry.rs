@@ -207,9 +207,22 @@ impl ModelRegistry {
 
     /// Stops the model's canary; it goes back to inactive.
     pub async fn abort_canary(&self, model_id: &ModelId) -> Result<ModelVersion, RegistryError> {
+        self.abort_canary_because(model_id, None).await
+    }
+
+    /// Stops the model's canary, recording why in the audit entry.
+    pub async fn abort_canary_because(
+        &self,
+        model_id: &ModelId,
+        reason: Option<&str>,
+    ) -> Result<ModelVersion, RegistryError> {
         self.change_canary(model_id, |record, now, actor| {
             record.deactivate(now)?;
-            Ok(event(AuditEventKind::CanaryAborted, actor, record, now))
+            let aborted = event(AuditEventKind::CanaryAborted, actor, record, now);
+            Ok(match reason {
+                Some(reason) => aborted.with_detail("reason", reason),
+                None => aborted,
+            })
         })
         .await
     }

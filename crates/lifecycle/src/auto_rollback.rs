@@ -49,7 +49,9 @@ impl AutoRollback {
         let reason = format!("critical alert: {}", alert.message);
         match hit.status() {
             ModelStatus::Canary => {
-                registry.abort_canary(&alert.model_id).await?;
+                registry
+                    .abort_canary_because(&alert.model_id, Some(&reason))
+                    .await?;
                 tracing::warn!(model = %alert.model_id, version = %alert.version,
                     %reason, "canary aborted automatically");
             }

@@ -45,6 +45,8 @@ struct Inner {
     audit: ModelAuditLog,
     disposed: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The alert auditor, stopped last so that it writes every alert raised.
+    auditor: Mutex<Option<(tokio::sync::oneshot::Sender<()>, JoinHandle<()>)>>,
     started: Instant,
 }
 
@@ -137,13 +139,21 @@ impl ModelLifecycleManager {
         }
         evaluator.restore(&*store).await?;
         let mut tasks = Vec::new();
+        let mut auditor = None;
         if tokio::runtime::Handle::try_current().is_ok() {
             let publisher = registry.acting_as(Actor::system("evaluator")?);
             tasks.push(evaluator.spawn_checkpointer(store.clone(), move |saved| {
                 let registry = publisher.clone();
                 async move { publish(&registry, saved).await }
             }));
-            tasks.push(evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator")?));
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            auditor = Some((
+                stop,
+                evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator")?, async {
+                    // Stops on dispose, or when the manager is dropped.
+                    let _ = stopped.await;
+                }),
+            ));
             if let Some(every) = alert_check {
                 tasks.push(spawn_alert_checker(evaluator.clone(), every));
             }
@@ -170,6 +180,7 @@ impl ModelLifecycleManager {
                 evaluator,
                 disposed: AtomicBool::new(false),
                 tasks: Mutex::new(tasks),
+                auditor: Mutex::new(auditor),
                 started: Instant::now(),
             }),
         })
@@ -631,8 +642,9 @@ impl ModelLifecycleManager {
         Ok(summary)
     }
 
-    /// Saves every version's metrics checkpoint and stops the background
-    /// tasks, releasing the store (a sled store can be opened again at once).
+    /// Saves every version's metrics checkpoint, writes the alerts raised
+    /// but not yet audited, stops the background tasks and releases the
+    /// store (a sled store can be opened again at once).
     /// Every call after it returns [`LifecycleError::Disposed`].
     pub async fn dispose(&self) -> Result<(), LifecycleError> {
         let inner = self.live()?;
@@ -645,6 +657,15 @@ impl ModelLifecycleManager {
             std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             task.abort();
+            let _ = task.await;
+        }
+        let auditor = inner
+            .auditor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((stop, task)) = auditor {
+            let _ = stop.send(());
             let _ = task.await;
         }
         // The store closes once calls still running are done with it.

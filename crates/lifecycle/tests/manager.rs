@@ -421,6 +421,17 @@ async fn a_failing_canary_is_aborted() {
     })
     .await;
     assert!(aborted);
+    let history = manager.get_model_history(&model).await.unwrap();
+    let abort = history
+        .iter()
+        .find(|e| e.event.kind == AuditEventKind::CanaryAborted)
+        .unwrap();
+    assert_eq!(abort.event.actor.as_str(), "auto-rollback");
+    assert!(
+        abort.event.details["reason"].contains("critical alert"),
+        "the alert that caused it: {:?}",
+        abort.event.details
+    );
     assert_eq!(
         manager
             .get_active_model(&model)

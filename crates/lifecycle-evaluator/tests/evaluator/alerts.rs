@@ -149,7 +149,11 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
 
     let (evaluator, clock) = evaluator(&["m"]);
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let auditor = evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator").unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let actor = Actor::system("evaluator").unwrap();
+    let auditor = evaluator.spawn_alert_auditor(store.clone(), actor, async move {
+        let _ = stopped.await;
+    });
     record(
         &evaluator,
         "m",
@@ -160,14 +164,13 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
     clock.advance(Duration::minutes(11));
     record(&evaluator, "m", 100, InferenceResult::success(200.0));
     assert_eq!(evaluator.check_alerts()[0].level, AlertLevel::Resolved);
-    let mut entries = Vec::new();
-    for _ in 0..500 {
-        entries = store.audit(&AuditQuery::all()).await.unwrap();
-        if entries.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // Stopping right away still writes every alert already sent.
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), auditor)
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = store.audit(&AuditQuery::all()).await.unwrap();
     assert_eq!(entries.len(), 2);
     let critical = &entries[0].event;
     assert_eq!(
@@ -179,9 +182,4 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
     assert_eq!(critical.details["threshold"], "maximum error rate");
     assert_eq!(critical.actor.as_str(), "system:evaluator");
     assert_eq!(entries[1].event.details["alert"], "resolved");
-    drop(evaluator);
-    tokio::time::timeout(std::time::Duration::from_secs(5), auditor)
-        .await
-        .unwrap()
-        .unwrap();
 }
