@@ -45,11 +45,15 @@ pub struct ModelVersion {
     pub version: Version,
     /// Who serves it: `openai`, `anthropic`, `azure`, `self-hosted`, ...
     pub provider: String,
-    /// A name for people.
+    /// A name for people; registering with an empty one names it
+    /// `<model> <version>`.
+    #[serde(default)]
     pub display_name: String,
     /// When the provider released it, if known.
     #[serde(default)]
     pub release_date: Option<NaiveDate>,
+    /// Inactive when not given: what a registration needs.
+    #[serde(default)]
     status: ModelStatus,
     /// What it can do.
     pub capabilities: ModelCapabilities,
@@ -68,9 +72,11 @@ pub struct ModelVersion {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
-    /// When it was registered.
+    /// When it was registered (set by the registry on registration).
+    #[serde(default)]
     pub created_at: DateTime<Utc>,
-    /// When it last changed.
+    /// When it last changed (set by the registry).
+    #[serde(default)]
     pub updated_at: DateTime<Utc>,
     /// The model's revision when this record was last written; set by the store.
     #[serde(default)]

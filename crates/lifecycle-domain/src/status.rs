@@ -11,10 +11,13 @@ use crate::DomainError;
 ///
 /// Versions move only along [`ModelStatus::can_transition_to`]'s table;
 /// `Retired` is final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum ModelStatus {
     /// Registered, serving no traffic.
+    #[default]
     Inactive,
     /// Deployed for testing, serving no production traffic.
     Testing,

@@ -103,6 +103,16 @@ impl Tracked {
         crate::reservoir::combine(&parts)
     }
 
+    /// Every shard's window merged into one: what a checkpoint saves.
+    fn whole(&self) -> Option<Window> {
+        let mut shards = self.shards.iter();
+        let mut whole = lock(&shards.next()?.0).clone();
+        for shard in shards {
+            whole.merge(&lock(&shard.0));
+        }
+        Some(whole)
+    }
+
     fn merged(&self, part: impl Fn(&Window) -> VersionStats) -> VersionStats {
         let mut total = VersionStats::default();
         for shard in self.shards.iter() {
@@ -377,14 +387,17 @@ impl Evaluator {
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.iter() {
                 let due = tracked.books.dirty.swap(false, Ordering::AcqRel);
-                let lifetime = tracked.lifetime();
+                let Some(window) = tracked.whole() else {
+                    continue;
+                };
+                let lifetime = window.lifetime();
                 let unsaved =
                     lifetime.samples() != tracked.books.saved_samples.load(Ordering::Acquire);
                 if !(due || flush && unsaved) {
                     continue;
                 }
                 let state =
-                    serde_json::to_vec(&lifetime).map_err(|e| EvaluatorError::Checkpoint {
+                    serde_json::to_vec(&window).map_err(|e| EvaluatorError::Checkpoint {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
                         reason: e.to_string(),
@@ -413,8 +426,9 @@ impl Evaluator {
         Ok(saved)
     }
 
-    /// Restores the lifetime statistics of tracked versions from their last
-    /// checkpoints in `store`; call once, after tracking, before recording.
+    /// Restores the statistics of tracked versions — lifetime and rolling
+    /// window — from their last checkpoints in `store`; call once, after
+    /// tracking, before recording.
     /// Returns how many versions were restored.
     pub async fn restore(&self, store: &dyn Store) -> Result<usize, EvaluatorError> {
         let snapshot = self.shared.tracked.load_full();
@@ -424,14 +438,14 @@ impl Evaluator {
                 let Some(saved) = store.metrics(model_id, &tracked.version).await? else {
                     continue;
                 };
-                let stats: VersionStats = serde_json::from_slice(&saved.state).map_err(|e| {
+                let window: Window = serde_json::from_slice(&saved.state).map_err(|e| {
                     EvaluatorError::Checkpoint {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
                         reason: e.to_string(),
                     }
                 })?;
-                lock(&tracked.shards[0].0).absorb(&stats);
+                lock(&tracked.shards[0].0).merge(&window);
                 tracked
                     .books
                     .saved_samples

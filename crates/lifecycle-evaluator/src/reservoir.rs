@@ -1,7 +1,9 @@
 //! A bounded uniform sample of one sub-window's requests, for comparisons.
 
+use serde::{Deserialize, Serialize};
+
 /// One sampled request: what the comparison judges per request.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sampled {
     /// Latency in ms (successful requests only carry one).
     pub latency_ms: Option<f32>,
@@ -18,7 +20,7 @@ pub const CAPACITY: usize = 128;
 
 /// Vitter's algorithm R: after `seen` requests, each is in `kept` with
 /// probability `CAPACITY / seen`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Reservoir {
     kept: Vec<Sampled>,
     seen: u64,
@@ -44,6 +46,15 @@ impl Reservoir {
         if (slot as usize) < CAPACITY {
             self.kept[slot as usize] = sample;
         }
+    }
+
+    /// Adds another sample of the same span: both kept, weighted by their
+    /// traffic, and cut to capacity.
+    pub fn merge(&mut self, other: &Reservoir) {
+        let mut kept = combine(&[self.clone(), other.clone()]);
+        kept.truncate(CAPACITY);
+        self.kept = kept;
+        self.seen += other.seen;
     }
 
     /// The requests kept, and how many they stand for.

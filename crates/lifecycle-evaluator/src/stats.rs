@@ -24,6 +24,7 @@ pub struct VersionStats {
     failures: [u64; 8],
     /// Latencies of successful requests only: a failure's latency (often 0
     /// or a timeout) would distort them.
+    #[serde(with = "empty_sketch_as_none")]
     latency: DDSketch,
     failure_latency_sum: f64,
     failure_latency_max: f64,
@@ -34,12 +35,31 @@ pub struct VersionStats {
     cost: f64,
 }
 
+fn new_sketch() -> DDSketch {
+    DDSketch::new(Config::new(RELATIVE_ACCURACY, MAX_BINS, MIN_VALUE))
+}
+
+/// An empty sketch holds infinite bounds, which JSON cannot carry: it is
+/// saved as `null` and read back as a new empty sketch.
+mod empty_sketch_as_none {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use sketches_ddsketch::DDSketch;
+
+    pub fn serialize<S: Serializer>(sketch: &DDSketch, to: S) -> Result<S::Ok, S::Error> {
+        (sketch.count() > 0).then_some(sketch).serialize(to)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<DDSketch, D::Error> {
+        Ok(Option::<DDSketch>::deserialize(from)?.unwrap_or_else(super::new_sketch))
+    }
+}
+
 impl Default for VersionStats {
     fn default() -> Self {
         Self {
             successes: 0,
             failures: [0; 8],
-            latency: DDSketch::new(Config::new(RELATIVE_ACCURACY, MAX_BINS, MIN_VALUE)),
+            latency: new_sketch(),
             failure_latency_sum: 0.0,
             failure_latency_max: 0.0,
             confidence_sum: 0.0,

@@ -2,6 +2,7 @@
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{InferenceResult, ModelCostInfo};
+use serde::{Deserialize, Serialize};
 
 use crate::reservoir::{Reservoir, Sampled};
 use crate::stats::VersionStats;
@@ -13,7 +14,10 @@ const SLOTS: usize = 10;
 /// everything before them: when the ring comes round to a sub-window, its
 /// statistics move into `closed` and it starts empty. So each request is
 /// recorded once, and the lifetime is `closed` plus the ring.
-#[derive(Clone)]
+///
+/// Serialized whole into metrics checkpoints, so that a restarted process
+/// judges the same window (sub-windows are numbered by time, not by process).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Window {
     slot_ms: i64,
     slots: Vec<Slot>,
@@ -21,14 +25,16 @@ pub struct Window {
     closed: Box<VersionStats>,
     /// The time span [start, end) in ms of the sub-window last recorded
     /// into, and its place in the ring: most calls need no division.
+    #[serde(skip)]
     current: (i64, i64, usize),
     /// Requests recorded since a checkpoint was last asked for.
+    #[serde(skip)]
     since_checkpoint: u64,
 }
 
 /// One sub-window: its number since the epoch, its statistics and a sample
 /// of its requests.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Slot {
     number: i64,
     stats: VersionStats,
@@ -83,9 +89,28 @@ impl Window {
         false
     }
 
-    /// Adds statistics recorded before a restart to the lifetime.
-    pub fn absorb(&mut self, restored: &VersionStats) {
-        self.closed.merge(restored);
+    /// Adds another window's requests to this one: sub-windows of the same
+    /// time merge, the older of two in one place of the ring is closed, and
+    /// a window of another sub-window length is taken as lifetime only.
+    pub fn merge(&mut self, other: &Window) {
+        self.closed.merge(&other.closed);
+        if other.slot_ms != self.slot_ms {
+            other.slots.iter().for_each(|s| self.closed.merge(&s.stats));
+            return;
+        }
+        for (mine, theirs) in self.slots.iter_mut().zip(&other.slots) {
+            if theirs.number == mine.number {
+                mine.stats.merge(&theirs.stats);
+                mine.sample.merge(&theirs.sample);
+            } else if theirs.number > mine.number {
+                let old = std::mem::replace(mine, theirs.clone());
+                self.closed.merge(&old.stats);
+            } else {
+                self.closed.merge(&theirs.stats);
+            }
+        }
+        // The cached span may name a slot just replaced.
+        self.current = (0, 0, 0);
     }
 
     /// The statistics of the sub-window the time `at_ms` (milliseconds since

@@ -121,8 +121,12 @@ impl ModelRegistry {
         &self.actor
     }
 
-    /// Registers a new, inactive version; stamps its creation time.
-    pub async fn register(&self, version: ModelVersion) -> Result<ModelVersion, RegistryError> {
+    /// Registers a new, inactive version; stamps its creation time and
+    /// names it `<model> <version>` if it has no display name.
+    pub async fn register(&self, mut version: ModelVersion) -> Result<ModelVersion, RegistryError> {
+        if version.display_name.is_empty() {
+            version.display_name = format!("{} {}", version.model_id, version.version);
+        }
         version.validate()?;
         if version.status() != ModelStatus::Inactive {
             return Err(RegistryError::NotInactive {
@@ -143,6 +147,7 @@ impl ModelRegistry {
             let mut record = version.clone();
             record.created_at = now;
             record.updated_at = now;
+
             let event = event(AuditEventKind::ModelRegistered, actor, &record, now)
                 .with_detail("provider", &record.provider);
             Ok(Plan::one(record, event))

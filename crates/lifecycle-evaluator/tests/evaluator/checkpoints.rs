@@ -77,8 +77,12 @@ async fn a_restarted_evaluator_restores_lifetime_metrics() {
     );
     assert_eq!(
         after.window_metrics("m", &v1()).unwrap().sample_count,
-        50,
-        "the window starts empty"
+        300,
+        "the rolling window is restored too: a restart does not reset judgement"
+    );
+    assert_eq!(
+        after.evaluate("m", &v1()).unwrap().status,
+        lifecycle_evaluator::EvaluationStatus::Passed
     );
 }
 
@@ -152,4 +156,30 @@ async fn checkpoint_failures_are_reported() {
     let err = evaluator.restore(&*store).await.unwrap_err();
     assert!(matches!(err, EvaluatorError::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("cannot be read"), "{err}");
+}
+
+#[tokio::test]
+async fn a_version_with_failures_only_round_trips() {
+    let store = store().await;
+    let before = evaluator(100);
+    for _ in 0..30 {
+        let failed = InferenceResult::failure(lifecycle_domain::ErrorKind::Timeout, 30_000.0);
+        before.record("m", &v1(), &failed).unwrap();
+    }
+    before.checkpoint(&*store, true).await.unwrap();
+    let after = evaluator(100);
+    after.restore(&*store).await.unwrap();
+    assert_eq!(
+        after.lifetime_metrics("m", &v1()).unwrap(),
+        before.lifetime_metrics("m", &v1()).unwrap()
+    );
+    assert_eq!(
+        after
+            .failures("m", &v1())
+            .unwrap()
+            .by_kind
+            .values()
+            .sum::<u64>(),
+        30
+    );
 }
