@@ -41,7 +41,7 @@ pub use config::{
 pub use deprecation::{CanaryWeight, ModelDeprecationInfo};
 pub use error::{AllowedTargets, DomainError};
 pub use inference::{ErrorKind, InferenceResult};
-pub use metrics::{ModelPerformanceMetrics, Threshold, ThresholdViolation};
+pub use metrics::{figure, ModelPerformanceMetrics, Threshold, ThresholdViolation};
 pub use model_version::ModelVersion;
 pub use names::{Actor, ModelId};
 pub use status::ModelStatus;

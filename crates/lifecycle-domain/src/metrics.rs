@@ -192,7 +192,32 @@ impl std::fmt::Display for ThresholdViolation {
         write!(
             f,
             "{}: observed {}, limit {}",
-            self.threshold, self.observed, self.limit
+            self.threshold,
+            figure(self.observed),
+            figure(self.limit)
         )
+    }
+}
+
+/// A measured figure for people: four significant digits, no trailing zeros.
+///
+/// ```
+/// use lifecycle_domain::figure;
+/// assert_eq!(figure(0.1718213058), "0.1718");
+/// assert_eq!(figure(1720.33), "1720");
+/// assert_eq!(figure(0.05), "0.05");
+/// assert_eq!(figure(1.0), "1");
+/// ```
+pub fn figure(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return value.to_string();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (3 - magnitude).clamp(0, 9) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }

@@ -235,6 +235,18 @@ impl ModelVersion {
         Ok(())
     }
 
+    /// Records an end of life the provider announced, ahead of deprecating
+    /// the version here: its status stays; deprecating it later replaces
+    /// this. Policies and reports see the date through [`Self::deprecation`].
+    pub fn announce_end_of_life(
+        &mut self,
+        announced: ModelDeprecationInfo,
+    ) -> Result<(), DomainError> {
+        announced.validate()?;
+        self.deprecation = Some(announced);
+        Ok(())
+    }
+
     /// Retires it for good.
     pub fn retire(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
         self.move_to(ModelStatus::Retired, now)

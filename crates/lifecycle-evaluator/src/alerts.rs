@@ -1,7 +1,9 @@
 //! Alerts: a version's health as a small state machine, announced on change only.
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{EvaluationConfig, ModelId, ModelPerformanceMetrics, Threshold, Version};
+use lifecycle_domain::{
+    figure, EvaluationConfig, ModelId, ModelPerformanceMetrics, Threshold, Version,
+};
 use serde::Serialize;
 
 use crate::{EvaluationReport, EvaluationStatus};
@@ -101,7 +103,11 @@ impl Health {
             self.consecutive_violations = 0;
             match near_limit(&report.metrics, config) {
                 Some((threshold, observed, limit)) => {
-                    let message = format!("{name}: {threshold} at {observed}, within 10 % of the limit {limit} {window}");
+                    let message = format!(
+                        "{name}: {threshold} at {}, within 10 % of the limit {} {window}",
+                        figure(observed),
+                        figure(limit)
+                    );
                     (
                         Some(AlertLevel::Warning),
                         Some(alert(

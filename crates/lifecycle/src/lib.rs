@@ -46,7 +46,7 @@ pub use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAu
 pub use lifecycle_domain::*;
 pub use lifecycle_evaluator::{
     Alert, AlertLevel, ComparisonConfig, ComparisonReport, EvaluationReport, EvaluationStatus,
-    Evaluator, Verdict,
+    Evaluator, EvaluatorError, Verdict,
 };
 pub use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
 pub use lifecycle_registry::{Lane, ModelRegistry, Resolved, Routed};

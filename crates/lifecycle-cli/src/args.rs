@@ -1,0 +1,345 @@
+//! The command line: every command, flag and help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (bad input, unknown model or version, illegal transition, store problems)
+  2  usage (unknown command or flag, missing argument)
+  3  a policy rejection or a failed evaluation: `can-deploy`, `activate`,
+     `canary promote` rejected by the policy; `evaluate` not passed
+
+Output: tables for people; `--json` prints one JSON document per command
+(NDJSON events for `watch` and `demo`), field names in camelCase.";
+
+/// Model lifecycle management from the shell: register model versions,
+/// roll them out behind canaries, record and judge how they perform,
+/// retire them on schedule, and prove who changed what.
+#[derive(Debug, Parser)]
+#[command(name = "lifecycle", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The store's directory (created by `lifecycle init`).
+    #[arg(
+        long,
+        global = true,
+        env = "LIFECYCLE_DATA",
+        default_value = "lifecycle-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Use a throwaway in-memory store instead (gone when the command ends).
+    #[arg(long, global = true)]
+    pub memory: bool,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who is recorded in the audit log as making changes.
+    #[arg(long, global = true, env = "LIFECYCLE_ACTOR", default_value = "cli")]
+    pub actor: String,
+    /// Log what happens inside (repeat for more detail) to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the store in --data-dir.
+    Init,
+    /// Register a new version (inactive), from flags or a JSON file.
+    Register(RegisterArgs),
+    /// List versions, optionally filtered.
+    List(ListArgs),
+    /// Show a model's versions, or one version in full.
+    Show {
+        model: String,
+        version: Option<String>,
+    },
+    /// Move a version into testing.
+    Testing { model: String, version: String },
+    /// Make a version active (the policy is consulted first).
+    Activate { model: String, version: String },
+    /// Take a version out of service without deprecating it.
+    Deactivate { model: String, version: String },
+    /// Run, adjust, promote or abort a canary.
+    #[command(subcommand)]
+    Canary(CanaryCommand),
+    /// Deprecate a version: why, what replaces it, how long until end of life.
+    Deprecate {
+        model: String,
+        version: String,
+        /// Why it is deprecated.
+        #[arg(long)]
+        reason: String,
+        /// The version to move to.
+        #[arg(long)]
+        replacement: Option<String>,
+        /// Days until end of life (the policy's default, 90, if not given).
+        #[arg(long)]
+        grace_days: Option<u32>,
+    },
+    /// Retire a version for good.
+    Retire { model: String, version: String },
+    /// Make VERSION active again in place of the current one.
+    Rollback {
+        model: String,
+        version: String,
+        /// Why (recorded in the audit log).
+        #[arg(long, default_value = "manual rollback")]
+        reason: String,
+    },
+    /// Which version serves a request key (sticky).
+    Route { model: String, key: String },
+    /// Record inference results: one from flags, or many from NDJSON.
+    Record(RecordArgs),
+    /// Judge a version against the thresholds over the rolling window (exit 3 unless passed).
+    Evaluate { model: String, version: String },
+    /// Judge CANDIDATE against BASELINE, the way a canary is judged.
+    Compare {
+        model: String,
+        baseline: String,
+        candidate: String,
+    },
+    /// Follow alerts live until interrupted (Ctrl-C).
+    Watch {
+        /// Seconds between health checks.
+        #[arg(long, default_value_t = 5)]
+        interval_secs: u64,
+    },
+    /// Whether the policy allows deploying a version (exit 3 if not).
+    CanDeploy { model: String, version: String },
+    /// Deprecation warnings, most urgent first.
+    Warnings,
+    /// Retire versions past end of life; list the warnings left.
+    Maintain,
+    /// Query, report on, export and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// What serves what, what fires, the store and the audit chain.
+    Status,
+    /// Write a backup of the whole store.
+    Backup {
+        /// The file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Restore a backup into an empty store (created if missing).
+    Restore { file: PathBuf },
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+    /// Register models from other tools' catalogues.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// A narrated end-to-end run of the whole system on the embedded store.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// A JSON file in the library's `ModelVersion` shape (`-` for stdin).
+    #[arg(long, conflicts_with_all = ["model", "version"])]
+    pub file: Option<PathBuf>,
+    /// The model id, e.g. gpt-4-turbo.
+    #[arg(long, required_unless_present = "file")]
+    pub model: Option<String>,
+    /// The version, strict SemVer (1.0.0).
+    #[arg(long, required_unless_present = "file")]
+    pub version: Option<String>,
+    /// Who serves it: openai, anthropic, azure, self-hosted...
+    #[arg(long, default_value = "openai")]
+    pub provider: String,
+    /// Context window in tokens.
+    #[arg(long, default_value_t = 128_000)]
+    pub context_tokens: u32,
+    /// Most completion tokens per request.
+    #[arg(long, default_value_t = 4_096)]
+    pub max_output_tokens: u32,
+    /// Price of 1,000 prompt tokens.
+    #[arg(long, default_value_t = 0.0)]
+    pub input_price: f64,
+    /// Price of 1,000 completion tokens.
+    #[arg(long, default_value_t = 0.0)]
+    pub output_price: f64,
+    /// ISO currency code of the prices.
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    /// A name for people.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// A label (repeat for more).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// It can stream.
+    #[arg(long)]
+    pub streaming: bool,
+    /// It can call functions / tools.
+    #[arg(long)]
+    pub function_calling: bool,
+    /// It accepts images.
+    #[arg(long)]
+    pub vision: bool,
+    /// It has a JSON output mode.
+    #[arg(long)]
+    pub json_mode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only versions in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+}
+
+/// A lifecycle status, as typed on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Inactive,
+    Testing,
+    Canary,
+    Active,
+    Deprecated,
+    Retired,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CanaryCommand {
+    /// Start VERSION as the canary on --weight percent of traffic.
+    Start {
+        model: String,
+        version: String,
+        /// Percent of traffic, 1–100.
+        #[arg(long, default_value_t = 5)]
+        weight: u8,
+    },
+    /// Change the canary's share of traffic.
+    Weight { model: String, percent: u8 },
+    /// Make the canary the active version (the policy is consulted first).
+    Promote { model: String },
+    /// Stop the canary; it goes back to inactive.
+    Abort { model: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// An NDJSON file of results (`-` for stdin); one object per line:
+    /// {"modelId":"gpt-4-turbo","version":"1.0.0","success":true,"latencyMs":420,
+    /// "confidence":0.9,"inputTokens":900,"outputTokens":120,"errorKind":null}
+    #[arg(long, conflicts_with_all = ["model", "version"])]
+    pub file: Option<PathBuf>,
+    /// The model of a single result.
+    #[arg(required_unless_present = "file")]
+    pub model: Option<String>,
+    /// The version of a single result.
+    #[arg(required_unless_present = "file")]
+    pub version: Option<String>,
+    /// Latency in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_ms: f64,
+    /// The request failed, of this kind.
+    #[arg(long, value_enum)]
+    pub failed: Option<ErrorKindArg>,
+    /// The model's confidence, 0–1.
+    #[arg(long)]
+    pub confidence: Option<f64>,
+    /// Prompt tokens.
+    #[arg(long, default_value_t = 0)]
+    pub input_tokens: u32,
+    /// Completion tokens.
+    #[arg(long, default_value_t = 0)]
+    pub output_tokens: u32,
+}
+
+/// Why a request failed, as typed on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ErrorKindArg {
+    Timeout,
+    RateLimited,
+    ServerError,
+    ClientError,
+    InvalidResponse,
+    ContentFiltered,
+    Network,
+    Other,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Everything recorded about a model, oldest first.
+    History { model: String },
+    /// The most recent entries, newest first.
+    Recent {
+        /// How many.
+        #[arg(short, default_value_t = 20)]
+        n: usize,
+    },
+    /// Critical entries, newest first.
+    Critical,
+    /// A compliance report of [--from, --to).
+    Report(RangeArgs),
+    /// Export entries of [--from, --to) as JSON or NDJSON.
+    Export {
+        #[command(flatten)]
+        range: RangeArgs,
+        /// json (one array) or ndjson (one entry per line).
+        #[arg(long, value_enum, default_value_t = FormatArg::Ndjson)]
+        format: FormatArg,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check every entry's hash and link.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// Start, inclusive: 2026-11-01 or 2026-11-01T09:00:00Z (default: the beginning).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End, exclusive: same forms (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+/// An export format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Register models from LiteLLM's model_prices_and_context_window.json.
+    Litellm {
+        file: PathBuf,
+        /// Only entries of this provider (litellm_provider).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only entries of this mode (chat, embedding, completion...).
+        #[arg(long)]
+        mode: Option<String>,
+        /// The version registered for each model.
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the simulated traffic: the same seed, the same run.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,147 @@
+//! Runs a command: opens the store, does the work through the facade, disposes.
+
+mod audit;
+mod import;
+mod models;
+mod monitor;
+
+use std::path::Path;
+
+use clap::CommandFactory;
+use lifecycle::{Actor, ModelId, ModelLifecycleManager, Version};
+use serde::Serialize;
+
+use crate::args::{Cli, Command};
+use crate::failure::{Failure, Outcome};
+use crate::output::Output;
+
+/// Runs the command line's command.
+pub async fn run(cli: &Cli, out: &Output) -> Outcome {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "lifecycle", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Demo(args) => return crate::demo::run(cli, args, out).await,
+        Command::Init => return init(cli, out).await,
+        _ => {}
+    }
+    // Restoring fills a new store; everything else needs an existing one.
+    let must_exist = !matches!(cli.command, Command::Restore { .. });
+    let manager = open(cli, must_exist).await?;
+    let result = dispatch(&manager, cli, out).await;
+    let disposed = manager.dispose().await;
+    result?;
+    disposed.map_err(Failure::from)
+}
+
+async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome {
+    use Command::*;
+    match &cli.command {
+        Register(args) => models::register(m, args, out).await,
+        List(args) => models::list(m, args, out).await,
+        Show { model, version } => models::show(m, model, version.as_deref(), out).await,
+        Testing { model, version } => models::testing(m, model, version, out).await,
+        Activate { model, version } => models::activate(m, model, version, out).await,
+        Deactivate { model, version } => models::deactivate(m, model, version, out).await,
+        Canary(command) => models::canary(m, command, out).await,
+        Deprecate {
+            model,
+            version,
+            reason,
+            replacement,
+            grace_days,
+        } => {
+            let replacement = replacement.as_deref();
+            models::deprecate(m, model, version, reason, replacement, *grace_days, out).await
+        }
+        Retire { model, version } => models::retire(m, model, version, out).await,
+        Rollback {
+            model,
+            version,
+            reason,
+        } => models::rollback(m, model, version, reason, out).await,
+        Route { model, key } => models::route(m, model, key, out),
+        Record(args) => monitor::record(m, args, out).await,
+        Evaluate { model, version } => monitor::evaluate(m, model, version, out),
+        Compare {
+            model,
+            baseline,
+            candidate,
+        } => monitor::compare(m, model, baseline, candidate, out),
+        Watch { interval_secs } => monitor::watch(m, *interval_secs, out).await,
+        CanDeploy { model, version } => audit::can_deploy(m, model, version, out).await,
+        Warnings => audit::warnings(m, out).await,
+        Maintain => audit::maintain(m, out).await,
+        Audit(command) => audit::audit(m, command, out).await,
+        Status => audit::status(m, out).await,
+        Backup { output } => audit::backup(m, output, out).await,
+        Restore { file } => audit::restore(m, file, out).await,
+        Import(command) => import::import(m, command, out).await,
+        Init | Completions { .. } | Demo(_) => Ok(()),
+    }
+}
+
+/// Opens the manager on the store the command line names.
+pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager> {
+    let builder = ModelLifecycleManager::builder()
+        .actor(Actor::new(&cli.actor)?)
+        // Short-lived commands check health themselves (`evaluate`, `watch`).
+        .alert_check_interval(None);
+    let builder = if cli.memory {
+        builder.memory()
+    } else {
+        if must_exist && !cli.data_dir.exists() {
+            return Err(Failure::error(format!(
+                "no store at {}: create one with `lifecycle init`, or point --data-dir (LIFECYCLE_DATA) at an existing one",
+                cli.data_dir.display()
+            )));
+        }
+        builder.sled(&cli.data_dir)
+    };
+    Ok(builder.build().await?)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Initialized {
+    data_dir: String,
+    created: bool,
+    models: usize,
+}
+
+async fn init(cli: &Cli, out: &Output) -> Outcome {
+    let existed = !cli.memory && store_exists(&cli.data_dir);
+    let manager = open(cli, false).await?;
+    let models = manager.registry().models().await;
+    manager.dispose().await?;
+    let report = Initialized {
+        data_dir: cli.data_dir.display().to_string(),
+        created: !existed,
+        models: models.map_err(|e| Failure::error(e.to_string()))?.len(),
+    };
+    out.emit(&report, |out| {
+        if report.created {
+            out.print(&format!("Created an empty store in {}.", report.data_dir));
+        } else {
+            out.print(&format!(
+                "A store already exists in {} ({} models); left as it is.",
+                report.data_dir, report.models
+            ));
+        }
+    })
+}
+
+fn store_exists(dir: &Path) -> bool {
+    dir.read_dir()
+        .is_ok_and(|mut entries| entries.next().is_some())
+}
+
+pub fn model_id(text: &str) -> Outcome<ModelId> {
+    Ok(ModelId::new(text)?)
+}
+
+pub fn version(text: &str) -> Outcome<Version> {
+    Ok(Version::parse(text)?)
+}

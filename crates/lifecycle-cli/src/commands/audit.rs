@@ -1,0 +1,465 @@
+//! Policy, audit and operations: can-deploy, warnings, maintain, audit,
+//! status, backup, restore.
+
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+
+use lifecycle::chrono::{DateTime, NaiveDate, Utc};
+use lifecycle::{
+    AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat, ModelId, ModelLifecycleManager,
+    Version,
+};
+use serde::Serialize;
+
+use super::{model_id, version};
+use crate::args::{AuditCommand, FormatArg, RangeArgs};
+use crate::failure::{Failure, Outcome};
+use crate::output::{time, Output};
+
+pub async fn can_deploy(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+    let decision = m.can_deploy_model(&model_id(model)?, &version(v)?).await?;
+    out.emit(&decision, |out| {
+        let verdict = if decision.approved {
+            out.good("approved")
+        } else {
+            out.bad("rejected")
+        };
+        out.print(&format!("{model} {v}: {verdict}: {}", decision.reason));
+        for warning in &decision.warnings {
+            out.print(&format!("  warning: {warning}"));
+        }
+        if let Some(instead) = &decision.replacement {
+            out.print(&format!("  deploy {instead} instead"));
+        }
+    })?;
+    if decision.approved {
+        Ok(())
+    } else {
+        Err(Failure::rejected(format!(
+            "{model} {v} may not be deployed: {}",
+            decision.reason
+        )))
+    }
+}
+
+pub async fn warnings(m: &ModelLifecycleManager, out: &Output) -> Outcome {
+    let warnings = m.get_deprecation_warnings().await?;
+    out.emit(&warnings, |out| warning_table(out, &warnings))
+}
+
+fn warning_table(out: &Output, warnings: &[DeprecationWarning]) {
+    if warnings.is_empty() {
+        out.print("No deprecated versions.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = warnings
+        .iter()
+        .map(|w| {
+            vec![
+                w.model_id.to_string(),
+                w.version.to_string(),
+                out.severity(w.severity),
+                w.days_until_eol.to_string(),
+                time(w.end_of_life),
+                w.replacement
+                    .as_ref()
+                    .map_or_else(String::new, ToString::to_string),
+                w.reason.clone(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "MODEL",
+        "VERSION",
+        "SEVERITY",
+        "DAYS LEFT",
+        "END OF LIFE",
+        "REPLACEMENT",
+        "REASON",
+    ];
+    out.table(&headers, &rows);
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Retired {
+    model_id: ModelId,
+    version: Version,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Maintained {
+    retired: Vec<Retired>,
+    warnings: Vec<DeprecationWarning>,
+}
+
+pub async fn maintain(m: &ModelLifecycleManager, out: &Output) -> Outcome {
+    let report = m.run_maintenance().await?;
+    let view = Maintained {
+        retired: report
+            .retired
+            .into_iter()
+            .map(|(model_id, version)| Retired { model_id, version })
+            .collect(),
+        warnings: report.warnings,
+    };
+    out.emit(&view, |out| {
+        if view.retired.is_empty() {
+            out.print("Nothing was due for retirement.");
+        }
+        for r in &view.retired {
+            out.print(&format!(
+                "Retired {} {} (end of life reached).",
+                r.model_id, r.version
+            ));
+        }
+        warning_table(out, &view.warnings);
+    })
+}
+
+pub async fn audit(m: &ModelLifecycleManager, command: &AuditCommand, out: &Output) -> Outcome {
+    match command {
+        AuditCommand::History { model } => {
+            let entries = m.get_model_history(&model_id(model)?).await?;
+            out.emit(&entries, |out| entry_table(out, &entries))
+        }
+        AuditCommand::Recent { n } => {
+            let entries = m.get_recent_audit_entries(*n).await?;
+            out.emit(&entries, |out| entry_table(out, &entries))
+        }
+        AuditCommand::Critical => {
+            let entries = m
+                .audit_log()
+                .critical_entries()
+                .await
+                .map_err(|e| Failure::error(e.to_string()))?;
+            out.emit(&entries, |out| entry_table(out, &entries))
+        }
+        AuditCommand::Report(range) => {
+            let (from, to) = range_of(m, range)?;
+            let report = m.generate_compliance_report(from, to).await?;
+            out.emit(&report, |out| {
+                out.print(&format!(
+                    "Compliance report {} to {}: {} entries",
+                    time(report.start),
+                    time(report.end),
+                    report.total_entries
+                ));
+                for (kind, count) in &report.by_kind {
+                    out.print(&format!("  {:<22} {count}", kind.to_string()));
+                }
+                out.print(&format!(
+                    "  critical events: {}, errors: {}, policy violations: {}",
+                    report.critical_events.len(),
+                    report.errors.len(),
+                    report.policy_violations.len()
+                ));
+                let chain = if report.chain.verified {
+                    out.good("verified")
+                } else {
+                    out.bad("BROKEN")
+                };
+                out.print(&format!("  audit chain: {chain}"));
+            })
+        }
+        AuditCommand::Export {
+            range,
+            format,
+            output,
+        } => {
+            let (from, to) = range_of(m, range)?;
+            let format = match format {
+                FormatArg::Json => ExportFormat::Json,
+                FormatArg::Ndjson => ExportFormat::Ndjson,
+            };
+            let Some(path) = output else {
+                m.export_audit_log(from, to, format, std::io::stdout().lock())
+                    .await?;
+                return Ok(());
+            };
+            let summary = write_atomically(path, |file| async move {
+                m.export_audit_log(from, to, format, file).await
+            })
+            .await?;
+            out.emit(&summary, |out| {
+                out.print(&format!(
+                    "Exported {} entries to {}.",
+                    summary.entries,
+                    path.display()
+                ));
+            })
+        }
+        AuditCommand::Verify => {
+            let report = m
+                .audit_log()
+                .verify()
+                .await
+                .map_err(|e| Failure::error(e.to_string()))?;
+            out.emit(&report, |out| {
+                if report.is_intact() {
+                    out.print(&format!(
+                        "Audit chain {}: {} entries checked.",
+                        out.good("intact"),
+                        report.entries_checked
+                    ));
+                }
+            })?;
+            match &report.broken {
+                None => Ok(()),
+                Some(broken) => Err(Failure::error(format!(
+                    "the audit log was altered: {broken}; restore it from a backup or an export"
+                ))),
+            }
+        }
+    }
+}
+
+fn entry_table(out: &Output, entries: &[AuditLogEntry]) {
+    if entries.is_empty() {
+        out.print("No entries.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let subject = match (&e.event.model_id, &e.event.version) {
+                (Some(m), Some(v)) => format!("{m} {v}"),
+                (Some(m), None) => m.to_string(),
+                _ => String::new(),
+            };
+            vec![
+                e.sequence.to_string(),
+                time(e.event.timestamp),
+                e.event.kind.to_string(),
+                out.severity(e.event.severity),
+                e.event.actor.to_string(),
+                subject,
+                e.event.message.clone(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "SEQ", "TIME", "KIND", "SEVERITY", "ACTOR", "SUBJECT", "MESSAGE",
+    ];
+    out.table(&headers, &rows);
+}
+
+/// `--from` / `--to` as times; the defaults are the beginning and now.
+fn range_of(
+    m: &ModelLifecycleManager,
+    range: &RangeArgs,
+) -> Outcome<(DateTime<Utc>, DateTime<Utc>)> {
+    let from = match &range.from {
+        Some(text) => parse_time(text)?,
+        None => DateTime::<Utc>::MIN_UTC,
+    };
+    let to = match &range.to {
+        Some(text) => parse_time(text)?,
+        None => m.now() + lifecycle::chrono::Duration::seconds(1),
+    };
+    if from >= to {
+        return Err(Failure::error(format!(
+            "--from {} is not before --to {}",
+            time(from),
+            time(to)
+        )));
+    }
+    Ok((from, to))
+}
+
+/// `2026-11-01` (midnight UTC) or RFC 3339 (`2026-11-01T09:00:00Z`).
+fn parse_time(text: &str) -> Outcome<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
+        .ok_or_else(|| {
+            Failure::error(format!(
+                "invalid time {text:?}: use 2026-11-01 or 2026-11-01T09:00:00Z"
+            ))
+        })
+}
+
+/// Writes `path` through a temporary file renamed into place on success,
+/// so a failure never leaves half a file under the name.
+async fn write_atomically<T, F, Fut>(path: &Path, write: F) -> Outcome<T>
+where
+    F: FnOnce(BufWriter<std::fs::File>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, lifecycle::LifecycleError>>,
+{
+    let partial = path.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .map_err(|e| Failure::error(format!("cannot create {}: {e}", partial.display())))?;
+    match write(BufWriter::new(file)).await {
+        Ok(value) => {
+            std::fs::rename(&partial, path).map_err(|e| {
+                Failure::error(format!("cannot move {} into place: {e}", path.display()))
+            })?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e.into())
+        }
+    }
+}
+
+pub async fn backup(m: &ModelLifecycleManager, path: &Path, out: &Output) -> Outcome {
+    let summary = write_atomically(path, |file| async move { m.create_backup(file).await }).await?;
+    out.emit(&summary, |out| {
+        out.print(&format!(
+            "Backed up {} models, {} versions, {} metrics checkpoints and {} audit entries to {}.",
+            summary.models,
+            summary.versions,
+            summary.metrics,
+            summary.audit_entries,
+            path.display()
+        ));
+    })
+}
+
+pub async fn restore(m: &ModelLifecycleManager, path: &Path, out: &Output) -> Outcome {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())))?;
+    let summary: BackupSummary = m.restore_backup(BufReader::new(file)).await?;
+    out.emit(&summary, |out| {
+        out.print(&format!(
+            "Restored {} models, {} versions, {} metrics checkpoints and {} audit entries.",
+            summary.models, summary.versions, summary.metrics, summary.audit_entries
+        ));
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusView {
+    store_kind: &'static str,
+    store_size_bytes: Option<u64>,
+    models: usize,
+    versions_by_status: std::collections::BTreeMap<String, usize>,
+    active: Vec<Serving>,
+    canaries: Vec<Serving>,
+    alerts_firing: Vec<Firing>,
+    deprecation_warnings: Vec<DeprecationWarning>,
+    audit_entries: u64,
+    audit_head_hash: Option<String>,
+    audit_chain_verified: bool,
+    uptime_secs: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Serving {
+    model_id: ModelId,
+    version: Version,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight_percent: Option<u8>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Firing {
+    model_id: ModelId,
+    version: Version,
+    level: lifecycle::AlertLevel,
+}
+
+pub async fn status(m: &ModelLifecycleManager, out: &Output) -> Outcome {
+    let s = m.get_system_status().await?;
+    let view = StatusView {
+        store_kind: s.store_kind,
+        store_size_bytes: s.store_size_bytes,
+        models: s.models,
+        versions_by_status: s
+            .versions_by_status
+            .iter()
+            .map(|(status, n)| (status.to_string(), *n))
+            .collect(),
+        active: s
+            .active
+            .into_iter()
+            .map(|(model_id, version)| Serving {
+                model_id,
+                version,
+                weight_percent: None,
+            })
+            .collect(),
+        canaries: s
+            .canaries
+            .into_iter()
+            .map(|(model_id, version, w)| Serving {
+                model_id,
+                version,
+                weight_percent: Some(w),
+            })
+            .collect(),
+        alerts_firing: s
+            .alerts_firing
+            .into_iter()
+            .map(|(model_id, version, level)| Firing {
+                model_id,
+                version,
+                level,
+            })
+            .collect(),
+        deprecation_warnings: s.deprecation_warnings,
+        audit_entries: s.audit_head.map_or(0, |h| h.sequence),
+        audit_head_hash: s.audit_head.map(|h| h.hash.to_string()),
+        audit_chain_verified: s.audit_chain_verified,
+        uptime_secs: s.uptime_secs,
+    };
+    out.emit(&view, |out| {
+        let size = view
+            .store_size_bytes
+            .map_or_else(String::new, |b| format!(", {} KiB on disk", b / 1024));
+        out.print(&format!("store:     {}{size}", view.store_kind));
+        let counts: Vec<String> = view
+            .versions_by_status
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        out.print(&format!(
+            "models:    {} ({})",
+            view.models,
+            if counts.is_empty() {
+                "no versions".to_string()
+            } else {
+                counts.join(", ")
+            }
+        ));
+        for a in &view.active {
+            out.print(&format!("serving:   {} {}", a.model_id, a.version));
+        }
+        for c in &view.canaries {
+            out.print(&format!(
+                "canary:    {} {} on {} %",
+                c.model_id,
+                c.version,
+                c.weight_percent.unwrap_or(0)
+            ));
+        }
+        for f in &view.alerts_firing {
+            out.print(&format!(
+                "alert:     {} {} {:?}",
+                f.model_id, f.version, f.level
+            ));
+        }
+        out.print(&format!(
+            "warnings:  {} deprecated versions",
+            view.deprecation_warnings.len()
+        ));
+        let chain = if view.audit_chain_verified {
+            out.good("verified")
+        } else {
+            out.bad("BROKEN")
+        };
+        out.print(&format!(
+            "audit:     {} entries, chain {chain}",
+            view.audit_entries
+        ));
+    })
+}

@@ -1,0 +1,347 @@
+//! Models: register, list, show, every lifecycle move, canaries, routing.
+
+use std::io::Read;
+
+use lifecycle::{
+    CanaryWeight, Lane, ModelCapabilities, ModelCostInfo, ModelLifecycleManager, ModelStatus,
+    ModelVersion,
+};
+use serde::Serialize;
+
+use super::{model_id, version};
+use crate::args::{CanaryCommand, ListArgs, RegisterArgs, StatusArg};
+use crate::failure::{Failure, Outcome};
+use crate::output::{time, Output};
+
+pub async fn register(m: &ModelLifecycleManager, args: &RegisterArgs, out: &Output) -> Outcome {
+    let record = match &args.file {
+        Some(path) => from_json(&read_input(path)?, &path.display().to_string())?,
+        None => from_flags(m, args)?,
+    };
+    let stored = m.register_model(record).await?;
+    out.emit(&stored, |out| {
+        out.print(&format!(
+            "Registered {} {} ({}), {}.",
+            stored.model_id,
+            stored.version,
+            stored.provider,
+            out.status(stored.status())
+        ));
+    })
+}
+
+/// Reads a file, or stdin for `-`.
+pub fn read_input(path: &std::path::Path) -> Outcome<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())))
+}
+
+/// A version from JSON in the library's shape; errors give line and column.
+fn from_json(text: &str, source: &str) -> Outcome<ModelVersion> {
+    serde_json::from_str(text).map_err(|e| {
+        Failure::error(format!(
+            "{source}: not a model version at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn from_flags(m: &ModelLifecycleManager, args: &RegisterArgs) -> Outcome<ModelVersion> {
+    let (Some(model), Some(number)) = (&args.model, &args.version) else {
+        return Err(Failure::error("give --model and --version, or --file"));
+    };
+    let mut capabilities = ModelCapabilities::new(args.context_tokens, args.max_output_tokens);
+    capabilities.streaming = args.streaming;
+    capabilities.function_calling = args.function_calling;
+    capabilities.vision = args.vision;
+    capabilities.json_mode = args.json_mode;
+    let mut prices = ModelCostInfo::usd(args.input_price, args.output_price);
+    prices.currency = args.currency.clone();
+    let mut record = ModelVersion::new(
+        model_id(model)?,
+        version(number)?,
+        args.provider.as_str(),
+        capabilities,
+        prices,
+        m.now(),
+    );
+    if let Some(name) = &args.display_name {
+        record.display_name = name.clone();
+    }
+    record.description = args.description.clone();
+    record.tags = args.tags.iter().cloned().collect();
+    Ok(record)
+}
+
+pub async fn list(m: &ModelLifecycleManager, args: &ListArgs, out: &Output) -> Outcome {
+    let models = match &args.model {
+        Some(model) => vec![model_id(model)?],
+        None => m
+            .registry()
+            .models()
+            .await
+            .map_err(|e| Failure::error(e.to_string()))?,
+    };
+    let mut versions = Vec::new();
+    for model in &models {
+        versions.extend(m.get_model_versions(model).await?);
+    }
+    versions.retain(|v| {
+        args.status.is_none_or(|s| v.status() == status(s))
+            && args.provider.as_ref().is_none_or(|p| &v.provider == p)
+    });
+    out.emit(&versions, |out| version_table(out, &versions))
+}
+
+fn status(arg: StatusArg) -> ModelStatus {
+    match arg {
+        StatusArg::Inactive => ModelStatus::Inactive,
+        StatusArg::Testing => ModelStatus::Testing,
+        StatusArg::Canary => ModelStatus::Canary,
+        StatusArg::Active => ModelStatus::Active,
+        StatusArg::Deprecated => ModelStatus::Deprecated,
+        StatusArg::Retired => ModelStatus::Retired,
+    }
+}
+
+fn version_table(out: &Output, versions: &[ModelVersion]) {
+    if versions.is_empty() {
+        out.print("No versions match.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.model_id.to_string(),
+                v.version.to_string(),
+                out.status(v.status()),
+                v.canary_weight()
+                    .map_or_else(String::new, |w| format!("{} %", w.percent())),
+                v.provider.clone(),
+                v.metrics
+                    .as_ref()
+                    .map_or_else(String::new, |m| m.sample_count.to_string()),
+                time(v.updated_at),
+            ]
+        })
+        .collect();
+    let headers = [
+        "MODEL", "VERSION", "STATUS", "CANARY", "PROVIDER", "SAMPLES", "UPDATED",
+    ];
+    out.table(&headers, &rows);
+}
+
+pub async fn show(
+    m: &ModelLifecycleManager,
+    model: &str,
+    number: Option<&str>,
+    out: &Output,
+) -> Outcome {
+    let model = model_id(model)?;
+    let Some(number) = number else {
+        let versions = m.get_model_versions(&model).await?;
+        if versions.is_empty() {
+            return Err(Failure::error(format!(
+                "no model {model}: register a version first (`lifecycle register`)"
+            )));
+        }
+        return out.emit(&versions, |out| version_table(out, &versions));
+    };
+    let v = m.get_model(&model, &version(number)?).await?;
+    out.emit(&v, |out| {
+        let mut rows = vec![
+            ("model", v.model_id.to_string()),
+            ("version", v.version.to_string()),
+            ("name", v.display_name.clone()),
+            ("status", out.status(v.status())),
+            ("provider", v.provider.clone()),
+            (
+                "context",
+                format!(
+                    "{} tokens in, {} out",
+                    v.capabilities.max_context_tokens, v.capabilities.max_output_tokens
+                ),
+            ),
+            (
+                "prices",
+                format!(
+                    "{} {} / {} per 1k tokens in / out",
+                    v.cost_info.input_per_1k, v.cost_info.output_per_1k, v.cost_info.currency
+                ),
+            ),
+            ("registered", time(v.created_at)),
+            ("updated", time(v.updated_at)),
+        ];
+        if let Some(w) = v.canary_weight() {
+            rows.push(("canary", format!("{} % of traffic", w.percent())));
+        }
+        if let Some(d) = v.deprecation() {
+            let replacement = d
+                .replacement_version
+                .as_ref()
+                .map_or_else(String::new, |r| format!(", use {r}"));
+            rows.push((
+                "deprecated",
+                format!(
+                    "{}; end of life {}{replacement}",
+                    d.reason,
+                    time(d.end_of_life)
+                ),
+            ));
+        }
+        if let Some(metrics) = &v.metrics {
+            rows.push((
+                "metrics",
+                format!(
+                    "{} requests, error rate {:.2} %, p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+                    metrics.sample_count,
+                    metrics.error_rate() * 100.0,
+                    metrics.p50_latency_ms,
+                    metrics.p95_latency_ms,
+                    metrics.p99_latency_ms
+                ),
+            ));
+        }
+        for (label, value) in rows {
+            out.print(&format!("{:<11} {value}", format!("{label}:")));
+        }
+    })
+}
+
+/// Reports a version after a move.
+fn moved(out: &Output, v: &ModelVersion) -> Outcome {
+    out.emit(v, |out| {
+        out.print(&format!(
+            "{} {} is now {}.",
+            v.model_id,
+            v.version,
+            out.status(v.status())
+        ));
+    })
+}
+
+pub async fn testing(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+    let moved_to = m.deploy_to_testing(&model_id(model)?, &version(v)?).await?;
+    moved(out, &moved_to)
+}
+
+pub async fn activate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+    let moved_to = m.activate_model(&model_id(model)?, &version(v)?).await?;
+    moved(out, &moved_to)
+}
+
+pub async fn deactivate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+    let moved_to = m.deactivate_model(&model_id(model)?, &version(v)?).await?;
+    moved(out, &moved_to)
+}
+
+pub async fn retire(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+    let moved_to = m.retire_model(&model_id(model)?, &version(v)?).await?;
+    moved(out, &moved_to)
+}
+
+pub async fn deprecate(
+    m: &ModelLifecycleManager,
+    model: &str,
+    v: &str,
+    reason: &str,
+    replacement: Option<&str>,
+    grace_days: Option<u32>,
+    out: &Output,
+) -> Outcome {
+    let replacement = replacement.map(version).transpose()?;
+    let moved_to = m
+        .deprecate_model(
+            &model_id(model)?,
+            &version(v)?,
+            reason,
+            replacement.as_ref(),
+            grace_days,
+        )
+        .await?;
+    moved(out, &moved_to)
+}
+
+pub async fn rollback(
+    m: &ModelLifecycleManager,
+    model: &str,
+    v: &str,
+    reason: &str,
+    out: &Output,
+) -> Outcome {
+    let moved_to = m
+        .rollback_model(&model_id(model)?, &version(v)?, reason)
+        .await?;
+    moved(out, &moved_to)
+}
+
+pub async fn canary(m: &ModelLifecycleManager, command: &CanaryCommand, out: &Output) -> Outcome {
+    let moved_to = match command {
+        CanaryCommand::Start {
+            model,
+            version: v,
+            weight,
+        } => {
+            let weight = CanaryWeight::new(*weight)?;
+            m.start_canary(&model_id(model)?, &version(v)?, weight)
+                .await?
+        }
+        CanaryCommand::Weight { model, percent } => {
+            let weight = CanaryWeight::new(*percent)?;
+            m.set_canary_weight(&model_id(model)?, weight).await?
+        }
+        CanaryCommand::Promote { model } => m.promote_canary(&model_id(model)?).await?,
+        CanaryCommand::Abort { model } => m.abort_canary(&model_id(model)?).await?,
+    };
+    out.emit(&moved_to, |out| {
+        let weight = moved_to
+            .canary_weight()
+            .map_or_else(String::new, |w| format!(" on {} % of traffic", w.percent()));
+        out.print(&format!(
+            "{} {} is now {}{weight}.",
+            moved_to.model_id,
+            moved_to.version,
+            out.status(moved_to.status())
+        ));
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RouteAnswer {
+    model_id: String,
+    key: String,
+    version: String,
+    lane: &'static str,
+}
+
+pub fn route(m: &ModelLifecycleManager, model: &str, key: &str, out: &Output) -> Outcome {
+    let model = model_id(model)?;
+    let routed = m.route(model.as_str(), key.as_bytes())?.ok_or_else(|| {
+        Failure::error(format!(
+            "{model} has no active version or canary to route to: activate one first"
+        ))
+    })?;
+    let answer = RouteAnswer {
+        model_id: model.to_string(),
+        key: key.to_string(),
+        version: routed.version.version.to_string(),
+        lane: match routed.lane {
+            Lane::Active => "active",
+            Lane::Canary => "canary",
+        },
+    };
+    out.emit(&answer, |out| {
+        out.print(&format!(
+            "{} -> {} {} ({})",
+            answer.key, answer.model_id, answer.version, answer.lane
+        ));
+    })
+}

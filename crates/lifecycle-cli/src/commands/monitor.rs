@@ -1,0 +1,370 @@
+//! Monitoring: record results, evaluate, compare, watch alerts.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+
+use lifecycle::{
+    Alert, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, InferenceResult,
+    ModelId, ModelLifecycleManager, ModelStatus, Version,
+};
+use serde::{Deserialize, Serialize};
+
+use super::models::read_input;
+use super::{model_id, version};
+use crate::args::{ErrorKindArg, RecordArgs};
+use crate::failure::{Failure, Outcome};
+use crate::output::{time, Output};
+
+/// One line of an NDJSON results file.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResultLine {
+    model_id: String,
+    version: String,
+    success: bool,
+    latency_ms: f64,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default)]
+    input_tokens: u32,
+    #[serde(default)]
+    output_tokens: u32,
+    #[serde(default)]
+    error_kind: Option<ErrorKind>,
+}
+
+/// A result checked against the registry, ready to record.
+struct Checked {
+    model_id: ModelId,
+    version: Version,
+    result: InferenceResult,
+}
+
+/// Checks one result: its values, and that its version can take results.
+async fn check(
+    m: &ModelLifecycleManager,
+    known: &mut BTreeMap<(ModelId, Version), ModelStatus>,
+    model: &str,
+    number: &str,
+    result: InferenceResult,
+) -> Outcome<Checked> {
+    let (model_id, version) = (model_id(model)?, version(number)?);
+    result.validate()?;
+    let key = (model_id.clone(), version.clone());
+    let status = match known.get(&key) {
+        Some(status) => *status,
+        None => {
+            let status = m.get_model(&model_id, &version).await?.status();
+            known.insert(key, status);
+            status
+        }
+    };
+    if status == ModelStatus::Retired {
+        return Err(Failure::error(format!(
+            "{model_id} {version} is retired and takes no more results"
+        )));
+    }
+    Ok(Checked {
+        model_id,
+        version,
+        result,
+    })
+}
+
+/// Parses and checks one NDJSON line; JSON errors name the column.
+async fn check_line(
+    m: &ModelLifecycleManager,
+    known: &mut BTreeMap<(ModelId, Version), ModelStatus>,
+    line: &str,
+) -> Outcome<Checked> {
+    let parsed: ResultLine = serde_json::from_str(line)
+        .map_err(|e| Failure::error(format!("column {}: {e}", e.column())))?;
+    let result = InferenceResult {
+        success: parsed.success,
+        latency_ms: parsed.latency_ms,
+        confidence: parsed.confidence,
+        input_tokens: parsed.input_tokens,
+        output_tokens: parsed.output_tokens,
+        error_kind: parsed.error_kind,
+    };
+    check(m, known, &parsed.model_id, &parsed.version, result).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Recorded {
+    recorded: u64,
+    by_version: Vec<VersionCount>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionCount {
+    model_id: ModelId,
+    version: Version,
+    results: u64,
+}
+
+pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) -> Outcome {
+    let mut known = BTreeMap::new();
+    // Every result is checked before any is recorded: a bad line records nothing.
+    let checked = match (&args.file, &args.model, &args.version) {
+        (Some(path), _, _) => {
+            let text = read_input(path)?;
+            let source = path.display().to_string();
+            let mut checked = Vec::new();
+            for (index, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let at = |e: String| Failure::error(format!("{source}, line {}: {e}", index + 1));
+                let one = check_line(m, &mut known, line).await;
+                checked.push(one.map_err(|f| at(f.message))?);
+            }
+            checked
+        }
+        (None, Some(model), Some(number)) => {
+            let result = from_flags(args);
+            vec![check(m, &mut known, model, number, result).await?]
+        }
+        _ => return Err(Failure::error("give MODEL VERSION and flags, or --file")),
+    };
+    let mut progress = Progress::new(checked.len());
+    let mut counts: BTreeMap<(ModelId, Version), u64> = BTreeMap::new();
+    for (done, c) in checked.iter().enumerate() {
+        m.record_inference(c.model_id.as_str(), &c.version, &c.result)?;
+        *counts
+            .entry((c.model_id.clone(), c.version.clone()))
+            .or_default() += 1;
+        progress.show(done + 1);
+    }
+    progress.finish();
+    let report = Recorded {
+        recorded: checked.len() as u64,
+        by_version: counts
+            .into_iter()
+            .map(|((model_id, version), results)| VersionCount {
+                model_id,
+                version,
+                results,
+            })
+            .collect(),
+    };
+    out.emit(&report, |out| {
+        let parts: Vec<String> = report
+            .by_version
+            .iter()
+            .map(|c| format!("{} {}: {}", c.model_id, c.version, c.results))
+            .collect();
+        out.print(&format!(
+            "Recorded {} results ({}).",
+            report.recorded,
+            parts.join(", ")
+        ));
+    })
+}
+
+fn from_flags(args: &RecordArgs) -> InferenceResult {
+    let mut result = match args.failed {
+        Some(kind) => InferenceResult::failure(error_kind(kind), args.latency_ms),
+        None => InferenceResult::success(args.latency_ms),
+    };
+    result.confidence = args.confidence;
+    result.input_tokens = args.input_tokens;
+    result.output_tokens = args.output_tokens;
+    result
+}
+
+fn error_kind(arg: ErrorKindArg) -> ErrorKind {
+    match arg {
+        ErrorKindArg::Timeout => ErrorKind::Timeout,
+        ErrorKindArg::RateLimited => ErrorKind::RateLimited,
+        ErrorKindArg::ServerError => ErrorKind::ServerError,
+        ErrorKindArg::ClientError => ErrorKind::ClientError,
+        ErrorKindArg::InvalidResponse => ErrorKind::InvalidResponse,
+        ErrorKindArg::ContentFiltered => ErrorKind::ContentFiltered,
+        ErrorKindArg::Network => ErrorKind::Network,
+        ErrorKindArg::Other => ErrorKind::Other,
+    }
+}
+
+/// A progress line on stderr for large inputs, only on a terminal.
+struct Progress {
+    total: usize,
+    shown: bool,
+    step: usize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            shown: total >= 10_000 && std::io::stderr().is_terminal(),
+            step: (total / 100).max(1),
+        }
+    }
+
+    fn show(&mut self, done: usize) {
+        if self.shown && (done % self.step == 0 || done == self.total) {
+            let percent = done * 100 / self.total;
+            let bar = "#".repeat(percent / 5) + &" ".repeat(20 - percent / 5);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r[{bar}] {percent:>3} % {done}/{}", self.total);
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown {
+            eprintln!();
+        }
+    }
+}
+
+pub fn evaluate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+    let model = model_id(model)?;
+    let report = m.evaluate_model(model.as_str(), &version(v)?)?;
+    out.emit(&report, |out| print_evaluation(out, &report))?;
+    match report.status {
+        EvaluationStatus::Passed => Ok(()),
+        EvaluationStatus::Failed => Err(Failure::rejected(format!(
+            "{} {} failed its evaluation: {}",
+            report.model_id,
+            report.version,
+            report
+                .violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+        EvaluationStatus::InsufficientData { needed } => Err(Failure::rejected(format!(
+            "{} {} cannot be judged yet: {needed} more samples needed in the window",
+            report.model_id, report.version
+        ))),
+    }
+}
+
+pub fn print_evaluation(out: &Output, report: &EvaluationReport) {
+    let verdict = match &report.status {
+        EvaluationStatus::Passed => out.good("passed"),
+        EvaluationStatus::Failed => out.bad("failed"),
+        EvaluationStatus::InsufficientData { needed } => {
+            format!("insufficient data ({needed} more samples needed)")
+        }
+    };
+    let m = &report.metrics;
+    out.print(&format!(
+        "{} {}: {verdict} over the last {} s ({} samples)",
+        report.model_id, report.version, report.window_secs, report.samples
+    ));
+    out.print(&format!(
+        "  error rate {:.2} %, latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, confidence {}",
+        m.error_rate() * 100.0,
+        m.p50_latency_ms,
+        m.p95_latency_ms,
+        m.p99_latency_ms,
+        m.mean_confidence
+            .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2}"))
+    ));
+    for violation in &report.violations {
+        out.print(&format!("  {} {violation}", out.bad("violated:")));
+    }
+}
+
+pub fn compare(
+    m: &ModelLifecycleManager,
+    model: &str,
+    baseline: &str,
+    candidate: &str,
+    out: &Output,
+) -> Outcome {
+    let model = model_id(model)?;
+    let report = m.compare_versions(model.as_str(), &version(baseline)?, &version(candidate)?)?;
+    out.emit(&report, |out| print_comparison(out, &report))
+}
+
+pub fn print_comparison(out: &Output, report: &ComparisonReport) {
+    out.print(&format!(
+        "{} {} vs {}: {:?}, score {:.0}/100",
+        report.model_id, report.candidate, report.baseline, report.verdict, report.score
+    ));
+    let rows: Vec<Vec<String>> = report
+        .metrics
+        .iter()
+        .map(|c| {
+            let value = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+            vec![
+                format!("{:?}", c.metric),
+                value(c.baseline),
+                value(c.candidate),
+                c.p_value
+                    .map_or_else(|| "-".to_string(), |p| format!("{p:.3}")),
+                format!("{:?}", c.class),
+            ]
+        })
+        .collect();
+    out.table(&["METRIC", "BASELINE", "CANDIDATE", "P", "CLASS"], &rows);
+    out.print(&report.summary);
+}
+
+/// Follows alerts: checks health every `interval_secs`, recording results
+/// piped on stdin (NDJSON, as `record --file -`) meanwhile; ends at the end
+/// of the input or on Ctrl-C.
+pub async fn watch(m: &ModelLifecycleManager, interval_secs: u64, out: &Output) -> Outcome {
+    let (lines, mut incoming) = tokio::sync::mpsc::channel::<String>(1_024);
+    let piped = !std::io::stdin().is_terminal();
+    if piped {
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+                if lines.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    } else {
+        drop(lines);
+        if !out.is_json() {
+            out.print("Watching alerts (Ctrl-C to stop)...");
+        }
+    }
+    let mut timer = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+    let mut known = BTreeMap::new();
+    let mut line_number = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = timer.tick() => report_alerts(m.check_alerts()?, out)?,
+            line = incoming.recv(), if piped => match line {
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) => {
+                    line_number += 1;
+                    let at = |e: String| Failure::error(format!("stdin, line {line_number}: {e}"));
+                    let c = check_line(m, &mut known, &line).await.map_err(|f| at(f.message))?;
+                    m.record_inference(c.model_id.as_str(), &c.version, &c.result)?;
+                }
+                None => {
+                    report_alerts(m.check_alerts()?, out)?;
+                    break;
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+fn report_alerts(alerts: Vec<Alert>, out: &Output) -> Outcome {
+    for alert in alerts {
+        if out.is_json() {
+            out.event(&alert)?;
+        } else {
+            let level = format!("{:?}", alert.level).to_lowercase();
+            let level = match alert.level {
+                lifecycle::AlertLevel::Critical => out.bad(&level),
+                lifecycle::AlertLevel::Resolved => out.good(&level),
+                lifecycle::AlertLevel::Warning => level,
+            };
+            out.print(&format!("{} {level:<8} {}", time(alert.at), alert.message));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Output for people (aligned tables, colours on a terminal) or machines (`--json`).
+
+use std::io::{IsTerminal, Write};
+
+use lifecycle::chrono::{DateTime, Utc};
+use lifecycle::{ModelStatus, Severity};
+use serde::Serialize;
+
+use crate::failure::{Failure, Outcome};
+
+/// Where and how a command reports.
+pub struct Output {
+    json: bool,
+    color: bool,
+}
+
+impl Output {
+    /// JSON when asked; colours only for a terminal, and never with `NO_COLOR`.
+    pub fn new(json: bool) -> Self {
+        let color =
+            !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Self { json, color }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// With `--json`, prints `value`; otherwise lets `human` print.
+    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce(&Self)) -> Outcome {
+        if self.json {
+            self.document(value)
+        } else {
+            human(self);
+            Ok(())
+        }
+    }
+
+    /// Prints one JSON document (pretty) on stdout.
+    pub fn document<T: Serialize>(&self, value: &T) -> Outcome {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Failure::error(format!("cannot encode the output: {e}")))?;
+        self.print(&text);
+        Ok(())
+    }
+
+    /// Prints one JSON object on one line (NDJSON events).
+    pub fn event<T: Serialize>(&self, value: &T) -> Outcome {
+        let text = serde_json::to_string(value)
+            .map_err(|e| Failure::error(format!("cannot encode the output: {e}")))?;
+        self.print(&text);
+        Ok(())
+    }
+
+    /// Prints a line on stdout; a closed pipe (`| head`) is not an error.
+    pub fn print(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// Prints rows under headers, each column as wide as its widest cell.
+    pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(visible_len(cell));
+            }
+        }
+        let render = |cells: Vec<String>| {
+            let mut line = String::new();
+            for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+                line.push_str(cell);
+                if i + 1 < cells.len() {
+                    let pad = width - visible_len(cell) + 2;
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+            line.trim_end().to_string()
+        };
+        let header: Vec<String> = headers.iter().map(|h| self.bold(h)).collect();
+        self.print(&render(header));
+        for row in rows {
+            self.print(&render(row.clone()));
+        }
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(text, "1")
+    }
+
+    /// A status word, coloured by what it means for traffic.
+    pub fn status(&self, status: ModelStatus) -> String {
+        let code = match status {
+            ModelStatus::Active => "32",
+            ModelStatus::Canary => "36",
+            ModelStatus::Deprecated => "33",
+            ModelStatus::Retired => "2",
+            ModelStatus::Inactive | ModelStatus::Testing => "0",
+        };
+        self.paint(&status.to_string(), code)
+    }
+
+    /// A severity word, coloured by urgency.
+    pub fn severity(&self, severity: Severity) -> String {
+        let code = match severity {
+            Severity::Critical => "31",
+            Severity::Error => "31",
+            Severity::Warning => "33",
+            Severity::Info => "0",
+        };
+        self.paint(&severity.to_string(), code)
+    }
+
+    pub fn good(&self, text: &str) -> String {
+        self.paint(text, "32")
+    }
+
+    pub fn bad(&self, text: &str) -> String {
+        self.paint(text, "31")
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color && code != "0" {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Characters shown, colour codes left out.
+fn visible_len(text: &str) -> usize {
+    let mut len = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (false, _) => len += 1,
+            (true, _) => {}
+        }
+    }
+    len
+}
+
+/// A time as people and machines both read it: `2026-11-26T09:00:00Z`.
+pub fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
