@@ -29,6 +29,10 @@ pub struct Cli {
         default_value = "lifecycle-data"
     )]
     pub data_dir: PathBuf,
+    /// Thresholds and policy, as JSON: {"evaluation": {...}, "policy": {...}}
+    /// with the fields of EvaluationSettings and PolicySettings (docs/guide.md).
+    #[arg(long, global = true, env = "LIFECYCLE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Use a throwaway in-memory store instead (gone when the command ends).
     #[arg(long, global = true)]
     pub memory: bool,
@@ -245,13 +249,13 @@ pub struct RecordArgs {
     #[arg(required_unless_present = "file")]
     pub version: Option<String>,
     /// Latency in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub latency_ms: f64,
     /// The request failed, of this kind.
     #[arg(long, value_enum)]
     pub failed: Option<ErrorKindArg>,
     /// The model's confidence, 0–1.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub confidence: Option<f64>,
     /// Prompt tokens.
     #[arg(long, default_value_t = 0)]
@@ -305,7 +309,7 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct RangeArgs {
-    /// Start, inclusive: 2026-11-01 or 2026-11-01T09:00:00Z (default: the beginning).
+    /// Start, inclusive: 2026-11-01 or 2026-11-01T09:00:00Z (default: 1970-01-01).
     #[arg(long)]
     pub from: Option<String>,
     /// End, exclusive: same forms (default: now).

@@ -5,11 +5,12 @@ mod import;
 mod models;
 mod monitor;
 
+use std::io::Write;
 use std::path::Path;
 
 use clap::CommandFactory;
-use lifecycle::{Actor, ModelId, ModelLifecycleManager, Version};
-use serde::Serialize;
+use lifecycle::{Actor, EvaluationConfig, ModelId, ModelLifecycleManager, PolicyConfig, Version};
+use serde::{Deserialize, Serialize};
 
 use crate::args::{Cli, Command};
 use crate::failure::{Failure, Outcome};
@@ -19,8 +20,10 @@ use crate::output::Output;
 pub async fn run(cli: &Cli, out: &Output) -> Outcome {
     match &cli.command {
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(*shell, &mut command, "lifecycle", &mut std::io::stdout());
+            // Into a buffer: clap_complete panics on a failed write (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "lifecycle", &mut script);
+            let _ = std::io::stdout().write_all(&script);
             return Ok(());
         }
         Command::Demo(args) => return crate::demo::run(cli, args, out).await,
@@ -83,10 +86,33 @@ async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome
     }
 }
 
+/// The `--config` file: thresholds and policy, each optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    evaluation: EvaluationConfig,
+    #[serde(default)]
+    policy: PolicyConfig,
+}
+
+fn config(cli: &Cli) -> Outcome<Config> {
+    let Some(path) = &cli.config else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::error(format!("cannot read config {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::error(format!("config {}: {e}", path.display())))
+}
+
 /// Opens the manager on the store the command line names.
 pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager> {
+    let config = config(cli)?;
     let builder = ModelLifecycleManager::builder()
         .actor(Actor::new(&cli.actor)?)
+        .evaluation_config(config.evaluation)
+        .policy_config(config.policy)
         // Short-lived commands check health themselves (`evaluate`, `watch`).
         .alert_check_interval(None);
     let builder = if cli.memory {

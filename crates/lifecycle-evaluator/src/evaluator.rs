@@ -43,6 +43,9 @@ struct Shared {
     checkpoints: Arc<Notify>,
     /// The last error of the background checkpointer, if any.
     checkpoint_error: Mutex<Option<String>>,
+    /// Held while a checkpoint runs: two runs never interleave, so a
+    /// snapshot taken earlier is never saved over a later one.
+    checkpointing: tokio::sync::Mutex<()>,
     /// model -> its tracked versions; replaced whole when tracking changes (rare).
     tracked: ArcSwap<FxHashMap<ModelId, Vec<Arc<Tracked>>>>,
 }
@@ -191,6 +194,7 @@ impl Evaluator {
                 alerts: broadcast::channel(ALERT_BUFFER).0,
                 checkpoints: Arc::new(Notify::new()),
                 checkpoint_error: Mutex::new(None),
+                checkpointing: tokio::sync::Mutex::new(()),
                 tracked: ArcSwap::default(),
             }),
         }
@@ -381,6 +385,7 @@ impl Evaluator {
         store: &dyn Store,
         flush: bool,
     ) -> Result<Vec<Published>, EvaluatorError> {
+        let _one_at_a_time = self.shared.checkpointing.lock().await;
         let snapshot = self.shared.tracked.load_full();
         let now = self.shared.clock.now();
         let mut saved = Vec::new();
@@ -495,16 +500,21 @@ impl Evaluator {
     /// critical and warning alerts as threshold violations (with the
     /// observed value and the limit), resolutions as metrics updates. Off
     /// the hot path; alerts it could not keep up with are recorded as one
-    /// error entry saying how many were missed. It ends with the evaluator,
+    /// error entry saying how many were missed. After writing an alert it
+    /// hands it to `then` (the facade's automatic rollback), so the log
+    /// shows each alert before what it caused. It ends with the evaluator,
     /// or when `stop` completes — after writing every alert already sent.
-    pub fn spawn_alert_auditor<S>(
+    pub fn spawn_alert_auditor<S, T, F>(
         &self,
         store: Arc<dyn Store>,
         actor: Actor,
         stop: S,
+        then: T,
     ) -> tokio::task::JoinHandle<()>
     where
         S: Future<Output = ()> + Send + 'static,
+        T: Fn(Alert) -> F + Send + 'static,
+        F: Future<Output = ()> + Send,
     {
         let mut alerts = self.subscribe_alerts();
         let clock = self.shared.clock.clone();
@@ -517,18 +527,21 @@ impl Evaluator {
                     received = alerts.recv() => received,
                     () = &mut stop => break,
                 };
-                let event = match received {
-                    Ok(alert) => alert_event(&alert, &actor),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => AuditEvent::new(
+                let (event, alert) = match received {
+                    Ok(alert) => (alert_event(&alert, &actor), Some(alert)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => (AuditEvent::new(
                         AuditEventKind::Error,
                         actor.clone(),
                         format!("{missed} alerts were not written to the audit log: the auditor fell behind"),
                         clock.now(),
-                    ),
+                    ), None),
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
                 // A failed write is not retried: the next alert still gets its chance.
                 let _ = store.commit(Commit::audit_only().audit(event)).await;
+                if let Some(alert) = alert {
+                    then(alert).await;
+                }
             }
         })
     }

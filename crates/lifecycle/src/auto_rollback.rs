@@ -8,12 +8,10 @@ use lifecycle_evaluator::{Alert, AlertLevel, Evaluator};
 use lifecycle_registry::ModelRegistry;
 use lifecycle_store::{AuditQuery, Clock, Commit, Store};
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
 
-/// What the rollback task needs. `alerts` is subscribed before the task
-/// starts, so no alert raised after the manager is built is missed.
+/// What the rollback needs. The alert auditor hands it every alert right
+/// after writing it, so the audit log shows the alert before the rollback.
 pub(crate) struct AutoRollback {
-    pub alerts: tokio::sync::broadcast::Receiver<Alert>,
     pub registry: ModelRegistry,
     pub evaluator: Evaluator,
     pub store: Arc<dyn Store>,
@@ -22,20 +20,15 @@ pub(crate) struct AutoRollback {
 }
 
 impl AutoRollback {
-    /// Reacts to critical alerts until the alert stream closes.
-    pub async fn run(mut self) {
-        loop {
-            match self.alerts.recv().await {
-                Ok(alert) if alert.level == AlertLevel::Critical => {
-                    // A failure is logged; the next alert still counts.
-                    if let Err(e) = self.react(&alert).await {
-                        tracing::error!(model = %alert.model_id, version = %alert.version,
-                            error = %e, "automatic rollback failed");
-                    }
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break,
-            }
+    /// Reacts to a critical alert; other alerts need nothing.
+    pub async fn on_alert(&self, alert: Alert) {
+        if alert.level != AlertLevel::Critical {
+            return;
+        }
+        // A failure is logged; the next alert still counts.
+        if let Err(e) = self.react(&alert).await {
+            tracing::error!(model = %alert.model_id, version = %alert.version,
+                error = %e, "automatic rollback failed");
         }
     }
 

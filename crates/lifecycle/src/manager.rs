@@ -146,27 +146,33 @@ impl ModelLifecycleManager {
                 let registry = publisher.clone();
                 async move { publish(&registry, saved).await }
             }));
-            let (stop, stopped) = tokio::sync::oneshot::channel();
-            auditor = Some((
-                stop,
-                evaluator.spawn_alert_auditor(store.clone(), Actor::system("evaluator")?, async {
-                    // Stops on dispose, or when the manager is dropped.
-                    let _ = stopped.await;
-                }),
-            ));
-            if let Some(every) = alert_check {
-                tasks.push(spawn_alert_checker(evaluator.clone(), every));
-            }
-            if policy.settings().auto_rollback_on_critical {
-                let task = AutoRollback {
-                    alerts: evaluator.subscribe_alerts(),
+            let rollback = policy.settings().auto_rollback_on_critical.then(|| {
+                Arc::new(AutoRollback {
                     registry: registry.clone(),
                     evaluator: evaluator.clone(),
                     store: store.clone(),
                     clock: clock.clone(),
                     evaluation: evaluation.clone(),
-                };
-                tasks.push(tokio::spawn(task.run()));
+                })
+            });
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            let stop_on = async {
+                // Stops on dispose, or when the manager is dropped.
+                let _ = stopped.await;
+            };
+            let then = move |alert| {
+                let rollback = rollback.clone();
+                async move {
+                    if let Some(rollback) = rollback {
+                        rollback.on_alert(alert).await;
+                    }
+                }
+            };
+            let actor = Actor::system("evaluator")?;
+            let task = evaluator.spawn_alert_auditor(store.clone(), actor, stop_on, then);
+            auditor = Some((stop, task));
+            if let Some(every) = alert_check {
+                tasks.push(spawn_alert_checker(evaluator.clone(), every));
             }
         }
         Ok(Self {

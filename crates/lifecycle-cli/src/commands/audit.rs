@@ -252,7 +252,7 @@ fn range_of(
 ) -> Outcome<(DateTime<Utc>, DateTime<Utc>)> {
     let from = match &range.from {
         Some(text) => parse_time(text)?,
-        None => DateTime::<Utc>::MIN_UTC,
+        None => DateTime::<Utc>::UNIX_EPOCH,
     };
     let to = match &range.to {
         Some(text) => parse_time(text)?,

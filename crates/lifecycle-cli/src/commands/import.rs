@@ -32,6 +32,8 @@ use crate::output::Output;
 struct Imported {
     registered: Vec<String>,
     skipped: Vec<Skipped>,
+    /// Entries the --provider / --mode filters left out.
+    filtered_out: usize,
 }
 
 #[derive(Serialize)]
@@ -63,6 +65,7 @@ pub async fn import(m: &ModelLifecycleManager, command: &ImportCommand, out: &Ou
     let mut report = Imported {
         registered: Vec::new(),
         skipped: Vec::new(),
+        filtered_out: 0,
     };
     for (name, entry) in &entries {
         let skip = |reason: String| Skipped {
@@ -75,7 +78,7 @@ pub async fn import(m: &ModelLifecycleManager, command: &ImportCommand, out: &Ou
         };
         match selected(name, entry, &filter) {
             Err(reason) => report.skipped.push(skip(reason)),
-            Ok(false) => {}
+            Ok(false) => report.filtered_out += 1,
             Ok(true) => match to_version(name, entry, &number, m.now()) {
                 Err(reason) => report.skipped.push(skip(reason)),
                 Ok(record) => match m.register_model(record).await {
@@ -88,9 +91,10 @@ pub async fn import(m: &ModelLifecycleManager, command: &ImportCommand, out: &Ou
     }
     out.emit(&report, |out| {
         out.print(&format!(
-            "Registered {} models at version {number}; skipped {}.",
+            "Registered {} models at version {number}; skipped {}; {} left out by the filters.",
             report.registered.len(),
-            report.skipped.len()
+            report.skipped.len(),
+            report.filtered_out
         ));
         for s in &report.skipped {
             out.print(&format!("  skipped {}: {}", s.name, s.reason));
@@ -212,13 +216,11 @@ fn announced(date: &str, now: DateTime<Utc>) -> Result<ModelDeprecationInfo, Str
     let days = (end_of_life - now).num_days().max(0);
     let grace =
         u32::try_from(days).map_err(|_| format!("deprecation_date {date} is too far away"))?;
-    let mut info = ModelDeprecationInfo::new(
+    ModelDeprecationInfo::new(
         "end of life announced by the provider",
         None,
         grace,
         end_of_life - lifecycle::chrono::Duration::days(i64::from(grace)),
     )
-    .map_err(|e| e.to_string())?;
-    info.end_of_life = end_of_life;
-    Ok(info)
+    .map_err(|e| e.to_string())
 }

@@ -151,8 +151,14 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let actor = Actor::system("evaluator").unwrap();
-    let auditor = evaluator.spawn_alert_auditor(store.clone(), actor, async move {
+    let handed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = handed.clone();
+    let stop_on = async move {
         let _ = stopped.await;
+    };
+    let auditor = evaluator.spawn_alert_auditor(store.clone(), actor, stop_on, move |alert| {
+        sink.lock().unwrap().push(alert.level);
+        std::future::ready(())
     });
     record(
         &evaluator,
@@ -182,4 +188,10 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
     assert_eq!(critical.details["threshold"], "maximum error rate");
     assert_eq!(critical.actor.as_str(), "system:evaluator");
     assert_eq!(entries[1].event.details["alert"], "resolved");
+    let handed = handed.lock().unwrap().clone();
+    assert_eq!(
+        handed,
+        [AlertLevel::Critical, AlertLevel::Resolved],
+        "each alert is handed on after it is written"
+    );
 }

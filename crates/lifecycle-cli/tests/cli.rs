@@ -1,0 +1,793 @@
+//! The `lifecycle` binary as a user runs it: every command's success path,
+//! the `--json` shapes, each exit code, and the bad-input errors.
+// Test code: a failed expectation panics, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// What one run of the binary gave.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// Exit 0, or a failure showing what the command said.
+    fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Exit `code` with one clear line on stderr, never a panic.
+    fn fails(self, code: i32, says: &str) -> Self {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(says),
+            "{says:?} not in:\n{}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+}
+
+/// A scratch directory holding a store, removed afterwards.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lifecycle-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn store(&self) -> PathBuf {
+        self.0.join("store")
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `lifecycle --data-dir <store> args...`.
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with_input(args, None)
+    }
+
+    fn run_with_input(&self, args: &[&str], input: Option<&str>) -> Run {
+        run_in(&self.store(), args, input)
+    }
+
+    /// An initialized store with gpt-4-turbo 1.0.0 (active) and 2.0.0 (inactive).
+    fn with_models(name: &str) -> Self {
+        let scratch = Self::new(name);
+        scratch.run(&["init"]).ok();
+        for v in ["1.0.0", "2.0.0"] {
+            scratch
+                .run(&[
+                    "register",
+                    "--model",
+                    "gpt-4-turbo",
+                    "--version",
+                    v,
+                    "--input-price",
+                    "0.01",
+                    "--output-price",
+                    "0.03",
+                ])
+                .ok();
+        }
+        scratch.run(&["activate", "gpt-4-turbo", "1.0.0"]).ok();
+        scratch
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run_in(store: &Path, args: &[&str], input: Option<&str>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .arg("--data-dir")
+        .arg(store)
+        .args(args)
+        .env_remove("LIFECYCLE_DATA")
+        .env_remove("LIFECYCLE_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// NDJSON of `n` results for a version: one in `fail_every` failed.
+fn results(version: &str, n: usize, fail_every: usize, latency: f64) -> String {
+    (0..n)
+        .map(|i| {
+            let ok = fail_every == 0 || i % fail_every != 0;
+            format!(
+                "{{\"modelId\":\"gpt-4-turbo\",\"version\":\"{version}\",\"success\":{ok},\"latencyMs\":{},\"confidence\":0.9,\"inputTokens\":900,\"outputTokens\":120{}}}\n",
+                latency + (i % 50) as f64,
+                if ok { "" } else { ",\"errorKind\":\"timeout\"" }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_command_but_init_needs_a_store_and_says_how_to_make_one() {
+    let scratch = Scratch::new("missing");
+    scratch
+        .run(&["status"])
+        .fails(1, "no store at")
+        .fails(1, "lifecycle init");
+    let created = scratch.run(&["init", "--json"]).ok().json();
+    assert_eq!(created["created"], true);
+    let again = scratch.run(&["init", "--json"]).ok().json();
+    assert_eq!(again["created"], false);
+    scratch.run(&["status"]).ok();
+}
+
+#[test]
+fn register_list_show_and_route_with_their_json_shapes() {
+    let scratch = Scratch::with_models("models");
+    let model = scratch.file(
+        "model.json",
+        r#"{"modelId": "claude-3-haiku", "version": "1.0.0", "provider": "anthropic",
+            "capabilities": {"maxContextTokens": 200000, "maxOutputTokens": 4096, "vision": true},
+            "costInfo": {"inputPer1k": 0.00025, "outputPer1k": 0.00125, "currency": "USD"},
+            "tags": ["fast"]}"#,
+    );
+    let registered = scratch
+        .run(&["register", "--file", model.to_str().unwrap(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(registered["modelId"], "claude-3-haiku");
+    assert_eq!(registered["status"], "inactive");
+    assert_eq!(registered["displayName"], "claude-3-haiku 1.0.0");
+    assert_eq!(registered["capabilities"]["vision"], true);
+
+    let all = scratch.run(&["list", "--json"]).ok().json();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let active = scratch
+        .run(&["list", "--status", "active", "--json"])
+        .ok()
+        .json();
+    assert_eq!(active.as_array().unwrap().len(), 1);
+    assert_eq!(active[0]["version"], "1.0.0");
+    let anthropic = scratch.run(&["list", "--provider", "anthropic"]).ok();
+    assert!(
+        anthropic.stdout.contains("claude-3-haiku"),
+        "{}",
+        anthropic.stdout
+    );
+    assert!(
+        !anthropic.stdout.contains("gpt-4-turbo"),
+        "{}",
+        anthropic.stdout
+    );
+    assert!(
+        anthropic.stdout.starts_with("MODEL"),
+        "a table: {}",
+        anthropic.stdout
+    );
+
+    let one = scratch
+        .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(one["status"], "active");
+    assert_eq!(one["costInfo"]["inputPer1k"], 0.01);
+    let shown = scratch.run(&["show", "gpt-4-turbo", "1.0.0"]).ok();
+    assert!(
+        shown.stdout.contains("status:     active"),
+        "{}",
+        shown.stdout
+    );
+
+    scratch
+        .run(&["canary", "start", "gpt-4-turbo", "2.0.0", "--weight", "30"])
+        .ok();
+    let mut lanes = std::collections::BTreeMap::new();
+    for i in 0..100 {
+        let key = format!("user-{i}");
+        let routed = scratch
+            .run(&["route", "gpt-4-turbo", &key, "--json"])
+            .ok()
+            .json();
+        assert_eq!(routed["key"], key.as_str());
+        *lanes
+            .entry(routed["lane"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+        let again = scratch
+            .run(&["route", "gpt-4-turbo", &key, "--json"])
+            .ok()
+            .json();
+        assert_eq!(again["version"], routed["version"], "sticky");
+        if i == 10 {
+            break;
+        }
+    }
+    assert!(lanes.contains_key("active"), "{lanes:?}");
+}
+
+#[test]
+fn every_lifecycle_move_from_the_shell() {
+    let scratch = Scratch::with_models("moves");
+    let s = |args: &[&str]| scratch.run(args).ok().json();
+    assert_eq!(
+        s(&["testing", "gpt-4-turbo", "2.0.0", "--json"])["status"],
+        "testing"
+    );
+    let canary = s(&[
+        "canary",
+        "start",
+        "gpt-4-turbo",
+        "2.0.0",
+        "--weight",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(
+        (canary["status"].clone(), canary["canaryWeight"].clone()),
+        ("canary".into(), 5.into())
+    );
+    assert_eq!(
+        s(&["canary", "weight", "gpt-4-turbo", "50", "--json"])["canaryWeight"],
+        50
+    );
+    assert_eq!(
+        s(&["canary", "abort", "gpt-4-turbo", "--json"])["status"],
+        "inactive"
+    );
+    scratch
+        .run(&["canary", "start", "gpt-4-turbo", "2.0.0"])
+        .ok();
+    assert_eq!(
+        s(&["canary", "promote", "gpt-4-turbo", "--json"])["status"],
+        "active"
+    );
+    let old = s(&["show", "gpt-4-turbo", "1.0.0", "--json"]);
+    assert_eq!(old["status"], "deprecated");
+    let rolled = s(&[
+        "rollback",
+        "gpt-4-turbo",
+        "1.0.0",
+        "--reason",
+        "p95 regression",
+        "--json",
+    ]);
+    assert_eq!(rolled["status"], "active");
+    let two = s(&["show", "gpt-4-turbo", "2.0.0", "--json"]);
+    assert!(two["deprecation"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("p95 regression"));
+    assert_eq!(
+        s(&["deactivate", "gpt-4-turbo", "1.0.0", "--json"])["status"],
+        "inactive"
+    );
+    scratch.run(&["activate", "gpt-4-turbo", "1.0.0"]).ok();
+    let deprecated = s(&[
+        "deprecate",
+        "gpt-4-turbo",
+        "1.0.0",
+        "--reason",
+        "end of contract",
+        "--replacement",
+        "2.0.0",
+        "--grace-days",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(deprecated["deprecation"]["gracePeriodDays"], 30);
+    assert_eq!(deprecated["deprecation"]["replacementVersion"], "2.0.0");
+    let warnings = s(&["warnings", "--json"]);
+    assert_eq!(warnings.as_array().unwrap().len(), 2);
+    let maintained = s(&["maintain", "--json"]);
+    assert_eq!(
+        maintained["retired"].as_array().unwrap().len(),
+        0,
+        "nothing past end of life yet"
+    );
+    assert_eq!(
+        s(&["retire", "gpt-4-turbo", "1.0.0", "--json"])["status"],
+        "retired"
+    );
+    let history = s(&["audit", "history", "gpt-4-turbo", "--json"]);
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "deployedToTesting",
+        "canaryAborted",
+        "canaryPromoted",
+        "modelRolledBack",
+        "modelRetired",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} not in {kinds:?}");
+    }
+    assert_eq!(history[0]["actor"], "cli");
+}
+
+#[test]
+fn results_are_recorded_evaluated_and_compared_with_gating_exit_codes() {
+    let scratch = Scratch::with_models("monitor");
+    scratch
+        .run(&["evaluate", "gpt-4-turbo", "1.0.0"])
+        .fails(3, "more samples needed");
+    let good = scratch.file("good.ndjson", &results("1.0.0", 400, 100, 400.0));
+    let recorded = scratch
+        .run(&["record", "--file", good.to_str().unwrap(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(recorded["recorded"], 400);
+    let report = scratch
+        .run(&["evaluate", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(report["status"]["status"], "passed");
+    assert_eq!(
+        report["samples"], 400,
+        "the window survives between commands"
+    );
+
+    let piped = results("2.0.0", 200, 2, 900.0);
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&piped))
+        .ok();
+    scratch
+        .run(&["evaluate", "gpt-4-turbo", "2.0.0"])
+        .fails(3, "failed its evaluation")
+        .fails(3, "maximum error rate");
+    let judged = scratch
+        .run(&["compare", "gpt-4-turbo", "1.0.0", "2.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(judged["verdict"], "fail");
+    let table = scratch
+        .run(&["compare", "gpt-4-turbo", "1.0.0", "2.0.0"])
+        .ok();
+    assert!(table.stdout.contains("ErrorRate"), "{}", table.stdout);
+
+    scratch
+        .run(&[
+            "record",
+            "gpt-4-turbo",
+            "1.0.0",
+            "--latency-ms",
+            "320",
+            "--confidence",
+            "0.8",
+        ])
+        .ok();
+    let shown = scratch
+        .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        shown["metrics"]["sampleCount"], 401,
+        "published into the record"
+    );
+}
+
+#[test]
+fn a_bad_result_line_records_nothing_and_names_the_line() {
+    let scratch = Scratch::with_models("bad-results");
+    let mut lines = results("1.0.0", 5, 0, 300.0);
+    lines.push_str(
+        "{\"modelId\":\"gpt-4-turbo\",\"version\":\"1.0.0\",\"success\":true,\"latencyMs\":-1}\n",
+    );
+    let bad = scratch.file("bad.ndjson", &lines);
+    scratch
+        .run(&["record", "--file", bad.to_str().unwrap()])
+        .fails(1, "line 6")
+        .fails(1, "latencyMs");
+    let unknown = scratch.file("unknown.ndjson", &results("9.9.9", 1, 0, 300.0));
+    scratch
+        .run(&["record", "--file", unknown.to_str().unwrap()])
+        .fails(1, "no version 9.9.9");
+    let garbled = scratch.file("garbled.ndjson", "{\"modelId\": \"gpt-4-turbo\",\n");
+    scratch
+        .run(&["record", "--file", garbled.to_str().unwrap()])
+        .fails(1, "line 1");
+    scratch
+        .run(&["record", "gpt-4-turbo", "1.0.0", "--latency-ms", "-5"])
+        .fails(1, "latencyMs");
+    let report = scratch.run(&["evaluate", "gpt-4-turbo", "1.0.0", "--json"]);
+    assert_eq!(report.code, 3);
+    assert_eq!(report.json()["samples"], 0, "nothing was recorded");
+}
+
+#[test]
+fn the_policy_gate_exits_3_with_the_reason() {
+    let scratch = Scratch::with_models("policy");
+    let config = scratch.file(
+        "config.json",
+        r#"{"policy": {"enforcePerformanceThresholds": true}, "evaluation": {"minSamples": 20}}"#,
+    );
+    let config = config.to_str().unwrap();
+    let decision = scratch.run(&[
+        "--config",
+        config,
+        "can-deploy",
+        "gpt-4-turbo",
+        "2.0.0",
+        "--json",
+    ]);
+    assert_eq!(decision.code, 3, "{}", decision.stderr);
+    assert_eq!(decision.json()["approved"], false);
+    scratch
+        .run(&["--config", config, "activate", "gpt-4-turbo", "2.0.0"])
+        .fails(3, "deployment rejected")
+        .fails(3, "20 more samples needed");
+    let good = scratch.file("good.ndjson", &results("2.0.0", 30, 0, 300.0));
+    scratch
+        .run(&["record", "--file", good.to_str().unwrap()])
+        .ok();
+    scratch
+        .run(&["--config", config, "can-deploy", "gpt-4-turbo", "2.0.0"])
+        .ok();
+    scratch
+        .run(&["--config", config, "activate", "gpt-4-turbo", "2.0.0"])
+        .ok();
+    let bad_config = scratch.file("bad.json", r#"{"policy": {"enforceEverything": true}}"#);
+    scratch
+        .run(&["--config", bad_config.to_str().unwrap(), "status"])
+        .fails(1, "enforceEverything");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_changes_nothing() {
+    let scratch = Scratch::with_models("errors");
+    scratch
+        .run(&["register", "--model", "gpt-4-turbo", "--version", "v2"])
+        .fails(1, "invalid version \"v2\"")
+        .fails(1, "1.0.0");
+    let malformed = scratch.file(
+        "model.json",
+        "{\n  \"modelId\": \"x\",\n  \"version\": 3\n}",
+    );
+    scratch
+        .run(&["register", "--file", malformed.to_str().unwrap()])
+        .fails(1, "line 3 column");
+    scratch.run(&["show", "gpt-5", "1.0.0"]).fails(1, "gpt-5");
+    scratch
+        .run(&["activate", "gpt-4-turbo", "7.0.0"])
+        .fails(1, "no version 7.0.0");
+    scratch
+        .run(&["retire", "gpt-4-turbo", "1.0.0"])
+        .fails(1, "illegal transition from active to retired")
+        .fails(1, "inactive, deprecated");
+    scratch
+        .run(&["canary", "weight", "gpt-4-turbo", "150"])
+        .fails(1, "150");
+    scratch
+        .run(&["audit", "report", "--from", "last tuesday"])
+        .fails(1, "invalid time");
+    let unchanged = scratch.run(&["list", "--json"]).ok().json();
+    assert_eq!(unchanged.as_array().unwrap().len(), 2);
+    assert_eq!(unchanged[0]["status"], "active");
+    let usage = scratch.run(&["frobnicate"]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+    let missing = scratch.run(&["activate", "gpt-4-turbo"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+}
+
+#[test]
+fn a_store_in_use_corrupted_or_foreign_is_named_as_such() {
+    let scratch = Scratch::with_models("stores");
+    {
+        let _held = lifecycle::SledStore::open(scratch.store()).unwrap();
+        scratch.run(&["status"]).fails(1, "in use");
+    }
+    let foreign = scratch.0.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "my notes").unwrap();
+    run_in(&foreign, &["status"], None).fails(1, "not a lifecycle store");
+    std::fs::write(scratch.store().join("db"), vec![0xAB; 100_000]).unwrap();
+    std::fs::write(scratch.store().join("conf"), b"not a sled config").unwrap();
+    scratch.run(&["status"]).fails(1, "corrupted");
+}
+
+#[test]
+fn the_audit_log_is_queried_reported_exported_and_verified() {
+    let scratch = Scratch::with_models("audit");
+    let recent = scratch
+        .run(&["audit", "recent", "-n", "2", "--json"])
+        .ok()
+        .json();
+    assert_eq!(recent.as_array().unwrap().len(), 2);
+    assert!(
+        recent[0]["sequence"].as_u64() > recent[1]["sequence"].as_u64(),
+        "newest first"
+    );
+    assert_eq!(
+        scratch.run(&["audit", "critical", "--json"]).ok().json(),
+        Value::Array(vec![])
+    );
+    let report = scratch
+        .run(&["audit", "report", "--from", "2000-01-01", "--json"])
+        .ok()
+        .json();
+    assert_eq!(report["chain"]["verified"], true);
+    assert_eq!(report["byKind"]["modelRegistered"], 2);
+    let file = scratch.0.join("audit.json");
+    let summary = scratch
+        .run(&[
+            "audit",
+            "export",
+            "--format",
+            "json",
+            "-o",
+            file.to_str().unwrap(),
+            "--json",
+        ])
+        .ok()
+        .json();
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(
+        exported.as_array().unwrap().len() as u64,
+        summary["entries"].as_u64().unwrap()
+    );
+    let ndjson = scratch.run(&["audit", "export"]).ok();
+    assert_eq!(
+        ndjson.stdout.lines().count() as u64,
+        summary["entries"].as_u64().unwrap()
+    );
+    let verified = scratch.run(&["audit", "verify", "--json"]).ok().json();
+    assert_eq!(verified["entriesChecked"], summary["entries"]);
+}
+
+#[test]
+fn status_backup_and_restore_round_trip() {
+    let scratch = Scratch::with_models("backup");
+    let status = scratch.run(&["status", "--json"]).ok().json();
+    assert_eq!(status["storeKind"], "sled");
+    assert_eq!(status["active"][0]["version"], "1.0.0");
+    assert_eq!(status["auditChainVerified"], true);
+    let backup = scratch.0.join("backup.ndjson");
+    let written = scratch
+        .run(&["backup", "-o", backup.to_str().unwrap(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(written["versions"], 2);
+    let elsewhere = scratch.0.join("restored");
+    run_in(&elsewhere, &["restore", backup.to_str().unwrap()], None).ok();
+    let restored = run_in(&elsewhere, &["status", "--json"], None).ok().json();
+    assert_eq!(restored["active"], status["active"]);
+    assert_eq!(restored["auditEntries"], status["auditEntries"]);
+    run_in(&elsewhere, &["restore", backup.to_str().unwrap()], None).fails(1, "not empty");
+
+    let text = std::fs::read_to_string(&backup).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let truncated = scratch.file(
+        "truncated.ndjson",
+        &(lines[..lines.len() - 1].join("\n") + "\n"),
+    );
+    let fresh = scratch.0.join("fresh");
+    run_in(&fresh, &["restore", truncated.to_str().unwrap()], None).fails(1, "truncated");
+    let newer = scratch.file(
+        "newer.ndjson",
+        &text.replacen("\"formatVersion\":1", "\"formatVersion\":9", 1),
+    );
+    run_in(&fresh, &["restore", newer.to_str().unwrap()], None).fails(1, "newer");
+    let empty = run_in(&fresh, &["list", "--json"], None).ok().json();
+    assert_eq!(
+        empty,
+        Value::Array(vec![]),
+        "failed restores changed nothing"
+    );
+}
+
+#[test]
+fn litellm_price_maps_are_imported_with_a_summary() {
+    let scratch = Scratch::new("litellm");
+    scratch.run(&["init"]).ok();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/litellm.json");
+    let summary = scratch
+        .run(&["import", "litellm", fixture, "--mode", "chat", "--json"])
+        .ok()
+        .json();
+    let registered: Vec<&str> = summary["registered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(registered.contains(&"gpt-4o"), "{summary}");
+    assert!(registered.contains(&"bedrock/anthropic.claude-3-sonnet-20240229-v1:0"));
+    assert!(
+        !registered.contains(&"text-embedding-3-small"),
+        "filtered by mode"
+    );
+    assert_eq!(summary["filteredOut"], 1);
+    let skipped: Vec<&str> = summary["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["no-limits", "weird model name"]);
+    let gpt4o = scratch
+        .run(&["show", "gpt-4o", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(gpt4o["provider"], "openai");
+    assert_eq!(gpt4o["capabilities"]["maxContextTokens"], 128_000);
+    assert_eq!(gpt4o["capabilities"]["functionCalling"], true);
+    assert_eq!(gpt4o["capabilities"]["jsonMode"], true);
+    assert!((gpt4o["costInfo"]["inputPer1k"].as_f64().unwrap() - 0.0025).abs() < 1e-12);
+    let claude = scratch
+        .run(&["show", "claude-3-5-sonnet-20241022", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(claude["status"], "inactive");
+    assert!(claude["deprecation"]["endOfLife"]
+        .as_str()
+        .unwrap()
+        .starts_with("2027-10-22"));
+    let again = scratch
+        .run(&[
+            "import",
+            "litellm",
+            fixture,
+            "--provider",
+            "openai",
+            "--version",
+            "1.0.0",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert!(again["skipped"].to_string().contains("already"), "{again}");
+    let broken = scratch.file("broken.json", "{\n \"gpt-4o\": {\"max_tokens\": }\n}");
+    scratch
+        .run(&["import", "litellm", broken.to_str().unwrap()])
+        .fails(1, "line 2");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let scratch = Scratch::new("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = scratch.run(&["completions", shell]).ok();
+        assert!(script.stdout.contains("lifecycle"), "{shell}");
+        assert!(script.stdout.contains("canary"), "{shell}");
+    }
+}
+
+#[test]
+fn watch_records_piped_results_and_reports_alerts_as_they_fire() {
+    let scratch = Scratch::with_models("watch");
+    let failing = results("1.0.0", 120, 2, 300.0);
+    let watched = scratch
+        .run_with_input(&["watch", "--interval-secs", "1", "--json"], Some(&failing))
+        .ok();
+    let alerts: Vec<Value> = watched
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["level"] == "critical" && a["version"] == "1.0.0"),
+        "{}",
+        watched.stdout
+    );
+    let critical = scratch.run(&["audit", "critical", "--json"]).ok().json();
+    assert!(
+        !critical.as_array().unwrap().is_empty(),
+        "the alert was audited"
+    );
+}
+
+#[test]
+fn the_demo_runs_the_whole_story_and_leaves_its_proof_in_the_audit_log() {
+    let scratch = Scratch::new("demo");
+    let run = scratch.run(&["demo", "--seed", "7", "--json"]).ok();
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let titles: Vec<&str> = events.iter().filter_map(|e| e["title"].as_str()).collect();
+    for step in [
+        "Canary 2.0.0 at 5 %",
+        "Canary 2.0.0 at 50 %",
+        "Promote 2.0.0",
+        "Critical alert and automatic canary abort",
+        "Audit chain verified",
+    ] {
+        assert!(titles.contains(&step), "{step} not in {titles:?}");
+    }
+    let summary = &events.last().unwrap()["summary"];
+    assert_eq!(summary["chainVerified"], true);
+    assert_eq!(summary["canaryAbortedAutomatically"], true);
+    assert_eq!(summary["retired"][0], "gpt-4-turbo 1.0.0");
+    let dir = summary["dataDir"].as_str().unwrap();
+    let history = run_in(
+        Path::new(dir),
+        &["audit", "history", "gpt-4-turbo", "--json"],
+        None,
+    )
+    .ok()
+    .json();
+    let aborted = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "canaryAborted")
+        .expect("the abort is in the audit log");
+    assert_eq!(aborted["actor"], "auto-rollback");
+    assert!(aborted["details"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("critical alert"));
+    run_in(Path::new(dir), &["audit", "verify"], None).ok();
+
+    // The same seed tells the same story.
+    let again = scratch.run(&["demo", "--seed", "7", "--json"]).ok();
+    let strip = |text: &str| -> Vec<Value> {
+        text.lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v["summary"]["dataDir"] = Value::Null;
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip(&again.stdout), strip(&run.stdout));
+    let human = scratch.run(&["demo", "--memory"]).ok();
+    assert!(
+        human.stdout.contains("Audit chain verified"),
+        "{}",
+        human.stdout
+    );
+}
