@@ -100,7 +100,8 @@ impl LifecyclePolicy {
     /// Whether `version` may be deployed (activated or promoted) now.
     ///
     /// Rejected: retired and deprecated versions (naming the replacement
-    /// when known); with `enforce_performance_thresholds`, versions without
+    /// when known), and versions past an end of life their provider
+    /// announced (a warning within `eol_warning_threshold_days` of it); with `enforce_performance_thresholds`, versions without
     /// enough samples (saying how many more are needed) or whose metrics
     /// break a threshold (observed against limit); versions whose estimated
     /// cost of a [`TypicalRequest`] exceeds `max_cost_per_request`.
@@ -135,6 +136,23 @@ impl LifecyclePolicy {
         }
         let settings = self.policy.settings();
         let mut warnings = Vec::new();
+        // An end of life the provider announced (see `announce_end_of_life`).
+        if let Some(announced) = version.deprecation() {
+            let days = announced.days_until_eol(now);
+            let day = announced.end_of_life.format("%Y-%m-%d");
+            if announced.is_past_eol(now) {
+                return reject(format!(
+                    "{name}: its end of life ({}) was {day}{instead}",
+                    announced.reason
+                ));
+            }
+            if days <= i64::from(settings.eol_warning_threshold_days) {
+                warnings.push(format!(
+                    "end of life ({}) on {day}, in {days} days",
+                    announced.reason
+                ));
+            }
+        }
         let performance = self.performance_problem(version);
         if let Some(problem) = performance {
             if settings.enforce_performance_thresholds {

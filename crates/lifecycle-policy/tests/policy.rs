@@ -241,3 +241,34 @@ fn retirement_is_due_at_end_of_life() {
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].version, Version::new(1, 0, 0));
 }
+
+#[test]
+fn an_end_of_life_announced_by_the_provider_warns_then_rejects() {
+    let policy = LifecyclePolicy::default();
+    let mut v = version("1.0.0");
+    let announced =
+        ModelDeprecationInfo::new("end of life announced by the provider", None, 20, now())
+            .unwrap();
+    v.announce_end_of_life(announced).unwrap();
+    assert_eq!(v.status(), ModelStatus::Inactive, "the status stays");
+    let soon = policy.can_deploy(&v, now());
+    assert!(soon.approved, "{}", soon.reason);
+    assert!(
+        soon.warnings[0].contains("in 20 days"),
+        "{:?}",
+        soon.warnings
+    );
+    let later = policy.can_deploy(&v, now() + Duration::days(21));
+    assert!(!later.approved);
+    assert!(
+        later
+            .reason
+            .contains("end of life announced by the provider"),
+        "{}",
+        later.reason
+    );
+    assert!(
+        policy.deprecation_warnings([&v], now()).is_empty(),
+        "not deprecated here"
+    );
+}

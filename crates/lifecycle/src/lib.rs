@@ -45,8 +45,8 @@ pub use status::SystemStatus;
 pub use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
 pub use lifecycle_domain::*;
 pub use lifecycle_evaluator::{
-    Alert, AlertLevel, ComparisonConfig, ComparisonReport, EvaluationReport, EvaluationStatus,
-    Evaluator, EvaluatorError, Verdict,
+    Alert, AlertLevel, Class, ComparisonConfig, ComparisonReport, EvaluationReport,
+    EvaluationStatus, Evaluator, EvaluatorError, Verdict,
 };
 pub use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
 pub use lifecycle_registry::{Lane, ModelRegistry, Resolved, Routed};

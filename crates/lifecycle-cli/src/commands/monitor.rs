@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 
 use lifecycle::{
-    Alert, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, InferenceResult,
+    Alert, Class, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, InferenceResult,
     ModelId, ModelLifecycleManager, ModelStatus, Version,
 };
 use serde::{Deserialize, Serialize};
@@ -285,8 +285,12 @@ pub fn compare(
 
 pub fn print_comparison(out: &Output, report: &ComparisonReport) {
     out.print(&format!(
-        "{} {} vs {}: {:?}, score {:.0}/100",
-        report.model_id, report.candidate, report.baseline, report.verdict, report.score
+        "{} {} vs {}: {}, score {:.0}/100",
+        report.model_id,
+        report.candidate,
+        report.baseline,
+        format!("{:?}", report.verdict).to_lowercase(),
+        report.score
     ));
     let rows: Vec<Vec<String>> = report
         .metrics
@@ -299,7 +303,12 @@ pub fn print_comparison(out: &Output, report: &ComparisonReport) {
                 value(c.candidate),
                 c.p_value
                     .map_or_else(|| "-".to_string(), |p| format!("{p:.3}")),
-                format!("{:?}", c.class),
+                match c.class {
+                    Class::Pass => "pass".to_string(),
+                    Class::High => "higher".to_string(),
+                    Class::Low => "lower".to_string(),
+                    Class::NoData { missing } => format!("no data ({missing} more needed)"),
+                },
             ]
         })
         .collect();
