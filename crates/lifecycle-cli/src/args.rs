@@ -223,7 +223,7 @@ pub enum CanaryCommand {
     Start {
         model: String,
         version: String,
-        /// Percent of traffic, 1–100.
+        /// Percent of traffic, 1–99 (promote to send all of it).
         #[arg(long, default_value_t = 5)]
         weight: u8,
     },
