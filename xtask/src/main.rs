@@ -1,8 +1,13 @@
 //! `cargo xtask`: the project's automation, runnable on any machine with cargo.
 //!
 //! - `cargo xtask ci`: exactly what CI runs (format check, clippy with
-//!   warnings denied, every test and doc test).
+//!   warnings denied, every test and doc test, and a type check of the fuzz
+//!   targets).
 //! - `cargo xtask bench`: every criterion benchmark of the workspace.
+//! - `cargo xtask stress [--rounds N]`: the sled crash test (N SIGKILL
+//!   rounds, default 300) and the concurrency stress test, sized large.
+//! - `cargo xtask fuzz [--seconds N]`: every cargo-fuzz target for N seconds
+//!   (default 60); needs nightly and cargo-fuzz.
 
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
@@ -14,9 +19,17 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-const USAGE: &str = "usage: cargo xtask <ci|bench>
-  ci     format check, clippy (warnings denied), all tests and doc tests
-  bench  run every criterion benchmark in the workspace";
+const USAGE: &str = "usage: cargo xtask <ci|bench|stress [--rounds N]>
+  ci      format check, clippy (warnings denied), all tests and doc tests,
+          a type check of the fuzz targets
+  bench   run every criterion benchmark in the workspace
+  stress  the sled crash test for N rounds (default 300, a few minutes) and the
+          concurrency stress test at 25 times its CI size, in release mode
+  fuzz    every fuzz target for N seconds each (default 60); needs a nightly
+          toolchain and cargo-fuzz (see fuzz/README.md)";
+
+/// Crash rounds of `cargo xtask stress` unless `--rounds` says otherwise.
+const STRESS_ROUNDS: &str = "300";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +46,8 @@ fn main() -> ExitCode {
                 "warnings",
             ],
             &["test", "--workspace", "--locked"],
+            // The fuzz targets run on nightly only; checking them keeps them compiling.
+            &["check", "--manifest-path", "fuzz/Cargo.toml", "--locked"],
         ],
         Some("bench") if !has_benches() => {
             println!(
@@ -41,6 +56,50 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("bench") => &[&["bench", "--workspace", "--bench", "*", "--locked"]],
+        Some("fuzz") => {
+            let seconds = match args.get(1..) {
+                Some([flag, n]) if flag == "--seconds" && n.parse::<u64>().is_ok() => n.clone(),
+                Some([]) | None => "60".to_string(),
+                _ => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            return fuzz(&seconds);
+        }
+        Some("stress") => {
+            let rounds = match args.get(1..) {
+                Some([flag, n]) if flag == "--rounds" && n.parse::<u64>().is_ok() => n.clone(),
+                Some([]) | None => STRESS_ROUNDS.to_string(),
+                _ => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            // Read by the crash and stress tests themselves.
+            std::env::set_var("LIFECYCLE_CRASH_ROUNDS", &rounds);
+            std::env::set_var("LIFECYCLE_STRESS_ROUNDS", "1000");
+            &[
+                &[
+                    "test",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "lifecycle-store-sled",
+                    "--test",
+                    "crash",
+                ],
+                &[
+                    "test",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "lifecycle-tests",
+                    "--test",
+                    "stress",
+                ],
+            ]
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -121,6 +180,47 @@ fn cargo(args: &[&str]) -> Result<Tally, String> {
     } else {
         Err(format!("`cargo {}` failed ({status})", args.join(" ")))
     }
+}
+
+/// Runs every target in `fuzz/fuzz_targets/` for `seconds` with cargo-fuzz.
+fn fuzz(seconds: &str) -> ExitCode {
+    let root = workspace_root();
+    let nightly = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .current_dir(&root)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !nightly {
+        eprintln!(
+            "xtask: cargo fuzz needs a nightly toolchain and cargo-fuzz: \
+             rustup toolchain install nightly && cargo install cargo-fuzz"
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut targets: Vec<String> = std::fs::read_dir(root.join("fuzz/fuzz_targets"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.path().file_stem()?.to_str().map(String::from))
+        .collect();
+    targets.sort();
+    for target in &targets {
+        println!("$ cargo +nightly fuzz run {target} -- -max_total_time={seconds}");
+        let run = Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .current_dir(&root)
+            .status();
+        if !run.is_ok_and(|s| s.success()) {
+            eprintln!("xtask: fuzz target {target} failed; its crashing input is in fuzz/artifacts/{target}/");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!(
+        "xtask: {} fuzz targets ran {seconds} s each without a crash",
+        targets.len()
+    );
+    ExitCode::SUCCESS
 }
 
 /// Whether any crate has a `benches/` folder (cargo refuses `--bench '*'` without one).

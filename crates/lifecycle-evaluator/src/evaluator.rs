@@ -277,6 +277,26 @@ impl Evaluator {
         Ok(lifetime.metrics(self.shared.clock.now()))
     }
 
+    /// The lifetime metrics of every tracked version that recorded anything.
+    pub fn all_lifetime_metrics(&self) -> Vec<Published> {
+        let now = self.shared.clock.now();
+        let snapshot = self.shared.tracked.load();
+        let mut all = Vec::new();
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.iter() {
+                let lifetime = tracked.lifetime();
+                if lifetime.samples() > 0 {
+                    all.push(Published {
+                        model_id: model_id.clone(),
+                        version: tracked.version.clone(),
+                        metrics: lifetime.metrics(now),
+                    });
+                }
+            }
+        }
+        all
+    }
+
     /// The version's failures over its lifetime: by kind, with their latency summary.
     pub fn failures(
         &self,

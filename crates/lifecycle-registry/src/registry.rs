@@ -273,8 +273,8 @@ impl ModelRegistry {
     /// Updates the metrics on a version's record with the evaluator's
     /// published figures. Not audited: these are observations, published
     /// every `metrics_update_interval` samples, not lifecycle changes (the
-    /// alerts they cause are audited). Figures older than those on the
-    /// record (fewer samples) are ignored, so publications may race.
+    /// alerts they cause are audited). Figures no newer than those on the
+    /// record (no more samples) change nothing, so publications may race.
     pub async fn update_metrics(
         &self,
         model_id: &ModelId,
@@ -287,7 +287,7 @@ impl ModelRegistry {
             let newer = record
                 .metrics
                 .as_ref()
-                .is_none_or(|old| old.sample_count <= metrics.sample_count);
+                .is_none_or(|old| old.sample_count < metrics.sample_count);
             if !newer {
                 return Ok(Plan::default());
             }

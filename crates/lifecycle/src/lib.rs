@@ -32,6 +32,7 @@ mod auto_rollback;
 mod backup;
 mod builder;
 mod error;
+pub mod litellm;
 mod manager;
 mod releasable;
 mod status;

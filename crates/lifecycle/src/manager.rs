@@ -90,6 +90,14 @@ async fn publish(registry: &ModelRegistry, saved: Vec<Published>) {
     }
 }
 
+/// Saves every metrics checkpoint not saved yet and brings every version
+/// record's metrics up to date, so that nothing published later is newer.
+async fn flush(inner: &Inner) -> Result<(), LifecycleError> {
+    inner.evaluator.checkpoint(&*inner.store, true).await?;
+    publish(&inner.registry, inner.evaluator.all_lifetime_metrics()).await;
+    Ok(())
+}
+
 /// What a maintenance run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaintenanceReport {
@@ -607,8 +615,7 @@ impl ModelLifecycleManager {
         writer: W,
     ) -> Result<BackupSummary, LifecycleError> {
         let inner = self.live()?;
-        let saved = inner.evaluator.checkpoint(&*inner.store, true).await?;
-        publish(&inner.registry, saved).await;
+        flush(inner).await?;
         write_backup(&*inner.store, inner.clock.now(), writer).await
     }
 
@@ -655,10 +662,7 @@ impl ModelLifecycleManager {
     pub async fn dispose(&self) -> Result<(), LifecycleError> {
         let inner = self.live()?;
         inner.disposed.store(true, Ordering::Release);
-        let saved = inner.evaluator.checkpoint(&*inner.store, true).await;
-        if let Ok(saved) = &saved {
-            publish(&inner.registry, saved.clone()).await;
-        }
+        let saved = flush(inner).await;
         let tasks =
             std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
@@ -676,7 +680,7 @@ impl ModelLifecycleManager {
         }
         // The store closes once calls still running are done with it.
         inner.handle.release();
-        saved.map(drop).map_err(Into::into)
+        saved
     }
 
     /// Refuses deployments the policy rejects; audits the decision either way.

@@ -1,0 +1,207 @@
+//! Model versions from LiteLLM's public price and context map
+//! (`model_prices_and_context_window.json`), for `lifecycle import litellm`
+//! and for applications that seed their registry from it.
+//!
+//! Each entry becomes one inactive version: `litellm_provider` is the
+//! provider; `max_input_tokens` (else `max_tokens`) the context and
+//! `max_output_tokens` (else `max_tokens`) the output limit; per-token prices
+//! times 1,000 the per-1k prices (USD); `supports_function_calling`,
+//! `supports_vision`, `supports_response_schema` (JSON mode) and
+//! `supports_native_streaming` the capabilities, other `supports_*` flags
+//! their names in `capabilities.other`; `mode` a tag `mode:<mode>`;
+//! `deprecation_date` an announced end of life. The `sample_spec` entry
+//! documents the format and is skipped.
+
+use lifecycle_domain::chrono::{DateTime, Duration, NaiveDate, Utc};
+use lifecycle_domain::{
+    ModelCapabilities, ModelCostInfo, ModelDeprecationInfo, ModelId, ModelVersion, Version,
+};
+use serde_json::{Map, Value};
+
+/// Which entries to take: only those of a provider and / or mode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiteLlmFilter<'a> {
+    /// `litellm_provider` to keep.
+    pub provider: Option<&'a str>,
+    /// `mode` to keep (`chat`, `embedding`...).
+    pub mode: Option<&'a str>,
+}
+
+/// What became of one entry of the map.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiteLlmEntry {
+    /// A version to register.
+    Version(Box<ModelVersion>),
+    /// Not usable, and why.
+    Skipped {
+        /// The entry's name.
+        name: String,
+        /// Why it was skipped.
+        reason: String,
+    },
+    /// Left out by the filter.
+    FilteredOut,
+}
+
+/// The map is not JSON, or not an object of entries.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct LiteLlmError(String);
+
+/// Reads a LiteLLM map: one [`LiteLlmEntry`] per entry, in name order, each
+/// version numbered `version` and stamped `now`.
+///
+/// ```
+/// use lifecycle::litellm::{read_litellm, LiteLlmEntry, LiteLlmFilter};
+/// use lifecycle::{chrono::DateTime, Version};
+/// let map = r#"{"gpt-4o": {"max_input_tokens": 128000, "max_output_tokens": 16384,
+///     "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05,
+///     "litellm_provider": "openai", "mode": "chat", "supports_vision": true}}"#;
+/// let entries = read_litellm(map, LiteLlmFilter::default(), &Version::new(1, 0, 0),
+///     DateTime::UNIX_EPOCH)?;
+/// let LiteLlmEntry::Version(v) = &entries[0] else { panic!() };
+/// assert_eq!(v.cost_info.input_per_1k, 0.0025);
+/// assert!(v.capabilities.vision);
+/// # Ok::<(), lifecycle::litellm::LiteLlmError>(())
+/// ```
+pub fn read_litellm(
+    text: &str,
+    filter: LiteLlmFilter,
+    version: &Version,
+    now: DateTime<Utc>,
+) -> Result<Vec<LiteLlmEntry>, LiteLlmError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        LiteLlmError(format!(
+            "not JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Object(map) = value else {
+        return Err(LiteLlmError(
+            "expected an object of model entries, as in LiteLLM's model_prices_and_context_window.json".into(),
+        ));
+    };
+    Ok(map
+        .iter()
+        .filter(|(name, _)| name.as_str() != "sample_spec")
+        .map(|(name, entry)| {
+            let skipped = |reason: String| LiteLlmEntry::Skipped {
+                name: name.clone(),
+                reason,
+            };
+            let Some(entry) = entry.as_object() else {
+                return skipped("not an object".into());
+            };
+            match selected(name, entry, filter) {
+                Err(reason) => skipped(reason),
+                Ok(false) => LiteLlmEntry::FilteredOut,
+                Ok(true) => match to_version(name, entry, version, now) {
+                    Ok(v) => LiteLlmEntry::Version(Box::new(v)),
+                    Err(reason) => skipped(reason),
+                },
+            }
+        })
+        .collect())
+}
+
+/// Whether the filter keeps the entry; one without the field filtered on is skipped with a reason.
+fn selected(name: &str, entry: &Map<String, Value>, filter: LiteLlmFilter) -> Result<bool, String> {
+    let field = |key: &str| entry.get(key).and_then(Value::as_str);
+    for (key, wanted) in [("litellm_provider", filter.provider), ("mode", filter.mode)] {
+        if let Some(wanted) = wanted {
+            match field(key) {
+                Some(found) if found == wanted => {}
+                Some(_) => return Ok(false),
+                None => return Err(format!("{name} has no {key} to filter on")),
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn to_version(
+    name: &str,
+    entry: &Map<String, Value>,
+    number: &Version,
+    now: DateTime<Utc>,
+) -> Result<ModelVersion, String> {
+    let model_id = ModelId::new(name).map_err(|e| e.to_string())?;
+    let provider = entry
+        .get("litellm_provider")
+        .and_then(Value::as_str)
+        .ok_or("no litellm_provider")?;
+    let tokens = |key: &str| {
+        entry
+            .get(key)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let context = tokens("max_input_tokens")
+        .or(tokens("max_tokens"))
+        .ok_or("no max_input_tokens or max_tokens")?;
+    let output = tokens("max_output_tokens")
+        .or(tokens("max_tokens"))
+        .ok_or("no max_output_tokens or max_tokens")?;
+    let price = |key: &str| entry.get(key).and_then(Value::as_f64).unwrap_or(0.0) * 1_000.0;
+    let mut capabilities = ModelCapabilities::new(context, output);
+    for (key, value) in entry {
+        let Some(flag) = key.strip_prefix("supports_") else {
+            continue;
+        };
+        if value.as_bool() != Some(true) {
+            continue;
+        }
+        match flag {
+            "function_calling" => capabilities.function_calling = true,
+            "vision" => capabilities.vision = true,
+            "response_schema" => capabilities.json_mode = true,
+            "native_streaming" => capabilities.streaming = true,
+            other => {
+                capabilities.other.insert(other.to_string());
+            }
+        }
+    }
+    let prices = ModelCostInfo::usd(
+        price("input_cost_per_token"),
+        price("output_cost_per_token"),
+    );
+    let mut record = ModelVersion::new(
+        model_id,
+        number.clone(),
+        provider,
+        capabilities,
+        prices,
+        now,
+    );
+    if let Some(mode) = entry.get("mode").and_then(Value::as_str) {
+        record.tags.insert(format!("mode:{mode}"));
+    }
+    if let Some(date) = entry.get("deprecation_date").and_then(Value::as_str) {
+        record
+            .announce_end_of_life(announced(date, now)?)
+            .map_err(|e| e.to_string())?;
+    }
+    record.validate().map_err(|e| e.to_string())?;
+    Ok(record)
+}
+
+/// The provider's end-of-life date as deprecation info: announced now (or
+/// on the date itself when it has passed), ending on that date.
+fn announced(date: &str, now: DateTime<Utc>) -> Result<ModelDeprecationInfo, String> {
+    let end_of_life = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| format!("deprecation_date {date:?} is not a date such as 2025-06-30"))?;
+    let days = (end_of_life - now).num_days().max(0);
+    let grace =
+        u32::try_from(days).map_err(|_| format!("deprecation_date {date} is too far away"))?;
+    ModelDeprecationInfo::new(
+        "end of life announced by the provider",
+        None,
+        grace,
+        end_of_life - Duration::days(i64::from(grace)),
+    )
+    .map_err(|e| e.to_string())
+}
