@@ -3,7 +3,8 @@
 //! - `cargo xtask ci`: exactly what CI runs (format check, clippy with
 //!   warnings denied, every test and doc test, and a type check of the fuzz
 //!   targets).
-//! - `cargo xtask bench`: every criterion benchmark of the workspace.
+//! - `cargo xtask bench`: every criterion benchmark of the workspace, and
+//!   `docs/benchmarks.md` written from the results.
 //! - `cargo xtask stress [--rounds N]`: the sled crash test (N SIGKILL
 //!   rounds, default 300) and the concurrency stress test, sized large.
 //! - `cargo xtask fuzz [--seconds N]`: every cargo-fuzz target for N seconds
@@ -12,6 +13,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
 
+mod report;
 #[cfg(test)]
 mod tidy;
 
@@ -22,7 +24,8 @@ use std::process::{Command, ExitCode, Stdio};
 const USAGE: &str = "usage: cargo xtask <ci|bench|stress [--rounds N]>
   ci      format check, clippy (warnings denied), all tests and doc tests,
           a type check of the fuzz targets
-  bench   run every criterion benchmark in the workspace
+  bench   run every criterion benchmark in the workspace and write
+          docs/benchmarks.md (figures, targets, machine)
   stress  the sled crash test for N rounds (default 300, a few minutes) and the
           concurrency stress test at 25 times its CI size, in release mode
   fuzz    every fuzz target for N seconds each (default 60); needs a nightly
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Some("bench") => &[&["bench", "--workspace", "--bench", "*", "--locked"]],
+        Some("bench") => return bench(),
         Some("fuzz") => {
             let seconds = match args.get(1..) {
                 Some([flag, n]) if flag == "--seconds" && n.parse::<u64>().is_ok() => n.clone(),
@@ -108,7 +111,7 @@ fn main() -> ExitCode {
     let mut tally = Tally::default();
     for step in steps {
         match cargo(step) {
-            Ok(counted) => tally.add(counted),
+            Ok((counted, _)) => tally.add(counted),
             Err(message) => {
                 eprintln!("xtask: {message}");
                 return ExitCode::FAILURE;
@@ -154,9 +157,52 @@ impl Tally {
     }
 }
 
-/// Runs `cargo <args>` at the workspace root, echoing its output and counting
-/// the tests it reports; fails on a non-zero exit.
-fn cargo(args: &[&str]) -> Result<Tally, String> {
+/// Runs every criterion bench, then writes `docs/benchmarks.md` from the
+/// estimates and the lines the benches print.
+fn bench() -> ExitCode {
+    let root = workspace_root();
+    // Old results of benches that no longer exist must not reach the report.
+    let criterion = root.join("target/criterion");
+    let _ = std::fs::remove_dir_all(&criterion);
+    let printed = match cargo(&["bench", "--workspace", "--bench", "*", "--locked"]) {
+        Ok((_, lines)) => lines,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let noted = [
+        "memory per tracked version",
+        "on disk:",
+        "export of",
+        "backup of",
+    ];
+    let printed: Vec<String> = printed
+        .into_iter()
+        .filter(|line| noted.iter().any(|n| line.starts_with(n)))
+        .collect();
+    let figures = report::read_figures(&criterion);
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let text = report::render(&figures, &printed, &report::machine(), &date);
+    let path = root.join("docs/benchmarks.md");
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("xtask: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "xtask: {} figures written to docs/benchmarks.md",
+        figures.len()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Runs `cargo <args>` at the workspace root, echoing its output, counting
+/// the tests it reports and keeping its lines; fails on a non-zero exit.
+fn cargo(args: &[&str]) -> Result<(Tally, Vec<String>), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!("$ cargo {}", args.join(" "));
     let mut child = Command::new(&cargo)
@@ -166,17 +212,19 @@ fn cargo(args: &[&str]) -> Result<Tally, String> {
         .spawn()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
     let mut tally = Tally::default();
+    let mut lines = Vec::new();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             println!("{line}");
             tally.add(Tally::of_line(&line));
+            lines.push(line);
         }
     }
     let status = child
         .wait()
         .map_err(|e| format!("cannot wait for {cargo}: {e}"))?;
     if status.success() {
-        Ok(tally)
+        Ok((tally, lines))
     } else {
         Err(format!("`cargo {}` failed ({status})", args.join(" ")))
     }

@@ -139,6 +139,17 @@ fn durable_commits(c: &mut Criterion) {
     group.bench_function("1_task", |b| {
         b.iter(|| rt.block_on(swap_active(&store, &id(0))));
     });
+    group.bench_function("audit_append (one entry, 1 task)", |b| {
+        b.iter(|| {
+            let entry = event(
+                AuditEventKind::DeploymentDecision,
+                &id(0),
+                &Version::new(1, 0, 0),
+            );
+            rt.block_on(store.commit(Commit::audit_only().audit(entry)))
+                .unwrap()
+        });
+    });
     group.bench_function("16_tasks_different_models (time per commit)", |b| {
         b.iter_custom(|iters| {
             let per_task = (iters as usize).div_ceil(TASKS).max(1);

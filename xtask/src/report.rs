@@ -1,0 +1,275 @@
+//! `docs/benchmarks.md` from a `cargo bench` run: criterion's estimates,
+//! the lines benches print, the machine, and the targets the issues set.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// One criterion benchmark: its id and its median with the 95 % interval, in ns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub id: String,
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Reads every `<criterion>/**/new/{benchmark,estimates}.json`.
+pub fn read_figures(criterion: &Path) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    let mut dirs = vec![criterion.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == "new") {
+                figures.extend(figure(&path));
+            } else if path
+                .file_name()
+                .is_some_and(|n| n != "report" && n != "base")
+            {
+                dirs.push(path);
+            }
+        }
+    }
+    figures.sort_by(|a, b| a.id.cmp(&b.id));
+    figures
+}
+
+fn figure(new: &Path) -> Option<Figure> {
+    let read = |name: &str| -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(new.join(name)).ok()?).ok()
+    };
+    let benchmark = read("benchmark.json")?;
+    let estimates = read("estimates.json")?;
+    let median = &estimates["median"];
+    Some(Figure {
+        id: benchmark["full_id"].as_str()?.to_string(),
+        median: median["point_estimate"].as_f64()?,
+        low: median["confidence_interval"]["lower_bound"].as_f64()?,
+        high: median["confidence_interval"]["upper_bound"].as_f64()?,
+    })
+}
+
+/// Another figure's median by id.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<f64>;
+
+/// A target an issue set for a figure, and how to judge it.
+struct Target {
+    id: &'static str,
+    text: &'static str,
+    /// Whether the figure meets it, given every figure (for ratios).
+    met: fn(f64, Lookup) -> Option<bool>,
+}
+
+const RECORD_1: &str = "record_inference/1 thread";
+const COMMIT_1: &str = "durable_commit/1_task";
+const FDATASYNC: &str = "durable_commit/fdatasync_4k (the disk's own rate)";
+
+const TARGETS: &[Target] = &[
+    Target {
+        id: RECORD_1,
+        text: "≤ 100 ns",
+        met: |ns, _| Some(ns <= 100.0),
+    },
+    Target {
+        id: "record_inference/2 threads, 2 models",
+        text: "≥ 1.7x the 1-thread rate",
+        met: |ns, get| Some(get(RECORD_1)? / ns >= 1.7),
+    },
+    Target {
+        id: "record_inference/2 threads, same version",
+        text: "no worse than 1 thread",
+        met: |ns, get| Some(ns <= get(RECORD_1)?),
+    },
+    Target {
+        id: "route (100 models, 5 % canary)",
+        text: "≤ 50 ns",
+        met: |ns, _| Some(ns <= 50.0),
+    },
+    Target {
+        id: COMMIT_1,
+        text: "within 2x of fdatasync",
+        met: |ns, get| Some(ns <= 2.0 * get(FDATASYNC)?),
+    },
+    Target {
+        id: "durable_commit/16_tasks_different_models (time per commit)",
+        text: "≥ 3x the 1-task rate",
+        met: |ns, get| Some(get(COMMIT_1)? / ns >= 3.0),
+    },
+    Target {
+        id: "store_1m_entries/latest_100_of_one_model",
+        text: "< 1 ms",
+        met: |ns, _| Some(ns < 1e6),
+    },
+    Target {
+        id: "store_1m_entries/open",
+        text: "< 200 ms",
+        met: |ns, _| Some(ns < 2e8),
+    },
+];
+
+/// A duration for people: ns, µs, ms or s with three significant digits.
+fn duration(ns: f64) -> String {
+    let (value, unit) = match ns {
+        n if n < 1e3 => (n, "ns"),
+        n if n < 1e6 => (n / 1e3, "µs"),
+        n if n < 1e9 => (n / 1e6, "ms"),
+        n => (n / 1e9, "s"),
+    };
+    let decimals = if value < 10.0 {
+        2
+    } else if value < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
+fn rate(ns: f64) -> String {
+    let per_second = 1e9 / ns;
+    if per_second >= 1e6 {
+        format!("{:.1} M/s", per_second / 1e6)
+    } else if per_second >= 1e3 {
+        format!("{:.1} k/s", per_second / 1e3)
+    } else {
+        format!("{per_second:.1}/s")
+    }
+}
+
+/// The machine: cores and CPU model.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores, {model}")
+}
+
+/// The report: missed targets first, then every figure, then what benches printed.
+pub fn render(figures: &[Figure], printed: &[String], machine: &str, date: &str) -> String {
+    let get = |id: &str| figures.iter().find(|f| f.id == id).map(|f| f.median);
+    let mut rows = String::new();
+    let mut missed = Vec::new();
+    for f in figures {
+        let target = TARGETS.iter().find(|t| t.id == f.id);
+        let verdict = match target.map(|t| (t.text, (t.met)(f.median, &get))) {
+            Some((text, Some(true))) => format!("{text}: met"),
+            Some((text, Some(false))) => {
+                missed.push(format!("`{}`: {} against {text}", f.id, duration(f.median)));
+                format!("{text}: **missed**")
+            }
+            Some((text, None)) => format!("{text}: not judged (a figure it needs is missing)"),
+            None => "—".into(),
+        };
+        let _ = writeln!(
+            rows,
+            "| {} | {} | {}–{} | {} | {verdict} |",
+            f.id,
+            duration(f.median),
+            duration(f.low),
+            duration(f.high),
+            rate(f.median)
+        );
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Written by `cargo xtask bench` on {date}: {machine}; disk: write 4 KiB + `fdatasync` {} in the same run.\n",
+        get(FDATASYNC).map_or_else(|| "not measured".into(), |ns| format!("{} ({})", duration(ns), rate(ns)))
+    );
+    let _ = writeln!(out, "## Targets missed\n");
+    if missed.is_empty() {
+        let _ = writeln!(out, "None.\n");
+    }
+    for m in &missed {
+        let _ = writeln!(out, "- {m}");
+    }
+    let _ = writeln!(
+        out,
+        "{}What limits them is explained beside each figure in docs/storage.md (commits) and \
+         docs/evaluator.md (recording, memory).\n",
+        if missed.is_empty() { "" } else { "\n" }
+    );
+    let _ = writeln!(out, "## Every figure\n");
+    let _ = writeln!(
+        out,
+        "Criterion's median per iteration with its 95 % confidence interval; the rate is one over the median.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| benchmark | median | 95 % interval | rate | target |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    out.push_str(&rows);
+    let _ = writeln!(out, "\n## Printed by the benches\n");
+    let _ = writeln!(out, "Memory (target: under 256 KiB per tracked version, the same after 100 M samples as after 1,000), size on disk, export memory, backup size:\n");
+    for line in printed {
+        let _ = writeln!(out, "- {line}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(id: &str, ns: f64) -> Figure {
+        Figure {
+            id: id.into(),
+            median: ns,
+            low: ns * 0.9,
+            high: ns * 1.1,
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_and_misses_listed_first() {
+        let figures = [
+            figure(RECORD_1, 120.0),
+            figure("record_inference/2 threads, 2 models", 50.0),
+            figure(FDATASYNC, 100_000.0),
+            figure(COMMIT_1, 300_000.0),
+            figure("backup/create", 2e9),
+        ];
+        let report = render(
+            &figures,
+            &["on disk: 1 byte".into()],
+            "2 cores, test CPU",
+            "today",
+        );
+        let missed = report.split("## Every figure").next().unwrap();
+        assert!(
+            missed.contains("`record_inference/1 thread`: 120 ns against ≤ 100 ns"),
+            "{report}"
+        );
+        assert!(missed.contains("`durable_commit/1_task`"), "{report}");
+        assert!(
+            !missed.contains("2 threads, 2 models"),
+            "2.4x meets 1.7x: {report}"
+        );
+        assert!(
+            report.contains("| backup/create | 2.00 s | 1.80 s–2.20 s | 0.5/s | — |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("disk: write 4 KiB + `fdatasync` 100 µs (10.0 k/s)"),
+            "{report}"
+        );
+        assert!(report.contains("- on disk: 1 byte"));
+    }
+}
