@@ -1,13 +1,13 @@
-//! The documents state what the code does: the transition table in
-//! docs/ARCHITECTURE.md is the one `ModelStatus` enforces.
+//! The documents state what the code does: the transition tables in
+//! docs/ARCHITECTURE.md and docs/guide.md are the one `ModelStatus` enforces.
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use lifecycle_domain::ModelStatus;
 
-fn architecture() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/ARCHITECTURE.md");
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+fn doc(name: &str) -> String {
+    let path = format!("{}/../docs/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The rows of the table whose header starts `| from \ to`: status, then one
@@ -45,11 +45,13 @@ fn cells(line: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_documented_transition_table_is_the_enforced_one() {
-    let table = documented_table(&architecture());
-    let from: Vec<ModelStatus> = table.iter().map(|(s, _)| *s).collect();
-    assert_eq!(from, ModelStatus::ALL, "one row per status, in order");
-    for (status, allowed) in table {
-        assert_eq!(allowed, status.allowed_targets(), "row {status}");
+fn the_documented_transition_tables_are_the_enforced_one() {
+    for name in ["ARCHITECTURE.md", "guide.md"] {
+        let table = documented_table(&doc(name));
+        let from: Vec<ModelStatus> = table.iter().map(|(s, _)| *s).collect();
+        assert_eq!(from, ModelStatus::ALL, "{name}: one row per status, in order");
+        for (status, allowed) in table {
+            assert_eq!(allowed, status.allowed_targets(), "{name}: row {status}");
+        }
     }
 }
