@@ -49,7 +49,11 @@ fn the_documented_transition_tables_are_the_enforced_one() {
     for name in ["ARCHITECTURE.md", "guide.md"] {
         let table = documented_table(&doc(name));
         let from: Vec<ModelStatus> = table.iter().map(|(s, _)| *s).collect();
-        assert_eq!(from, ModelStatus::ALL, "{name}: one row per status, in order");
+        assert_eq!(
+            from,
+            ModelStatus::ALL,
+            "{name}: one row per status, in order"
+        );
         for (status, allowed) in table {
             assert_eq!(allowed, status.allowed_targets(), "{name}: row {status}");
         }

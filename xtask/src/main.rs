@@ -25,7 +25,8 @@ const USAGE: &str = "usage: cargo xtask <ci|bench|stress [--rounds N]>
   ci      format check, clippy (warnings denied), all tests and doc tests,
           a type check of the fuzz targets
   bench   run every criterion benchmark in the workspace and write
-          docs/benchmarks.md (figures, targets, machine)
+          docs/benchmarks.md (figures, targets, machine); --report-only
+          rewrites it from the last run's results
   stress  the sled crash test for N rounds (default 300, a few minutes) and the
           concurrency stress test at 25 times its CI size, in release mode
   fuzz    every fuzz target for N seconds each (default 60); needs a nightly
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Some("bench") => return bench(),
+        Some("bench") => return bench(args.get(1).is_some_and(|a| a == "--report-only")),
         Some("fuzz") => {
             let seconds = match args.get(1..) {
                 Some([flag, n]) if flag == "--seconds" && n.parse::<u64>().is_ok() => n.clone(),
@@ -159,28 +160,40 @@ impl Tally {
 
 /// Runs every criterion bench, then writes `docs/benchmarks.md` from the
 /// estimates and the lines the benches print.
-fn bench() -> ExitCode {
+fn bench(report_only: bool) -> ExitCode {
     let root = workspace_root();
-    // Old results of benches that no longer exist must not reach the report.
     let criterion = root.join("target/criterion");
-    let _ = std::fs::remove_dir_all(&criterion);
-    let printed = match cargo(&["bench", "--workspace", "--bench", "*", "--locked"]) {
-        Ok((_, lines)) => lines,
-        Err(message) => {
-            eprintln!("xtask: {message}");
-            return ExitCode::FAILURE;
-        }
+    // What the benches print that the report quotes, kept for --report-only.
+    let printed_file = criterion.join("printed.txt");
+    let printed = if report_only {
+        std::fs::read_to_string(&printed_file)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    } else {
+        // Old results of benches that no longer exist must not reach the report.
+        let _ = std::fs::remove_dir_all(&criterion);
+        let lines = match cargo(&["bench", "--workspace", "--bench", "*", "--locked"]) {
+            Ok((_, lines)) => lines,
+            Err(message) => {
+                eprintln!("xtask: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let noted = [
+            "memory per tracked version",
+            "on disk:",
+            "export of",
+            "backup of",
+        ];
+        let printed: Vec<String> = lines
+            .into_iter()
+            .filter(|line| noted.iter().any(|n| line.starts_with(n)))
+            .collect();
+        let _ = std::fs::write(&printed_file, printed.join("\n"));
+        printed
     };
-    let noted = [
-        "memory per tracked version",
-        "on disk:",
-        "export of",
-        "backup of",
-    ];
-    let printed: Vec<String> = printed
-        .into_iter()
-        .filter(|line| noted.iter().any(|n| line.starts_with(n)))
-        .collect();
     let figures = report::read_figures(&criterion);
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
