@@ -42,7 +42,8 @@ impl Reservoir {
         self.random ^= self.random << 13;
         self.random ^= self.random >> 7;
         self.random ^= self.random << 17;
-        let slot = self.random % self.seen;
+        // Uniform in [0, seen) by multiply-shift (Lemire): no division on the hot path.
+        let slot = ((u128::from(self.random) * u128::from(self.seen)) >> 64) as u64;
         if (slot as usize) < CAPACITY {
             self.kept[slot as usize] = sample;
         }

