@@ -726,6 +726,9 @@ fn watch_records_piped_results_and_reports_alerts_as_they_fire() {
         !critical.as_array().unwrap().is_empty(),
         "the alert was audited"
     );
+    let status = scratch.run(&["status", "--json"]).ok().json();
+    assert_eq!(status["alertsFiring"][0]["level"], "critical", "{status}");
+    assert_eq!(status["alertsFiring"][0]["version"], "1.0.0");
 }
 
 #[test]

@@ -4,12 +4,12 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
     figure, EvaluationConfig, ModelId, ModelPerformanceMetrics, Threshold, Version,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{EvaluationReport, EvaluationStatus};
 
 /// How a version is doing, as alerts report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertLevel {
     /// Healthy again after a warning or a critical alert.
@@ -43,8 +43,9 @@ pub struct Alert {
     pub at: DateTime<Utc>,
 }
 
-/// Where a version's health stands between evaluations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Where a version's health stands between evaluations; saved with the
+/// version's checkpoint, so a restart neither forgets nor repeats an alert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Health {
     level: Option<AlertLevel>,
     consecutive_violations: u64,

@@ -12,7 +12,7 @@ use lifecycle_domain::{
 };
 use lifecycle_store::{Clock, Commit, MetricsSnapshot, Store};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use tokio::sync::{broadcast, Notify};
 
@@ -71,6 +71,17 @@ struct Bookkeeping {
     dirty: AtomicBool,
     /// Lifetime samples as of its last saved (or restored) checkpoint.
     saved_samples: AtomicU64,
+    /// Its health changed since its last checkpoint.
+    health_changed: AtomicBool,
+}
+
+/// What a checkpoint holds: the whole window (shards merged) and the health.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    #[serde(flatten)]
+    window: Window,
+    #[serde(default)]
+    health: Health,
 }
 
 /// A version's lifetime metrics as a checkpoint saved them: what the
@@ -411,7 +422,8 @@ impl Evaluator {
         let mut saved = Vec::new();
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.iter() {
-                let due = tracked.books.dirty.swap(false, Ordering::AcqRel);
+                let due = tracked.books.dirty.swap(false, Ordering::AcqRel)
+                    | tracked.books.health_changed.swap(false, Ordering::AcqRel);
                 let Some(window) = tracked.whole() else {
                     continue;
                 };
@@ -421,12 +433,14 @@ impl Evaluator {
                 if !(due || flush && unsaved) {
                     continue;
                 }
-                let state =
-                    serde_json::to_vec(&window).map_err(|e| EvaluatorError::Checkpoint {
+                let health = *lock(&tracked.books.health);
+                let state = serde_json::to_vec(&Saved { window, health }).map_err(|e| {
+                    EvaluatorError::Checkpoint {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
                         reason: e.to_string(),
-                    })?;
+                    }
+                })?;
                 let metrics = lifetime.metrics(now);
                 store
                     .save_metrics(MetricsSnapshot {
@@ -463,14 +477,15 @@ impl Evaluator {
                 let Some(saved) = store.metrics(model_id, &tracked.version).await? else {
                     continue;
                 };
-                let window: Window = serde_json::from_slice(&saved.state).map_err(|e| {
+                let saved: Saved = serde_json::from_slice(&saved.state).map_err(|e| {
                     EvaluatorError::Checkpoint {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
                         reason: e.to_string(),
                     }
                 })?;
-                lock(&tracked.shards[0].0).merge(&window);
+                lock(&tracked.shards[0].0).merge(&saved.window);
+                *lock(&tracked.books.health) = saved.health;
                 tracked
                     .books
                     .saved_samples
@@ -592,6 +607,9 @@ impl Evaluator {
                 };
                 let changed = lock(&tracked.books.health).observe(&report, &self.shared.config);
                 if let Some(alert) = changed {
+                    // Saved with the next checkpoint, which this asks for.
+                    tracked.books.health_changed.store(true, Ordering::Release);
+                    self.shared.checkpoints.notify_one();
                     // No subscriber is fine: the alert is still returned.
                     let _ = self.shared.alerts.send(alert.clone());
                     sent.push(alert);

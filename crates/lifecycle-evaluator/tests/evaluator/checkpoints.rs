@@ -183,3 +183,32 @@ async fn a_version_with_failures_only_round_trips() {
         30
     );
 }
+
+#[tokio::test]
+async fn a_restart_neither_forgets_nor_repeats_an_alert() {
+    let store = store().await;
+    let before = evaluator(100);
+    for _ in 0..100 {
+        let failed = InferenceResult::failure(lifecycle_domain::ErrorKind::ServerError, 20.0);
+        before.record("m", &v1(), &failed).unwrap();
+    }
+    let alerts = before.check_alerts();
+    assert_eq!(alerts[0].level, lifecycle_evaluator::AlertLevel::Critical);
+    assert!(
+        !before.checkpoint(&*store, false).await.unwrap().is_empty(),
+        "the change asked for a save"
+    );
+
+    let after = evaluator(100);
+    after.restore(&*store).await.unwrap();
+    let firing: Vec<_> = after
+        .firing()
+        .into_iter()
+        .map(|(_, v, level)| (v, level))
+        .collect();
+    assert_eq!(firing, [(v1(), lifecycle_evaluator::AlertLevel::Critical)]);
+    assert!(
+        after.check_alerts().is_empty(),
+        "still critical: no second alert"
+    );
+}
