@@ -19,6 +19,7 @@ use lifecycle_policy::LifecyclePolicy;
 use lifecycle_registry::ModelRegistry;
 use lifecycle_store::{AuditQuery, Clock, ManualClock, MemoryStore, Store};
 use lifecycle_store_sled::SledStore;
+use lifecycle_tests::runtime;
 use proptest::prelude::*;
 
 /// Version numbers the operations pick from; the last one differs from the
@@ -399,13 +400,6 @@ fn cases(default: u32) -> u32 {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 proptest! {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use lifecycle::chrono::DateTime;
 use lifecycle::litellm::{read_litellm, LiteLlmEntry, LiteLlmFilter};
 use lifecycle::*;
+use lifecycle_tests::runtime;
 use proptest::prelude::*;
 
 const MODEL_JSON: &str = r#"{"modelId": "gpt-4o", "version": "1.2.0-rc.1", "provider": "openai",
@@ -54,13 +55,6 @@ fn input(seed: &'static str) -> impl Strategy<Value = Vec<u8>> {
         1 => proptest::collection::vec(any::<u8>(), 0..200),
         4 => mutated(seed),
     ]
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 proptest! {

@@ -639,14 +639,9 @@ mod tests {
         verify_chain, Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo,
     };
 
-    /// A crash right after the journal value is written, before any of its
-    /// puts: reopening completes the commit.
-    #[tokio::test]
-    async fn a_commit_interrupted_after_its_journal_is_completed_on_open() {
-        let dir = std::env::temp_dir().join(format!("lifecycle-recover-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    /// Registering `model` 1.0.0, with its audit entry, as one commit.
+    fn registration(model: &ModelId) -> Commit {
         let now = DateTime::<Utc>::from(std::time::SystemTime::UNIX_EPOCH);
-        let model = ModelId::new("gpt-4-turbo").unwrap();
         let record = ModelVersion::new(
             model.clone(),
             Version::new(1, 0, 0),
@@ -662,7 +657,17 @@ mod tests {
             now,
         )
         .for_version(model.clone(), Version::new(1, 0, 0));
-        let commit = Commit::for_model(model.clone(), 0).put(record).audit(event);
+        Commit::for_model(model.clone(), 0).put(record).audit(event)
+    }
+
+    /// A crash right after the journal value is written, before any of its
+    /// puts: reopening completes the commit.
+    #[tokio::test]
+    async fn a_commit_interrupted_after_its_journal_is_completed_on_open() {
+        let dir = std::env::temp_dir().join(format!("lifecycle-recover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let model = ModelId::new("gpt-4-turbo").unwrap();
+        let commit = registration(&model);
         {
             let store = SledStore::open(&dir).unwrap();
             let prepared = store.prepare(&commit).unwrap();
@@ -698,25 +703,11 @@ mod tests {
     async fn an_import_cut_short_is_undone_on_open() {
         let dir = std::env::temp_dir().join(format!("lifecycle-import-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let now = DateTime::<Utc>::from(std::time::SystemTime::UNIX_EPOCH);
-        let model = ModelId::new("m").unwrap();
-        let record = ModelVersion::new(
-            model.clone(),
-            Version::new(1, 0, 0),
-            "openai",
-            ModelCapabilities::new(8_192, 1_024),
-            ModelCostInfo::usd(0.01, 0.03),
-            now,
-        );
-        let event = AuditEvent::new(
-            AuditEventKind::ModelRegistered,
-            Actor::new("t").unwrap(),
-            "r",
-            now,
-        );
         let source = lifecycle_store::MemoryStore::new();
-        let commit = Commit::for_model(model.clone(), 0).put(record).audit(event);
-        source.commit(commit).await.unwrap();
+        source
+            .commit(registration(&ModelId::new("m").unwrap()))
+            .await
+            .unwrap();
         let image = StoreImage::read(&source).await.unwrap();
         {
             let store = SledStore::open(&dir).unwrap();
