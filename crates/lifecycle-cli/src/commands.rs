@@ -143,7 +143,11 @@ async fn init(cli: &Cli, out: &Output) -> Outcome {
     let models = manager.registry().models().await;
     manager.dispose().await?;
     let report = Initialized {
-        data_dir: cli.data_dir.display().to_string(),
+        data_dir: if cli.memory {
+            "memory".into()
+        } else {
+            cli.data_dir.display().to_string()
+        },
         created: !existed,
         models: models.map_err(|e| Failure::error(e.to_string()))?.len(),
     };
