@@ -424,15 +424,18 @@ impl Evaluator {
             for tracked in versions.iter() {
                 let due = tracked.books.dirty.swap(false, Ordering::AcqRel)
                     | tracked.books.health_changed.swap(false, Ordering::AcqRel);
+                // Only a flush looks at versions nobody asked to save.
+                let unsaved = || {
+                    tracked.lifetime().samples()
+                        != tracked.books.saved_samples.load(Ordering::Acquire)
+                };
+                if !(due || flush && unsaved()) {
+                    continue;
+                }
                 let Some(window) = tracked.whole() else {
                     continue;
                 };
                 let lifetime = window.lifetime();
-                let unsaved =
-                    lifetime.samples() != tracked.books.saved_samples.load(Ordering::Acquire);
-                if !(due || flush && unsaved) {
-                    continue;
-                }
                 let health = *lock(&tracked.books.health);
                 let state = serde_json::to_vec(&Saved { window, health }).map_err(|e| {
                     EvaluatorError::Checkpoint {

@@ -29,18 +29,31 @@ impl StoreImage {
     /// view; writes made while it reads may be in some parts and not others.
     pub async fn read(store: &dyn Store) -> Result<Self, StoreError> {
         let mut image = Self::default();
-        for model_id in store.models().await? {
-            let state = store.model(&model_id).await?;
-            for version in &state.versions {
-                image
-                    .metrics
-                    .extend(store.metrics(&model_id, &version.version).await?);
-            }
+        for (state, metrics) in Self::read_models(store).await? {
             image.models.push(state);
+            image.metrics.extend(metrics);
         }
         image.audit_checkpoint = store.audit_checkpoint().await?;
         image.audit = store.audit(&crate::AuditQuery::all()).await?;
         Ok(image)
+    }
+
+    /// Every model's record, each read in one consistent view, with the
+    /// metrics checkpoints of its versions: the image without its audit log
+    /// (which a caller may rather page through).
+    pub async fn read_models(
+        store: &dyn Store,
+    ) -> Result<Vec<(ModelState, Vec<MetricsSnapshot>)>, StoreError> {
+        let mut models = Vec::new();
+        for model_id in store.models().await? {
+            let state = store.model(&model_id).await?;
+            let mut metrics = Vec::new();
+            for version in &state.versions {
+                metrics.extend(store.metrics(&model_id, &version.version).await?);
+            }
+            models.push((state, metrics));
+        }
+        Ok(models)
     }
 
     /// Checks what [`Store::import`] relies on: every model has versions of

@@ -74,10 +74,7 @@ impl AutoRollback {
             },
             _ => return Ok(()),
         }
-        for version in registry.versions(&alert.model_id).await? {
-            self.evaluator.track(&version);
-        }
-        Ok(())
+        crate::manager::retrack(&registry, &self.evaluator, &alert.model_id).await
     }
 
     /// The most recently active other version that is not retired and whose

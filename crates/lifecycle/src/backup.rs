@@ -147,12 +147,7 @@ pub(crate) async fn write_backup<W: Write>(
         store_kind: store.kind().into(),
     })?;
     let mut summary = BackupSummary::default();
-    for model_id in store.models().await? {
-        let state = store.model(&model_id).await?;
-        let mut metrics = Vec::new();
-        for version in &state.versions {
-            metrics.extend(store.metrics(&model_id, &version.version).await?);
-        }
+    for (state, metrics) in StoreImage::read_models(store).await? {
         summary.models += 1;
         summary.versions += state.versions.len() as u64;
         out.line(&Line::Model(state))?;

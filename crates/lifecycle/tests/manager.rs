@@ -266,6 +266,23 @@ async fn metrics_are_published_into_the_registry_every_interval() {
     assert_eq!(audited.len(), 1, "publishing is not audited: {audited:?}");
 }
 
+/// Registers versions 1.0.0 to `majors`.0.0 of `model`, activates 1.0.0 and
+/// runs 2.0.0 as a canary on 10 % of traffic.
+async fn with_canary(manager: &ModelLifecycleManager, model: &ModelId, majors: u64) {
+    for major in 1..=majors {
+        manager.register_model(version(model, major)).await.unwrap();
+    }
+    manager
+        .activate_model(model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    let weight = CanaryWeight::new(10).unwrap();
+    manager
+        .start_canary(model, &Version::new(2, 0, 0), weight)
+        .await
+        .unwrap();
+}
+
 /// Polls `check` every 10 ms for up to 5 s.
 async fn eventually<F, Fut>(mut check: F) -> bool
 where
@@ -394,20 +411,7 @@ async fn a_failing_canary_is_aborted() {
     let clock = Arc::new(ManualClock::new(t0()));
     let manager = auto_rollback_manager(clock).await;
     let model = ModelId::new("m").unwrap();
-    manager.register_model(version(&model, 1)).await.unwrap();
-    manager.register_model(version(&model, 2)).await.unwrap();
-    manager
-        .activate_model(&model, &Version::new(1, 0, 0))
-        .await
-        .unwrap();
-    manager
-        .start_canary(
-            &model,
-            &Version::new(2, 0, 0),
-            CanaryWeight::new(10).unwrap(),
-        )
-        .await
-        .unwrap();
+    with_canary(&manager, &model, 2).await;
     let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
     record_n(&manager, "m", &Version::new(2, 0, 0), 100, &failed);
     manager.check_alerts().unwrap();
@@ -452,21 +456,7 @@ async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
         .await
         .unwrap();
     let model = ModelId::new("m").unwrap();
-    manager.register_model(version(&model, 1)).await.unwrap();
-    manager.register_model(version(&model, 2)).await.unwrap();
-    manager.register_model(version(&model, 3)).await.unwrap();
-    manager
-        .activate_model(&model, &Version::new(1, 0, 0))
-        .await
-        .unwrap();
-    manager
-        .start_canary(
-            &model,
-            &Version::new(2, 0, 0),
-            CanaryWeight::new(10).unwrap(),
-        )
-        .await
-        .unwrap();
+    with_canary(&manager, &model, 3).await;
     let failed = InferenceResult::failure(ErrorKind::ServerError, 30.0);
     record_n(&manager, "m", &Version::new(2, 0, 0), 60, &failed);
     manager.check_alerts().unwrap();
