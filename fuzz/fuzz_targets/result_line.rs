@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         Version::new(1, 0, 0),
         "openai",
         ModelCapabilities::new(8_000, 1_000),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         DateTime::UNIX_EPOCH,
     );
     evaluator.track(&version);

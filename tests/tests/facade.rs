@@ -30,7 +30,7 @@ fn record_of(major: u64) -> ModelVersion {
         v(major),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         t0(),
     )
 }
@@ -370,7 +370,7 @@ async fn policy_rejections_are_typed_audited_and_change_nothing() {
     for kind in STORES {
         let scratch = Scratch::new("policy");
         let policy = PolicyConfig::new(PolicySettings {
-            max_cost_per_request: Some(0.05),
+            max_cost_per_request: Some(dec!(0.05)),
             ..PolicySettings::default()
         })
         .unwrap();
@@ -383,7 +383,7 @@ async fn policy_rejections_are_typed_audited_and_change_nothing() {
             .await
             .unwrap();
         let mut pricey = record_of(1);
-        pricey.cost_info = ModelCostInfo::usd(1.0, 2.0);
+        pricey.cost_info = Some(ModelCostInfo::usd(dec!(1.0), dec!(2.0)));
         manager.register_model(pricey).await.unwrap();
         let before = image(&*store).await.models;
         let Err(LifecycleError::Rejected(decision)) = manager.activate_model(&gpt(), &v(1)).await

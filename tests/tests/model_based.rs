@@ -261,7 +261,7 @@ async fn run(registry: &ModelRegistry, op: &Op, clock: &ManualClock) -> bool {
                 number(v),
                 "openai",
                 ModelCapabilities::new(128_000, 4_096),
-                ModelCostInfo::usd(0.01, 0.03),
+                ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
                 clock.now(),
             );
             registry.register(record).await.map(drop)

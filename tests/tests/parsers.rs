@@ -80,7 +80,7 @@ proptest! {
         let clock = Arc::new(ManualClock::new(DateTime::UNIX_EPOCH));
         let evaluator = Evaluator::new(EvaluationConfig::default(), clock);
         let version = ModelVersion::new(ModelId::new("m").unwrap(), Version::new(1, 0, 0), "openai",
-            ModelCapabilities::new(8_000, 1_000), ModelCostInfo::usd(0.01, 0.03), DateTime::UNIX_EPOCH);
+            ModelCapabilities::new(8_000, 1_000), ModelCostInfo::usd(dec!(0.01), dec!(0.03)), DateTime::UNIX_EPOCH);
         evaluator.track(&version);
         let recorded = evaluator.record("m", &Version::new(1, 0, 0), &result);
         prop_assert_eq!(recorded.is_ok(), result.validate().is_ok());
@@ -126,7 +126,7 @@ fn good_backup() -> Vec<u8> {
                 Version::new(major, 0, 0),
                 "openai",
                 ModelCapabilities::new(8_000, 1_000),
-                ModelCostInfo::usd(0.01, 0.03),
+                ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
                 m.now(),
             );
             m.register_model(v).await.unwrap();

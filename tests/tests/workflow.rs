@@ -60,7 +60,7 @@ async fn standard_workflow(store: Arc<dyn Store>) {
             v.clone(),
             "openai",
             ModelCapabilities::new(128_000, 4_096),
-            ModelCostInfo::usd(0.01, 0.03),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
             clock.now(),
         );
         registry.register(record).await.unwrap();

@@ -161,12 +161,13 @@ pub struct RegisterArgs {
     /// Most completion tokens per request.
     #[arg(long, default_value_t = 4_096)]
     pub max_output_tokens: u32,
-    /// Price of 1,000 prompt tokens.
-    #[arg(long, default_value_t = 0.0)]
-    pub input_price: f64,
+    /// Price of 1,000 prompt tokens, an exact decimal; without both prices
+    /// the price is unknown (never taken as free).
+    #[arg(long, value_parser = decimal)]
+    pub input_price: Option<lifecycle::Decimal>,
     /// Price of 1,000 completion tokens.
-    #[arg(long, default_value_t = 0.0)]
-    pub output_price: f64,
+    #[arg(long, value_parser = decimal)]
+    pub output_price: Option<lifecycle::Decimal>,
     /// ISO currency code of the prices.
     #[arg(long, default_value = "USD")]
     pub currency: String,
@@ -346,4 +347,9 @@ pub struct DemoArgs {
     /// Seed of the simulated traffic: the same seed, the same run.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// An exact decimal from the command line (`0.0025`, `2.5e-3`).
+fn decimal(text: &str) -> Result<lifecycle::Decimal, String> {
+    lifecycle::parse_decimal(text)
 }

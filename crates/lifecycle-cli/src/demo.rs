@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle::{
-    Actor, AuditEventKind, CanaryWeight, Clock, ComparisonReport, ErrorKind, EvaluationSettings,
-    InferenceResult, Lane, ManualClock, ModelCapabilities, ModelCostInfo, ModelId,
-    ModelLifecycleManager, ModelStatus, ModelVersion, PolicyConfig, PolicySettings, Version,
+    dec, Actor, AuditEventKind, CanaryWeight, Clock, ComparisonReport, Decimal, ErrorKind,
+    EvaluationSettings, InferenceResult, Lane, ManualClock, ModelCapabilities, ModelCostInfo,
+    ModelId, ModelLifecycleManager, ModelStatus, ModelVersion, PolicyConfig, PolicySettings,
+    Version,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -180,7 +181,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Outcome {
     let policy = PolicyConfig::new(PolicySettings {
         auto_rollback_on_critical: true,
         enforce_performance_thresholds: true,
-        max_cost_per_request: Some(0.10),
+        max_cost_per_request: Some(dec!(0.10)),
         ..PolicySettings::default()
     })?;
     let evaluation = lifecycle::EvaluationConfig::new(EvaluationSettings {
@@ -237,7 +238,7 @@ impl Demo {
             version,
             "openai",
             ModelCapabilities::new(128_000, 4_096),
-            ModelCostInfo::usd(0.01, 0.03),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
             self.clock.now(),
         );
         self.manager.register_model(record).await?;

@@ -219,7 +219,7 @@ fn register_list_show_and_route_with_their_json_shapes() {
         .ok()
         .json();
     assert_eq!(one["status"], "active");
-    assert_eq!(one["costInfo"]["inputPer1k"], 0.01);
+    assert_eq!(one["costInfo"]["inputPer1k"], "0.01", "exact, as a string");
     let shown = scratch.run(&["show", "gpt-4-turbo", "1.0.0"]).ok();
     assert!(
         shown.stdout.contains("status:     active"),
@@ -662,7 +662,10 @@ fn litellm_price_maps_are_imported_with_a_summary() {
     assert_eq!(gpt4o["capabilities"]["maxContextTokens"], 128_000);
     assert_eq!(gpt4o["capabilities"]["functionCalling"], true);
     assert_eq!(gpt4o["capabilities"]["jsonMode"], true);
-    assert!((gpt4o["costInfo"]["inputPer1k"].as_f64().unwrap() - 0.0025).abs() < 1e-12);
+    assert_eq!(
+        gpt4o["costInfo"]["inputPer1k"], "0.0025",
+        "exact, as a string"
+    );
     let claude = scratch
         .run(&["show", "claude-3-5-sonnet-20241022", "1.0.0", "--json"])
         .ok()

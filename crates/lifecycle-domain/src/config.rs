@@ -2,7 +2,13 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{fraction, non_negative};
+use rust_decimal::Decimal;
+
+use crate::bounds::{
+    check_count, check_days, check_latency, check_money, MAX_CONSECUTIVE_VIOLATIONS,
+    MAX_COST_PER_REQUEST, MAX_COUNT_SETTING, MAX_PRICE_DECIMALS, MAX_WINDOW_SECS, MIN_WINDOW_SECS,
+};
+use crate::error::fraction;
 use crate::DomainError;
 
 /// Settings that can check themselves; [`Validated`] holds only ones that passed.
@@ -102,19 +108,32 @@ impl Default for EvaluationSettings {
 
 impl Settings for EvaluationSettings {
     fn validate(&self) -> Result<(), DomainError> {
-        positive("minSamples", self.min_samples)?;
+        check_count("minSamples", self.min_samples, MAX_COUNT_SETTING)?;
         fraction("maxErrorRate", self.max_error_rate)?;
         fraction("minSuccessRate", self.min_success_rate)?;
         fraction("minConfidence", self.min_confidence)?;
-        non_negative("maxLatencyMs", self.max_latency_ms)?;
+        check_latency("maxLatencyMs", self.max_latency_ms)?;
         if self.max_latency_ms == 0.0 {
             return Err(DomainError::field("maxLatencyMs", "must be above 0"));
         }
-        positive("evaluationWindowSecs", self.evaluation_window_secs)?;
-        positive("metricsUpdateInterval", self.metrics_update_interval)?;
-        positive(
+        if !(MIN_WINDOW_SECS..=MAX_WINDOW_SECS).contains(&self.evaluation_window_secs) {
+            return Err(DomainError::field(
+                "evaluationWindowSecs",
+                format!(
+                    "{} is outside {MIN_WINDOW_SECS} to {MAX_WINDOW_SECS} seconds (30 days)",
+                    self.evaluation_window_secs
+                ),
+            ));
+        }
+        check_count(
+            "metricsUpdateInterval",
+            self.metrics_update_interval,
+            MAX_COUNT_SETTING,
+        )?;
+        check_count(
             "consecutiveViolationsForCritical",
             self.consecutive_violations_for_critical,
+            MAX_CONSECUTIVE_VIOLATIONS,
         )
     }
 }
@@ -163,8 +182,11 @@ pub struct PolicySettings {
     /// Refuse to deploy versions whose evaluation failed or lacks data. Default off,
     /// so that a first version can be activated before it has served traffic.
     pub enforce_performance_thresholds: bool,
-    /// Refuse to deploy versions whose estimated cost per request is higher. Default none.
-    pub max_cost_per_request: Option<f64>,
+    /// Refuse to deploy versions whose estimated cost per request is higher,
+    /// or whose price is unknown. Default none. 0 to
+    /// [`crate::MAX_COST_PER_REQUEST`]; a JSON string or number.
+    #[serde(with = "crate::money::optional_decimal")]
+    pub max_cost_per_request: Option<Decimal>,
     /// Roll back (or abort a canary) on a critical alert. Default off.
     pub auto_rollback_on_critical: bool,
 }
@@ -185,10 +207,15 @@ impl Default for PolicySettings {
 
 impl Settings for PolicySettings {
     fn validate(&self) -> Result<(), DomainError> {
-        at_most_ten_years("defaultGracePeriodDays", self.default_grace_period_days)?;
-        at_most_ten_years("eolWarningThresholdDays", self.eol_warning_threshold_days)?;
+        check_days("defaultGracePeriodDays", self.default_grace_period_days)?;
+        check_days("eolWarningThresholdDays", self.eol_warning_threshold_days)?;
         if let Some(max) = self.max_cost_per_request {
-            non_negative("maxCostPerRequest", max)?;
+            check_money(
+                "maxCostPerRequest",
+                max,
+                MAX_COST_PER_REQUEST,
+                MAX_PRICE_DECIMALS,
+            )?;
         }
         Ok(())
     }
@@ -196,23 +223,6 @@ impl Settings for PolicySettings {
 
 /// Validated lifecycle policy.
 pub type PolicyConfig = Validated<PolicySettings>;
-
-fn positive(field: &'static str, value: u64) -> Result<(), DomainError> {
-    if value == 0 {
-        return Err(DomainError::field(field, "must be at least 1"));
-    }
-    Ok(())
-}
-
-fn at_most_ten_years(field: &'static str, days: u32) -> Result<(), DomainError> {
-    if days > 3650 {
-        return Err(DomainError::field(
-            field,
-            format!("{days} days is more than ten years (3650 days)"),
-        ));
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
@@ -242,8 +252,20 @@ mod tests {
     #[test]
     fn each_invalid_evaluation_field_is_named() {
         type Edit = fn(&mut EvaluationSettings);
-        let cases: [(&str, Edit); 9] = [
+        let cases: [(&str, Edit); 15] = [
             ("minSamples", |s| s.min_samples = 0),
+            ("minSamples", |s| s.min_samples = u64::MAX),
+            ("maxLatencyMs", |s| s.max_latency_ms = 1e300),
+            ("evaluationWindowSecs", |s| {
+                s.evaluation_window_secs = u64::MAX
+            }),
+            ("evaluationWindowSecs", |s| s.evaluation_window_secs = 9),
+            ("metricsUpdateInterval", |s| {
+                s.metrics_update_interval = u64::MAX
+            }),
+            ("consecutiveViolationsForCritical", |s| {
+                s.consecutive_violations_for_critical = u64::MAX
+            }),
             ("maxErrorRate", |s| s.max_error_rate = 1.5),
             ("minSuccessRate", |s| s.min_success_rate = -0.1),
             ("minConfidence", |s| s.min_confidence = f64::NAN),
@@ -266,14 +288,19 @@ mod tests {
     #[test]
     fn each_invalid_policy_field_is_named() {
         type Edit = fn(&mut PolicySettings);
-        let cases: [(&str, Edit); 3] = [
+        let cases: [(&str, Edit); 4] = [
             ("defaultGracePeriodDays", |s| {
                 s.default_grace_period_days = 3651
             }),
             ("eolWarningThresholdDays", |s| {
                 s.eol_warning_threshold_days = 100_000
             }),
-            ("maxCostPerRequest", |s| s.max_cost_per_request = Some(-1.0)),
+            ("maxCostPerRequest", |s| {
+                s.max_cost_per_request = Some(Decimal::NEGATIVE_ONE)
+            }),
+            ("maxCostPerRequest", |s| {
+                s.max_cost_per_request = Some(Decimal::MAX)
+            }),
         ];
         for (field, edit) in cases {
             let mut settings = PolicySettings::default();
@@ -292,6 +319,16 @@ mod tests {
         assert!(err.to_string().contains("maxErrorRate"), "{err}");
         let err = serde_json::from_str::<PolicyConfig>(r#"{"gracePeriod": 3}"#).unwrap_err();
         assert!(err.to_string().contains("gracePeriod"), "{err}");
+        let err = serde_json::from_str::<EvaluationConfig>(
+            r#"{"evaluationWindowSecs":18446744073709551615}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("evaluationWindowSecs"), "{err}");
+        let cost: PolicyConfig = serde_json::from_str(r#"{"maxCostPerRequest":0.05}"#).unwrap();
+        assert_eq!(
+            cost.settings().max_cost_per_request,
+            Some(Decimal::new(5, 2))
+        );
         let json = serde_json::to_string(&PolicyConfig::default()).unwrap();
         assert!(json.contains("\"defaultGracePeriodDays\":90"), "{json}");
     }

@@ -3,11 +3,12 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{check_days, check_time, latest_time};
 use crate::{DomainError, Version};
 
 /// Deprecation of a version: why, what replaces it, and when it reaches end of life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelDeprecationInfo {
     /// When it was deprecated.
     pub deprecated_at: DateTime<Utc>,
@@ -15,7 +16,8 @@ pub struct ModelDeprecationInfo {
     pub reason: String,
     /// The version to move to, when there is one.
     pub replacement_version: Option<Version>,
-    /// Days between deprecation and end of life.
+    /// Days between deprecation and end of life: at most
+    /// [`crate::MAX_GRACE_DAYS`].
     pub grace_period_days: u32,
     /// When it stops being usable: `deprecated_at + grace_period_days`.
     pub end_of_life: DateTime<Utc>,
@@ -25,19 +27,21 @@ impl ModelDeprecationInfo {
     /// The longest reason accepted, in bytes.
     pub const MAX_REASON_LEN: usize = 1024;
 
-    /// Deprecation from `now`, ending `grace_period_days` later.
+    /// Deprecation from `now`, ending `grace_period_days` later. Every
+    /// bound is checked before the end of life is computed.
     pub fn new(
         reason: impl Into<String>,
         replacement_version: Option<Version>,
         grace_period_days: u32,
         now: DateTime<Utc>,
     ) -> Result<Self, DomainError> {
+        let end_of_life = end_of_life(now, grace_period_days)?;
         let info = Self {
             deprecated_at: now,
             reason: reason.into(),
             replacement_version,
             grace_period_days,
-            end_of_life: now + Duration::days(i64::from(grace_period_days)),
+            end_of_life,
         };
         info.validate()?;
         Ok(info)
@@ -68,16 +72,7 @@ impl ModelDeprecationInfo {
                 ),
             ));
         }
-        if self.grace_period_days > 3650 {
-            return Err(DomainError::field(
-                "deprecation.gracePeriodDays",
-                format!(
-                    "{} days is more than ten years (3650 days)",
-                    self.grace_period_days
-                ),
-            ));
-        }
-        let expected = self.deprecated_at + Duration::days(i64::from(self.grace_period_days));
+        let expected = end_of_life(self.deprecated_at, self.grace_period_days)?;
         if self.end_of_life != expected {
             return Err(DomainError::field(
                 "deprecation.endOfLife",
@@ -89,6 +84,27 @@ impl ModelDeprecationInfo {
         }
         Ok(())
     }
+}
+
+/// `deprecated_at + grace_period_days`, after checking both: never overflows.
+fn end_of_life(
+    deprecated_at: DateTime<Utc>,
+    grace_period_days: u32,
+) -> Result<DateTime<Utc>, DomainError> {
+    check_days("deprecation.gracePeriodDays", grace_period_days)?;
+    check_time("deprecation.deprecatedAt", deprecated_at)?;
+    deprecated_at
+        .checked_add_signed(Duration::days(i64::from(grace_period_days)))
+        .filter(|eol| *eol <= latest_time())
+        .ok_or_else(|| {
+            DomainError::field(
+                "deprecation.endOfLife",
+                format!(
+                    "{} plus {grace_period_days} days is after 9999-12-31",
+                    deprecated_at.to_rfc3339()
+                ),
+            )
+        })
 }
 
 /// The share of a model's traffic a canary gets, in whole percent from 1 to 99.
@@ -163,8 +179,10 @@ mod tests {
     fn blank_reason_long_grace_and_inconsistent_eol_are_refused() {
         assert!(ModelDeprecationInfo::new("  ", None, 10, at(1, 0)).is_err());
         assert!(ModelDeprecationInfo::new("x".repeat(1025), None, 10, at(1, 0)).is_err());
-        let err = ModelDeprecationInfo::new("old", None, 4000, at(1, 0)).unwrap_err();
-        assert!(err.to_string().contains("gracePeriodDays"), "{err}");
+        for days in [3651, 100_000_000, u32::MAX] {
+            let err = ModelDeprecationInfo::new("old", None, days, at(1, 0)).unwrap_err();
+            assert!(err.to_string().contains("gracePeriodDays"), "{err}");
+        }
         let mut info = ModelDeprecationInfo::new("old", None, 10, at(1, 0)).unwrap();
         info.end_of_life = at(2, 0);
         assert!(info
@@ -172,6 +190,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("endOfLife"));
+    }
+
+    #[test]
+    fn times_outside_four_digit_years_are_refused_without_overflow() {
+        let far: DateTime<Utc> = "+262142-06-01T00:00:00Z".parse().unwrap();
+        let err = ModelDeprecationInfo::new("old", None, 10, far).unwrap_err();
+        assert!(err.to_string().contains("deprecatedAt"), "{err}");
+        let json = r#"{"deprecatedAt":"+262142-06-01T00:00:00Z","reason":"x","replacementVersion":null,"gracePeriodDays":90,"endOfLife":"+262142-08-30T00:00:00Z"}"#;
+        let info: ModelDeprecationInfo = serde_json::from_str(json).unwrap();
+        assert!(info.validate().is_err());
+        let late: DateTime<Utc> = "9999-12-01T00:00:00Z".parse().unwrap();
+        let err = ModelDeprecationInfo::new("old", None, 90, late).unwrap_err();
+        assert!(err.to_string().contains("after 9999-12-31"), "{err}");
+        assert!(ModelDeprecationInfo::new("old", None, 20, late).is_ok());
     }
 
     #[test]

@@ -81,16 +81,20 @@ impl DomainError {
     }
 }
 
-/// Checks that a number is finite and not negative.
-pub(crate) fn non_negative(field: &'static str, value: f64) -> Result<(), DomainError> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(DomainError::field(
-            field,
-            format!("{value} is not a finite number >= 0"),
-        ))
+/// A value as a message shows it: whole up to 64 characters, else its first
+/// 48 and its length, so that a 10 KB input is not echoed back whole.
+///
+/// ```
+/// use lifecycle_domain::shorten;
+/// assert_eq!(shorten("gpt-4o"), "gpt-4o");
+/// assert_eq!(shorten(&"x".repeat(10_000)), format!("{}... (10000 bytes)", "x".repeat(48)));
+/// ```
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= 64 {
+        return text.into();
     }
+    let head: String = text.chars().take(48).collect();
+    format!("{head}... ({} bytes)", text.len()).into()
 }
 
 /// Checks that a number is a fraction in [0, 1].

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{check_latency, check_tokens};
 use crate::error::fraction;
 use crate::DomainError;
 
@@ -21,15 +22,15 @@ use crate::DomainError;
 pub struct InferenceResult {
     /// Whether the request succeeded.
     pub success: bool,
-    /// End-to-end latency in milliseconds. Finite, not negative.
+    /// End-to-end latency in milliseconds: 0 to [`crate::MAX_LATENCY_MS`].
     pub latency_ms: f64,
     /// The model's confidence in its answer, in [0, 1], when it reports one.
     #[serde(default)]
     pub confidence: Option<f64>,
-    /// Prompt tokens.
+    /// Prompt tokens: at most [`crate::MAX_TOKENS`].
     #[serde(default)]
     pub input_tokens: u32,
-    /// Completion tokens.
+    /// Completion tokens: at most [`crate::MAX_TOKENS`].
     #[serde(default)]
     pub output_tokens: u32,
     /// Why it failed; only on failures (a failure without one counts as `other`).
@@ -76,17 +77,11 @@ impl InferenceResult {
         }
     }
 
-    /// Checks latency, confidence and that only failures carry an error kind.
+    /// Checks latency, confidence, tokens and that only failures carry an error kind.
     pub fn validate(&self) -> Result<(), DomainError> {
-        if !(self.latency_ms.is_finite() && self.latency_ms >= 0.0) {
-            return Err(DomainError::field(
-                "latencyMs",
-                format!(
-                    "{} is not a finite number of milliseconds >= 0",
-                    self.latency_ms
-                ),
-            ));
-        }
+        check_latency("latencyMs", self.latency_ms)?;
+        check_tokens("inputTokens", self.input_tokens)?;
+        check_tokens("outputTokens", self.output_tokens)?;
         if let Some(confidence) = self.confidence {
             fraction("confidence", confidence)?;
         }
@@ -153,7 +148,14 @@ mod tests {
 
     #[test]
     fn bad_latency_and_confidence_are_refused_naming_the_field() {
-        for latency in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+        for latency in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1.0,
+            1.7e308,
+            86_400_001.0,
+        ] {
             let err = InferenceResult::success(latency).validate().unwrap_err();
             assert!(err.to_string().contains("latencyMs"), "{err}");
         }
@@ -168,6 +170,21 @@ mod tests {
             .with_confidence(1.0)
             .validate()
             .is_ok());
+        assert!(InferenceResult::success(86_400_000.0).validate().is_ok());
+    }
+
+    #[test]
+    fn token_counts_past_the_bound_are_refused() {
+        let err = InferenceResult::success(1.0)
+            .with_tokens(u32::MAX, 0)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("inputTokens"), "{err}");
+        let err = InferenceResult::success(1.0)
+            .with_tokens(0, 100_000_001)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("outputTokens"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! `lifecycle` facade crate, which re-exports these types.
 
 mod audit;
+mod bounds;
 mod capabilities;
 mod config;
 mod deprecation;
@@ -25,6 +26,7 @@ mod error;
 mod inference;
 mod metrics;
 mod model_version;
+mod money;
 mod names;
 mod status;
 mod version;
@@ -33,21 +35,31 @@ pub use audit::{
     verify_chain, AuditEvent, AuditEventKind, AuditHash, AuditLogEntry, ChainError, ChainHead,
     ChainProblem, Severity,
 };
+pub use bounds::{
+    earliest_time, latest_time, MAX_CONSECUTIVE_VIOLATIONS, MAX_COST_PER_REQUEST,
+    MAX_COUNT_SETTING, MAX_GRACE_DAYS, MAX_LATENCY_MS, MAX_PRICE_DECIMALS, MAX_PRICE_PER_1K,
+    MAX_TOKENS, MAX_WINDOW_SECS, MIN_WINDOW_SECS,
+};
 pub use capabilities::{ModelCapabilities, ModelCostInfo};
 pub use config::{
     EvaluationConfig, EvaluationSettings, LatencyStatistic, PolicyConfig, PolicySettings, Settings,
     Validated,
 };
 pub use deprecation::{CanaryWeight, ModelDeprecationInfo};
-pub use error::{AllowedTargets, DomainError};
+pub use error::{shorten, AllowedTargets, DomainError};
 pub use inference::{ErrorKind, InferenceResult};
 pub use metrics::{figure, ModelPerformanceMetrics, Threshold, ThresholdViolation};
 pub use model_version::ModelVersion;
+pub use money::parse_decimal;
 pub use names::{Actor, ModelId};
 pub use status::ModelStatus;
 pub use version::Version;
 
 /// The `chrono` this crate's types use, so that dependants agree on it.
 pub use chrono;
+/// The exact decimal type of prices and costs.
+pub use rust_decimal::Decimal;
+/// `dec!(0.0025)`: a [`Decimal`] literal, checked when compiled.
+pub use rust_decimal_macros::dec;
 /// The `semver` this crate's types use (for `VersionReq`).
 pub use semver;

@@ -3,15 +3,18 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use rust_decimal::Decimal;
+
+use crate::bounds::{check_latency, check_time};
 use crate::config::{EvaluationConfig, LatencyStatistic};
-use crate::error::{fraction, non_negative};
+use crate::error::fraction;
 use crate::DomainError;
 
 /// A summary of how a version has performed, as published by the evaluator.
 ///
 /// Latency figures cover successful requests only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelPerformanceMetrics {
     /// Requests recorded.
     pub sample_count: u64,
@@ -33,8 +36,10 @@ pub struct ModelPerformanceMetrics {
     pub total_input_tokens: u64,
     /// Completion tokens over all requests.
     pub total_output_tokens: u64,
-    /// Cost of all requests at the version's prices.
-    pub total_cost: f64,
+    /// Exact cost of all requests at the version's prices; `None` when its
+    /// price is unknown. A JSON string, such as `"1.25"`.
+    #[serde(default, with = "crate::money::optional_decimal")]
+    pub total_cost: Option<Decimal>,
     /// When these figures were computed.
     pub updated_at: DateTime<Utc>,
 }
@@ -127,11 +132,20 @@ impl ModelPerformanceMetrics {
                 ),
             ));
         }
-        non_negative("metrics.meanLatencyMs", self.mean_latency_ms)?;
-        non_negative("metrics.p50LatencyMs", self.p50_latency_ms)?;
-        non_negative("metrics.p95LatencyMs", self.p95_latency_ms)?;
-        non_negative("metrics.p99LatencyMs", self.p99_latency_ms)?;
-        non_negative("metrics.totalCost", self.total_cost)?;
+        check_latency("metrics.meanLatencyMs", self.mean_latency_ms)?;
+        check_latency("metrics.p50LatencyMs", self.p50_latency_ms)?;
+        check_latency("metrics.p95LatencyMs", self.p95_latency_ms)?;
+        check_latency("metrics.p99LatencyMs", self.p99_latency_ms)?;
+        if self
+            .total_cost
+            .is_some_and(|c| c.is_sign_negative() && !c.is_zero())
+        {
+            return Err(DomainError::field(
+                "metrics.totalCost",
+                "must not be negative",
+            ));
+        }
+        check_time("metrics.updatedAt", self.updated_at)?;
         if let Some(confidence) = self.mean_confidence {
             fraction("metrics.meanConfidence", confidence)?;
         }

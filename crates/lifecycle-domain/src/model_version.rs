@@ -3,8 +3,10 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::check_time;
 use crate::{
     CanaryWeight, DomainError, EvaluationConfig, ModelCapabilities, ModelCostInfo,
     ModelDeprecationInfo, ModelId, ModelPerformanceMetrics, ModelStatus, Version,
@@ -26,7 +28,7 @@ use crate::{
 ///     Version::parse("2.0.0")?,
 ///     "openai",
 ///     ModelCapabilities::new(128_000, 4_096),
-///     ModelCostInfo::usd(0.01, 0.03),
+///     ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
 ///     now,
 /// );
 /// v.validate()?;
@@ -37,7 +39,7 @@ use crate::{
 /// # Ok::<(), DomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelVersion {
     /// The model this is a version of.
     pub model_id: ModelId,
@@ -57,8 +59,10 @@ pub struct ModelVersion {
     status: ModelStatus,
     /// What it can do.
     pub capabilities: ModelCapabilities,
-    /// What it costs.
-    pub cost_info: ModelCostInfo,
+    /// What it costs; `None` (JSON `null` or absent) when the price is not
+    /// known: its costs are then unknown, never zero.
+    #[serde(default)]
+    pub cost_info: Option<ModelCostInfo>,
     /// The latest published performance figures.
     #[serde(default)]
     pub metrics: Option<ModelPerformanceMetrics>,
@@ -90,12 +94,13 @@ impl ModelVersion {
     pub const MAX_TEXT_LEN: usize = 4096;
 
     /// A new, inactive version, registered at `now`, named after its model.
+    /// `cost_info` is a [`ModelCostInfo`], or `None` when the price is unknown.
     pub fn new(
         model_id: ModelId,
         version: Version,
         provider: impl Into<String>,
         capabilities: ModelCapabilities,
-        cost_info: ModelCostInfo,
+        cost_info: impl Into<Option<ModelCostInfo>>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -106,7 +111,7 @@ impl ModelVersion {
             release_date: None,
             status: ModelStatus::Inactive,
             capabilities,
-            cost_info,
+            cost_info: cost_info.into(),
             metrics: None,
             deprecation: None,
             canary_weight: None,
@@ -169,9 +174,12 @@ impl ModelVersion {
             .is_some_and(|m| m.threshold_violations(config).is_empty())
     }
 
-    /// The cost of one request of the given size at its prices.
-    pub fn estimate_cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
-        self.cost_info.estimate_cost(input_tokens, output_tokens)
+    /// The exact cost of one request of the given size at its prices, or
+    /// `None` when its price is unknown.
+    pub fn estimate_cost(&self, input_tokens: u64, output_tokens: u64) -> Option<Decimal> {
+        self.cost_info
+            .as_ref()
+            .map(|price| price.estimate_cost(input_tokens, output_tokens))
     }
 
     /// Deploys it for testing.
@@ -288,7 +296,20 @@ impl ModelVersion {
             check_text("tags", tag)?;
         }
         self.capabilities.validate()?;
-        self.cost_info.validate()?;
+        if let Some(cost_info) = &self.cost_info {
+            cost_info.validate()?;
+        }
+        check_time("createdAt", self.created_at)?;
+        check_time("updatedAt", self.updated_at)?;
+        if let Some(date) = self.release_date {
+            let year = chrono::Datelike::year(&date);
+            if !(1970..=9999).contains(&year) {
+                return Err(DomainError::field(
+                    "releaseDate",
+                    format!("{date} is outside 1970-01-01 to 9999-12-31"),
+                ));
+            }
+        }
         if let Some(metrics) = &self.metrics {
             metrics.validate()?;
         }

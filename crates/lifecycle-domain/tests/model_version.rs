@@ -15,7 +15,7 @@ fn version(v: &str) -> ModelVersion {
         Version::parse(v).unwrap(),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         now(),
     )
 }
@@ -128,13 +128,28 @@ fn usable_means_serving_traffic() {
 #[test]
 fn validation_names_each_bad_field() {
     type Edit = fn(&mut ModelVersion);
-    let cases: [(&str, Edit); 9] = [
+    let cases: [(&str, Edit); 13] = [
         ("provider", |v| v.provider = String::new()),
         ("provider", |v| v.provider = "open ai".into()),
         ("displayName", |v| v.display_name = " ".into()),
         ("description", |v| v.description = Some("x".repeat(5000))),
         ("tags", |v| v.tags = ["bad\u{1}".to_string()].into()),
-        ("costInfo.inputPer1k", |v| v.cost_info.input_per_1k = -1.0),
+        ("costInfo.inputPer1k", |v| {
+            v.cost_info = Some(ModelCostInfo::usd(dec!(-1), dec!(0)))
+        }),
+        ("costInfo.outputPer1k", |v| {
+            v.cost_info = Some(ModelCostInfo::usd(dec!(0), dec!(1e20)))
+        }),
+        ("capabilities.maxContextTokens", |v| {
+            v.capabilities.max_context_tokens = u32::MAX
+        }),
+        ("createdAt", |v| {
+            v.created_at = "+262142-06-01T00:00:00Z".parse().unwrap();
+            v.updated_at = v.created_at;
+        }),
+        ("releaseDate", |v| {
+            v.release_date = Some(chrono::NaiveDate::MAX)
+        }),
         ("capabilities.maxOutputTokens", |v| {
             v.capabilities.max_output_tokens = 0
         }),
@@ -202,7 +217,7 @@ fn metrics(
         mean_confidence: confidence,
         total_input_tokens: samples * 100,
         total_output_tokens: samples * 50,
-        total_cost: 0.0,
+        total_cost: Some(Decimal::ZERO),
         updated_at: now(),
     }
 }
@@ -259,6 +274,26 @@ fn latency_threshold_uses_the_configured_statistic_and_missing_confidence_is_not
 #[test]
 fn estimate_cost_uses_the_version_prices() {
     let v = version("1.0.0");
-    assert!((v.estimate_cost(1_000, 1_000) - 0.04).abs() < 1e-12);
-    assert_eq!(v.estimate_cost(0, 0), 0.0);
+    assert_eq!(v.estimate_cost(1_000, 1_000), Some(dec!(0.04)));
+    assert_eq!(v.estimate_cost(0, 0), Some(dec!(0)));
+    let mut unpriced = v.clone();
+    unpriced.cost_info = None;
+    assert_eq!(
+        unpriced.estimate_cost(1_000, 1_000),
+        None,
+        "unknown is not free"
+    );
+    assert!(unpriced.validate().is_ok());
+}
+
+#[test]
+fn misspelled_fields_are_refused_naming_the_field() {
+    let mut json = serde_json::to_value(version("1.0.0")).unwrap();
+    json["desciption"] = "typo".into();
+    let err = serde_json::from_value::<ModelVersion>(json).unwrap_err();
+    assert!(err.to_string().contains("desciption"), "{err}");
+    let mut json = serde_json::to_value(version("1.0.0")).unwrap();
+    json["capabilities"]["visoin"] = true.into();
+    let err = serde_json::from_value::<ModelVersion>(json).unwrap_err();
+    assert!(err.to_string().contains("visoin"), "{err}");
 }

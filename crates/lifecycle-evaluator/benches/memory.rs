@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, Duration, Utc};
 use lifecycle_domain::{
-    ErrorKind, EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo, ModelId,
-    ModelVersion, Version,
+    dec, Decimal, ErrorKind, EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo,
+    ModelId, ModelVersion, Version,
 };
 use lifecycle_evaluator::Evaluator;
 use lifecycle_store::ManualClock;
@@ -46,7 +46,7 @@ fn main() {
         version.clone(),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         start,
     ));
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    ErrorKind, EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo, ModelId,
-    ModelVersion, Version,
+    dec, Decimal, ErrorKind, EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo,
+    ModelId, ModelVersion, Version,
 };
 use lifecycle_evaluator::Evaluator;
 use lifecycle_store::SystemClock;
@@ -24,7 +24,7 @@ fn evaluator(models: &[&str]) -> Evaluator {
             Version::new(1, 0, 0),
             "openai",
             ModelCapabilities::new(128_000, 4_096),
-            ModelCostInfo::usd(0.01, 0.03),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
             DateTime::<Utc>::from(std::time::SystemTime::UNIX_EPOCH),
         ));
     }

@@ -388,7 +388,7 @@ fn values(metric: Metric, sample: &[Sampled]) -> Vec<f64> {
         .filter_map(|s| match metric {
             Metric::Latency => s.latency_ms.map(f64::from),
             Metric::Confidence => s.confidence.map(f64::from),
-            Metric::CostPerRequest => Some(f64::from(s.cost)),
+            Metric::CostPerRequest => s.cost.map(f64::from),
             Metric::OutputTokens => Some(f64::from(s.output_tokens)),
             Metric::ErrorRate => None,
         })

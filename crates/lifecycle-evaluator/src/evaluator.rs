@@ -57,7 +57,9 @@ struct Shared {
 /// nothing recorded meanwhile is lost.
 struct Tracked {
     version: Version,
-    prices: ModelCostInfo,
+    prices: Option<ModelCostInfo>,
+    /// The prices per token as `f64`, for the request samples' costs.
+    per_token: Option<(f64, f64)>,
     retired: bool,
     shards: Arc<[Shard]>,
     books: Arc<Bookkeeping>,
@@ -234,6 +236,7 @@ impl Evaluator {
             versions.push(Arc::new(Tracked {
                 version: version.version.clone(),
                 prices: version.cost_info.clone(),
+                per_token: version.cost_info.as_ref().map(ModelCostInfo::per_token_f64),
                 retired: version.is_retired(),
                 shards,
                 books,
@@ -267,7 +270,7 @@ impl Evaluator {
         let now_ms = self.shared.clock.now_millis();
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
         let mut window = lock(&shard.0);
-        window.current(now_ms).record(result, &tracked.prices);
+        window.current(now_ms).record(result, tracked.per_token);
         let interval = self.shared.config.settings().metrics_update_interval;
         if window.checkpoint_due(interval) {
             drop(window);
@@ -284,8 +287,10 @@ impl Evaluator {
         model_id: &str,
         version: &Version,
     ) -> Result<ModelPerformanceMetrics, EvaluatorError> {
-        let lifetime = self.find(model_id, version)?.lifetime();
-        Ok(lifetime.metrics(self.shared.clock.now()))
+        let tracked = self.find(model_id, version)?;
+        Ok(tracked
+            .lifetime()
+            .metrics(self.shared.clock.now(), tracked.prices.as_ref()))
     }
 
     /// The lifetime metrics of every tracked version that recorded anything.
@@ -300,7 +305,7 @@ impl Evaluator {
                     all.push(Published {
                         model_id: model_id.clone(),
                         version: tracked.version.clone(),
-                        metrics: lifetime.metrics(now),
+                        metrics: lifetime.metrics(now, tracked.prices.as_ref()),
                     });
                 }
             }
@@ -324,7 +329,8 @@ impl Evaluator {
         version: &Version,
     ) -> Result<ModelPerformanceMetrics, EvaluatorError> {
         let now = self.shared.clock.now();
-        Ok(self.window(model_id, version, now)?.metrics(now))
+        let tracked = self.find(model_id, version)?;
+        Ok(tracked.window(now).metrics(now, tracked.prices.as_ref()))
     }
 
     /// Judges the version against the thresholds over the rolling window.
@@ -336,8 +342,7 @@ impl Evaluator {
     ) -> Result<EvaluationReport, EvaluatorError> {
         let now = self.shared.clock.now();
         let tracked = self.find(model_id, version)?;
-        let window = self.window(model_id, version, now)?;
-        let metrics = window.metrics(now);
+        let metrics = tracked.window(now).metrics(now, tracked.prices.as_ref());
         let violations = metrics.threshold_violations(&self.shared.config);
         let status = match violations
             .iter()
@@ -444,7 +449,7 @@ impl Evaluator {
                         reason: e.to_string(),
                     }
                 })?;
-                let metrics = lifetime.metrics(now);
+                let metrics = lifetime.metrics(now, tracked.prices.as_ref());
                 store
                     .save_metrics(MetricsSnapshot {
                         model_id: model_id.clone(),
@@ -620,15 +625,6 @@ impl Evaluator {
             }
         }
         sent
-    }
-
-    fn window(
-        &self,
-        model_id: &str,
-        version: &Version,
-        now: DateTime<Utc>,
-    ) -> Result<VersionStats, EvaluatorError> {
-        Ok(self.find(model_id, version)?.window(now))
     }
 
     fn find(&self, model_id: &str, version: &Version) -> Result<Arc<Tracked>, EvaluatorError> {

@@ -9,8 +9,10 @@ pub struct Sampled {
     pub latency_ms: Option<f32>,
     /// Confidence, when reported.
     pub confidence: Option<f32>,
-    /// Cost of the request at the version's prices.
-    pub cost: f32,
+    /// Approximate cost of the request at the version's prices (for
+    /// statistics only); `None` when the price is unknown.
+    #[serde(default)]
+    pub cost: Option<f32>,
     /// Completion tokens.
     pub output_tokens: u32,
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{ErrorKind, InferenceResult, ModelPerformanceMetrics};
+use lifecycle_domain::{ErrorKind, InferenceResult, ModelCostInfo, ModelPerformanceMetrics};
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config, DDSketch};
 
@@ -32,7 +32,6 @@ pub struct VersionStats {
     confidence_count: u64,
     input_tokens: u64,
     output_tokens: u64,
-    cost: f64,
 }
 
 fn new_sketch() -> DDSketch {
@@ -66,14 +65,14 @@ impl Default for VersionStats {
             confidence_count: 0,
             input_tokens: 0,
             output_tokens: 0,
-            cost: 0.0,
         }
     }
 }
 
 impl VersionStats {
-    /// Adds one (already validated) result that cost `cost`.
-    pub fn record(&mut self, result: &InferenceResult, cost: f64) {
+    /// Adds one (already validated) result. Costs are not summed here:
+    /// they follow exactly from the token totals and the version's prices.
+    pub fn record(&mut self, result: &InferenceResult) {
         if result.success {
             self.successes += 1;
             self.latency.add(result.latency_ms);
@@ -89,7 +88,6 @@ impl VersionStats {
         }
         self.input_tokens += u64::from(result.input_tokens);
         self.output_tokens += u64::from(result.output_tokens);
-        self.cost += cost;
     }
 
     /// Adds everything `other` counted.
@@ -106,7 +104,6 @@ impl VersionStats {
         self.confidence_count += other.confidence_count;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
-        self.cost += other.cost;
     }
 
     /// Requests counted.
@@ -139,8 +136,13 @@ impl VersionStats {
         self.latency.quantile(q).ok().flatten().unwrap_or(0.0)
     }
 
-    /// The published form, as of `now`.
-    pub fn metrics(&self, now: DateTime<Utc>) -> ModelPerformanceMetrics {
+    /// The published form, as of `now`, with costs at `prices` (unknown
+    /// without them).
+    pub fn metrics(
+        &self,
+        now: DateTime<Utc>,
+        prices: Option<&ModelCostInfo>,
+    ) -> ModelPerformanceMetrics {
         let mean = match self.successes {
             0 => 0.0,
             n => self.latency.sum().unwrap_or(0.0) / n as f64,
@@ -157,7 +159,7 @@ impl VersionStats {
                 .then(|| self.confidence_sum / self.confidence_count as f64),
             total_input_tokens: self.input_tokens,
             total_output_tokens: self.output_tokens,
-            total_cost: self.cost,
+            total_cost: prices.map(|p| p.estimate_cost(self.input_tokens, self.output_tokens)),
             updated_at: now,
         }
     }

@@ -1,7 +1,7 @@
 //! The rolling window: recent requests only, built from mergeable sub-windows.
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{InferenceResult, ModelCostInfo};
+use lifecycle_domain::InferenceResult;
 use serde::{Deserialize, Serialize};
 
 use crate::reservoir::{Reservoir, Sampled};
@@ -42,18 +42,19 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Records one (already validated) result priced at `prices`.
-    pub fn record(&mut self, result: &InferenceResult, prices: &ModelCostInfo) {
-        let (input, output) = (
-            u64::from(result.input_tokens),
-            u64::from(result.output_tokens),
-        );
-        let cost = prices.estimate_cost(input, output);
-        self.stats.record(result, cost);
+    /// Records one (already validated) result; `per_token` is the price of
+    /// a prompt and a completion token (for the sample's approximate cost),
+    /// `None` when the price is unknown.
+    pub fn record(&mut self, result: &InferenceResult, per_token: Option<(f64, f64)>) {
+        self.stats.record(result);
+        let cost = per_token.map(|(input, output)| {
+            (f64::from(result.input_tokens) * input + f64::from(result.output_tokens) * output)
+                as f32
+        });
         self.sample.offer(Sampled {
             latency_ms: result.success.then_some(result.latency_ms as f32),
             confidence: result.confidence.map(|c| c as f32),
-            cost: cost as f32,
+            cost,
             output_tokens: result.output_tokens,
         });
     }

@@ -2,7 +2,7 @@
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    EvaluationConfig, ModelStatus, ModelVersion, PolicyConfig, Threshold, Version,
+    Decimal, EvaluationConfig, ModelStatus, ModelVersion, PolicyConfig, Threshold, Version,
 };
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ impl TypicalRequest {
 /// use lifecycle_policy::LifecyclePolicy;
 /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
 /// let mut old = ModelVersion::new(ModelId::new("gpt-4")?, Version::new(1, 0, 0), "openai",
-///     ModelCapabilities::new(8_192, 1_024), ModelCostInfo::usd(0.03, 0.06), now);
+///     ModelCapabilities::new(8_192, 1_024), ModelCostInfo::usd(dec!(0.03), dec!(0.06)), now);
 /// old.activate(now)?;
 /// old.deprecate(ModelDeprecationInfo::new("superseded", Some(Version::new(2, 0, 0)), 90, now)?, now)?;
 /// let decision = LifecyclePolicy::default().can_deploy(&old, now);
@@ -162,20 +162,26 @@ impl LifecyclePolicy {
         }
         if let Some(max) = settings.max_cost_per_request {
             let typical = TypicalRequest::of(version);
-            let cost = version.estimate_cost(typical.input_tokens, typical.output_tokens);
             let size = format!(
                 "{} prompt + {} completion tokens",
                 typical.input_tokens, typical.output_tokens
             );
+            let Some(prices) = &version.cost_info else {
+                return reject(format!(
+                    "{name}: its price is unknown, so the cost limit of {max} per request \
+                     cannot be judged; register the version with its prices"
+                ));
+            };
+            let cost = prices.estimate_cost(typical.input_tokens, typical.output_tokens);
+            let currency = &prices.currency;
             if cost > max {
                 return reject(format!(
-                    "{name}: estimated cost per request {cost:.6} {} ({size}) exceeds the maximum {max}",
-                    version.cost_info.currency
+                    "{name}: estimated cost per request {cost} {currency} ({size}) exceeds the maximum {max}"
                 ));
             }
-            if cost > 0.8 * max {
+            if cost * Decimal::TEN > max * Decimal::from(8) {
                 warnings.push(format!(
-                    "estimated cost per request {cost:.6} is within 20 % of the maximum {max}"
+                    "estimated cost per request {cost} {currency} is within 20 % of the maximum {max}"
                 ));
             }
         }

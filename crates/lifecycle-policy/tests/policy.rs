@@ -16,7 +16,7 @@ fn version(v: &str) -> ModelVersion {
         Version::parse(v).unwrap(),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         now(),
     )
 }
@@ -33,7 +33,7 @@ fn metrics(samples: u64, failures: u64, p95: f64) -> ModelPerformanceMetrics {
         mean_confidence: Some(0.9),
         total_input_tokens: samples * 2_000,
         total_output_tokens: samples * 500,
-        total_cost: 0.0,
+        total_cost: Some(Decimal::ZERO),
         updated_at: now(),
     }
 }
@@ -143,10 +143,11 @@ fn unenforced_thresholds_only_warn() {
 fn cost_uses_observed_averages_or_the_trace_mean() {
     let mut v = version("2.0.0");
     // No samples: 1,155 prompt + 211 completion tokens at 0.01 / 0.03 per 1k.
-    let expected = (1_155.0 * 0.01 + 211.0 * 0.03) / 1000.0;
+    let expected = (dec!(1155) * dec!(0.01) + dec!(211) * dec!(0.03)) / dec!(1000);
+    assert_eq!(expected, dec!(0.01788), "exact, no rounding");
     assert_eq!(TypicalRequest::of(&v), TypicalRequest::TRACE_MEAN);
     let capped = policy(PolicySettings {
-        max_cost_per_request: Some(expected * 0.99),
+        max_cost_per_request: Some(expected - dec!(0.00001)),
         ..PolicySettings::default()
     });
     let decision = capped.can_deploy(&v, now());
@@ -159,7 +160,7 @@ fn cost_uses_observed_averages_or_the_trace_mean() {
         decision.reason
     );
     let roomy = policy(PolicySettings {
-        max_cost_per_request: Some(expected * 1.1),
+        max_cost_per_request: Some(expected * dec!(1.1)),
         ..PolicySettings::default()
     });
     let decision = roomy.can_deploy(&v, now());
@@ -179,10 +180,34 @@ fn cost_uses_observed_averages_or_the_trace_mean() {
         }
     );
     let cap = policy(PolicySettings {
-        max_cost_per_request: Some(0.03),
+        max_cost_per_request: Some(dec!(0.03)),
         ..PolicySettings::default()
     });
     assert!(!cap.can_deploy(&v, now()).approved);
+
+    // Exactly at the limit is within it.
+    let exact = policy(PolicySettings {
+        max_cost_per_request: Some(dec!(0.035)),
+        ..PolicySettings::default()
+    });
+    assert!(exact.can_deploy(&v, now()).approved);
+
+    // Unknown prices cannot be judged against a cost limit: never free.
+    let mut unpriced = version("4.0.0");
+    unpriced.cost_info = None;
+    let decision = cap.can_deploy(&unpriced, now());
+    assert!(!decision.approved);
+    assert!(
+        decision.reason.contains("price is unknown"),
+        "{}",
+        decision.reason
+    );
+    assert!(
+        LifecyclePolicy::default()
+            .can_deploy(&unpriced, now())
+            .approved,
+        "without a cost limit the price does not matter"
+    );
 
     // A small model: the trace mean is capped by its limits.
     let mut small = version("3.0.0");

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    Actor, CanaryWeight, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion, PolicyConfig,
-    Version,
+    dec, Actor, CanaryWeight, Decimal, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion,
+    PolicyConfig, Version,
 };
 use lifecycle_registry::ModelRegistry;
 use lifecycle_store::{MemoryStore, SystemClock};
@@ -33,7 +33,7 @@ fn route(c: &mut Criterion) {
                     Version::new(v, 0, 0),
                     "openai",
                     ModelCapabilities::new(128_000, 4_096),
-                    ModelCostInfo::usd(0.01, 0.03),
+                    ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
                     DateTime::<Utc>::from(std::time::SystemTime::UNIX_EPOCH),
                 );
                 registry.register(record).await.unwrap();

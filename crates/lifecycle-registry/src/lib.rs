@@ -22,7 +22,7 @@
 //! let model = ModelId::new("gpt-4-turbo")?;
 //! for n in [1, 2] {
 //!     let record = ModelVersion::new(model.clone(), Version::new(n, 0, 0), "openai",
-//!         ModelCapabilities::new(128_000, 4_096), ModelCostInfo::usd(0.01, 0.03), clock.now());
+//!         ModelCapabilities::new(128_000, 4_096), ModelCostInfo::usd(dec!(0.01), dec!(0.03)), clock.now());
 //!     registry.register(record).await?;
 //! }
 //! registry.activate(&model, &Version::new(1, 0, 0)).await?;

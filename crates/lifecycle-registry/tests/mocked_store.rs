@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{TimeZone, Utc};
 use lifecycle_domain::{
-    Actor, AuditEventKind, ModelCapabilities, ModelCostInfo, ModelId, ModelStatus, ModelVersion,
-    PolicyConfig, Version,
+    dec, Actor, AuditEventKind, Decimal, ModelCapabilities, ModelCostInfo, ModelId, ModelStatus,
+    ModelVersion, PolicyConfig, Version,
 };
 use lifecycle_registry::{ModelRegistry, RegistryError};
 use lifecycle_store::{CommitReceipt, ManualClock, MockStore, ModelState, StoreError};
@@ -27,7 +27,7 @@ fn state() -> ModelState {
             Version::new(n, 0, 0),
             "openai",
             ModelCapabilities::new(8_192, 1_024),
-            ModelCostInfo::usd(0.01, 0.03),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
             now,
         )
     };

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::{
-    Actor, AuditEventKind, AuditLogEntry, CanaryWeight, DomainError, ModelCapabilities,
-    ModelCostInfo, ModelId, ModelStatus, ModelVersion, PolicyConfig, PolicySettings, Version,
+    dec, Actor, AuditEventKind, AuditLogEntry, CanaryWeight, Decimal, DomainError,
+    ModelCapabilities, ModelCostInfo, ModelId, ModelStatus, ModelVersion, PolicyConfig,
+    PolicySettings, Version,
 };
 use lifecycle_registry::{Lane, ModelRegistry, RegistryError};
 use lifecycle_store::{AuditQuery, ManualClock, MemoryStore, Store, StoreError};
@@ -34,7 +35,7 @@ fn record(model: &str, version: &str) -> ModelVersion {
         v(version),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         t0(),
     )
 }
@@ -167,7 +168,7 @@ async fn register_audits_with_the_actor_and_refuses_duplicates_and_bad_records()
         .await;
 
         let mut free = record("gpt-4-turbo", "3.0.0");
-        free.cost_info.output_per_1k = -1.0;
+        free.cost_info = Some(ModelCostInfo::usd(dec!(0), dec!(-1)));
         let err = w
             .refused("gpt-4-turbo", w.registry.register(free), |e| {
                 matches!(e, RegistryError::Domain(_))

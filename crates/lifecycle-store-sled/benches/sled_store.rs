@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo, ModelId, ModelStatus,
-    ModelVersion, Severity, Version,
+    dec, Actor, AuditEvent, AuditEventKind, Decimal, ModelCapabilities, ModelCostInfo, ModelId,
+    ModelStatus, ModelVersion, Severity, Version,
 };
 use lifecycle_store::{AuditQuery, Commit, Store};
 use lifecycle_store_sled::SledStore;
@@ -63,7 +63,7 @@ fn record(model: &ModelId, version: Version) -> ModelVersion {
         version,
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         now(),
     )
 }

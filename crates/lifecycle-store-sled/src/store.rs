@@ -636,7 +636,8 @@ mod tests {
     use super::*;
     use lifecycle_domain::chrono::{DateTime, Utc};
     use lifecycle_domain::{
-        verify_chain, Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo,
+        dec, verify_chain, Actor, AuditEvent, AuditEventKind, Decimal, ModelCapabilities,
+        ModelCostInfo,
     };
 
     /// Registering `model` 1.0.0, with its audit entry, as one commit.
@@ -647,7 +648,7 @@ mod tests {
             Version::new(1, 0, 0),
             "openai",
             ModelCapabilities::new(8_192, 1_024),
-            ModelCostInfo::usd(0.01, 0.03),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
             now,
         );
         let event = AuditEvent::new(

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion,
-    Version,
+    dec, Actor, AuditEvent, AuditEventKind, Decimal, ModelCapabilities, ModelCostInfo, ModelId,
+    ModelVersion, Version,
 };
 use lifecycle_store::{AuditQuery, Commit, Store, StoreError};
 use lifecycle_store_sled::SledStore;
@@ -55,7 +55,7 @@ async fn populated(dir: &Path, models: usize) {
             Version::new(1, 0, 0),
             "openai",
             ModelCapabilities::new(8_192, 1_024),
-            ModelCostInfo::usd(0.01, 0.02),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.02)),
             now,
         );
         let event = AuditEvent::new(

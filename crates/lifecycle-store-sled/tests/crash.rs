@@ -23,8 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    verify_chain, Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo, ModelId,
-    ModelStatus, ModelVersion, Version,
+    dec, verify_chain, Actor, AuditEvent, AuditEventKind, Decimal, ModelCapabilities,
+    ModelCostInfo, ModelId, ModelStatus, ModelVersion, Version,
 };
 use lifecycle_store::{AuditQuery, Commit, Store, StoreError};
 use lifecycle_store_sled::SledStore;
@@ -102,7 +102,7 @@ async fn advance(store: &dyn Store, model: &str) -> String {
                     Version::parse(v).unwrap(),
                     "openai",
                     ModelCapabilities::new(8_192, 1_024),
-                    ModelCostInfo::usd(0.01, 0.03),
+                    ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
                     now(),
                 );
                 commit = commit

@@ -47,7 +47,7 @@ fn large_backup(rt: &tokio::runtime::Runtime) -> Vec<u8> {
                     Version::new(major, 0, 0),
                     "openai",
                     ModelCapabilities::new(128_000, 4_096),
-                    ModelCostInfo::usd(0.01, 0.03),
+                    ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
                     m.now(),
                 );
                 m.register_model(v).await.unwrap();

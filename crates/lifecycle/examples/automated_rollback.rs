@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             v.clone(),
             "openai",
             ModelCapabilities::new(128_000, 16_384),
-            ModelCostInfo::usd(0.0025, 0.01),
+            ModelCostInfo::usd(dec!(0.0025), dec!(0.01)),
             manager.now(),
         );
         manager.register_model(record).await?;

@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             v.clone(),
             "openai",
             ModelCapabilities::new(128_000, 4_096),
-            ModelCostInfo::usd(0.01, 0.03),
+            ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
             manager.now(),
         );
         manager.register_model(record).await?;

@@ -16,7 +16,7 @@ fn openai(
         Version::parse(version)?,
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         now,
     ))
 }

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             v.clone(),
             "openai",
             ModelCapabilities::new(8_191, 1),
-            ModelCostInfo::usd(0.0001, 0.0),
+            ModelCostInfo::usd(dec!(0.0001), dec!(0.0)),
             manager.now(),
         );
         manager.register_model(record).await?;

@@ -40,7 +40,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for entry in &entries {
         let model = ModelId::new(&entry.model)?;
         let version = Version::parse(&entry.version)?;
-        let prices = ModelCostInfo::usd(entry.input_per_1k, entry.output_per_1k);
+        // A JSON number's shortest text is the decimal the file wrote.
+        let prices = ModelCostInfo::usd(
+            parse_decimal(&entry.input_per_1k.to_string())?,
+            parse_decimal(&entry.output_per_1k.to_string())?,
+        );
         let record = ModelVersion::new(
             model.clone(),
             version.clone(),

@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         v1.clone(),
         "anthropic",
         ModelCapabilities::new(200_000, 4_096),
-        ModelCostInfo::usd(0.003, 0.015),
+        ModelCostInfo::usd(dec!(0.003), dec!(0.015)),
         manager.now(),
     );
     manager.register_model(record).await?;

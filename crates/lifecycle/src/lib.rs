@@ -17,7 +17,7 @@
 //! let model = ModelId::new("gpt-4-turbo")?;
 //! let now = manager.now();
 //! let v1 = ModelVersion::new(model.clone(), Version::new(1, 0, 0), "openai",
-//!     ModelCapabilities::new(128_000, 4_096), ModelCostInfo::usd(0.01, 0.03), now);
+//!     ModelCapabilities::new(128_000, 4_096), ModelCostInfo::usd(dec!(0.01), dec!(0.03)), now);
 //! manager.register_model(v1).await?;
 //! manager.activate_model(&model, &Version::new(1, 0, 0)).await?;
 //! let routed = manager.route("gpt-4-turbo", b"user-42")?.expect("an active version");

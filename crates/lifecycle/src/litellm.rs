@@ -5,7 +5,9 @@
 //! Each entry becomes one inactive version: `litellm_provider` is the
 //! provider; `max_input_tokens` (else `max_tokens`) the context and
 //! `max_output_tokens` (else `max_tokens`) the output limit; per-token prices
-//! times 1,000 the per-1k prices (USD); `supports_function_calling`,
+//! times 1,000 the per-1k prices (USD), exactly as decimals (an entry
+//! without both prices is registered with its price unknown, never as
+//! free); `supports_function_calling`,
 //! `supports_vision`, `supports_response_schema` (JSON mode) and
 //! `supports_native_streaming` the capabilities, other `supports_*` flags
 //! their names in `capabilities.other`; `mode` a tag `mode:<mode>`;
@@ -14,7 +16,8 @@
 
 use lifecycle_domain::chrono::{DateTime, Duration, NaiveDate, Utc};
 use lifecycle_domain::{
-    ModelCapabilities, ModelCostInfo, ModelDeprecationInfo, ModelId, ModelVersion, Version,
+    parse_decimal, Decimal, ModelCapabilities, ModelCostInfo, ModelDeprecationInfo, ModelId,
+    ModelVersion, Version,
 };
 use serde_json::{Map, Value};
 
@@ -60,7 +63,7 @@ pub struct LiteLlmError(String);
 /// let entries = read_litellm(map, LiteLlmFilter::default(), &Version::new(1, 0, 0),
 ///     DateTime::UNIX_EPOCH)?;
 /// let LiteLlmEntry::Version(v) = &entries[0] else { panic!() };
-/// assert_eq!(v.cost_info.input_per_1k, 0.0025);
+/// assert_eq!(v.cost_info.as_ref().unwrap().input_per_1k.to_string(), "0.0025");
 /// assert!(v.capabilities.vision);
 /// # Ok::<(), lifecycle::litellm::LiteLlmError>(())
 /// ```
@@ -143,7 +146,6 @@ fn to_version(
     let output = tokens("max_output_tokens")
         .or(tokens("max_tokens"))
         .ok_or("no max_output_tokens or max_tokens")?;
-    let price = |key: &str| entry.get(key).and_then(Value::as_f64).unwrap_or(0.0) * 1_000.0;
     let mut capabilities = ModelCapabilities::new(context, output);
     for (key, value) in entry {
         let Some(flag) = key.strip_prefix("supports_") else {
@@ -162,10 +164,13 @@ fn to_version(
             }
         }
     }
-    let prices = ModelCostInfo::usd(
-        price("input_cost_per_token"),
-        price("output_cost_per_token"),
-    );
+    let prices = match (
+        price_per_1k(entry, "input_cost_per_token")?,
+        price_per_1k(entry, "output_cost_per_token")?,
+    ) {
+        (Some(input), Some(output)) => Some(ModelCostInfo::usd(input, output)),
+        _ => None,
+    };
     let mut record = ModelVersion::new(
         model_id,
         number.clone(),
@@ -186,6 +191,29 @@ fn to_version(
     Ok(record)
 }
 
+/// A per-token price as the exact price of 1,000 tokens, or `None` when the
+/// entry has none. JSON numbers arrive as `f64`; the shortest text that reads
+/// back as the same `f64` is the decimal the catalogue wrote (for its up to
+/// 15 significant digits), and the multiplication is done in decimal.
+fn price_per_1k(entry: &Map<String, Value>, key: &str) -> Result<Option<Decimal>, String> {
+    let Some(value) = entry.get(key).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let per_token = match value {
+        Value::Number(n) => n
+            .as_f64()
+            .map(|f| f.to_string())
+            .ok_or_else(|| format!("{key} {n} is not a price"))?,
+        Value::String(text) => text.clone(),
+        other => return Err(format!("{key} {other} is not a price")),
+    };
+    let per_token = parse_decimal(&per_token).map_err(|e| format!("{key}: {e}"))?;
+    per_token
+        .checked_mul(Decimal::ONE_THOUSAND)
+        .map(|d| Some(d.normalize()))
+        .ok_or_else(|| format!("{key} {per_token} is too large"))
+}
+
 /// The provider's end-of-life date as deprecation info: announced now (or
 /// on the date itself when it has passed), ending on that date.
 fn announced(date: &str, now: DateTime<Utc>) -> Result<ModelDeprecationInfo, String> {
@@ -204,4 +232,104 @@ fn announced(date: &str, now: DateTime<Utc>) -> Result<ModelDeprecationInfo, Str
         end_of_life - Duration::days(i64::from(grace)),
     )
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import(entries: &str) -> Vec<LiteLlmEntry> {
+        let version = Version::new(1, 0, 0);
+        read_litellm(
+            entries,
+            LiteLlmFilter::default(),
+            &version,
+            DateTime::UNIX_EPOCH,
+        )
+        .unwrap_or_default()
+    }
+
+    fn prices(entry: &LiteLlmEntry) -> Option<(String, String)> {
+        match entry {
+            LiteLlmEntry::Version(v) => v
+                .cost_info
+                .as_ref()
+                .map(|p| (p.input_per_1k.to_string(), p.output_per_1k.to_string())),
+            _ => None,
+        }
+    }
+
+    /// Every per-token price the catalogue can write, as JSON numbers in
+    /// both notations, becomes exactly the decimal it spells times 1,000:
+    /// the expected value is computed from the text itself, never via f64.
+    #[test]
+    fn per_token_prices_become_the_exact_decimal_per_1k() {
+        let mut checked = 0;
+        for exponent in 4..=12 {
+            for mantissa in (1..=9_999u32).step_by(7) {
+                let plain = format!("{mantissa}e-{exponent}");
+                let expected = (Decimal::from_scientific(&plain).unwrap_or_default()
+                    * Decimal::ONE_THOUSAND)
+                    .normalize()
+                    .to_string();
+                let fixed = Decimal::from_scientific(&plain)
+                    .unwrap_or_default()
+                    .to_string();
+                for spelled in [&plain, &fixed] {
+                    let json = format!(
+                        r#"{{"m": {{"max_tokens": 8, "litellm_provider": "p",
+                            "input_cost_per_token": {spelled}, "output_cost_per_token": {spelled}}}}}"#
+                    );
+                    let entries = import(&json);
+                    assert_eq!(
+                        prices(&entries[0]),
+                        Some((expected.clone(), expected.clone())),
+                        "{spelled}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+        // The case from the outside test: 3.2e-06 per token is 0.0032 per 1k.
+        let entries = import(
+            r#"{"m": {"max_tokens": 8, "litellm_provider": "p",
+                "input_cost_per_token": 3.2e-06, "output_cost_per_token": 1.6e-05}}"#,
+        );
+        assert_eq!(
+            prices(&entries[0]),
+            Some(("0.0032".to_string(), "0.016".to_string()))
+        );
+    }
+
+    #[test]
+    fn entries_without_both_prices_have_an_unknown_price_not_zero() {
+        let entries = import(
+            r#"{"none": {"max_tokens": 8, "litellm_provider": "p"},
+                "half": {"max_tokens": 8, "litellm_provider": "p", "input_cost_per_token": 1e-06},
+                "free": {"max_tokens": 8, "litellm_provider": "p",
+                         "input_cost_per_token": 0, "output_cost_per_token": 0}}"#,
+        );
+        let names_and_prices: Vec<_> = entries.iter().map(prices).collect();
+        assert_eq!(
+            names_and_prices,
+            [Some(("0".to_string(), "0".to_string())), None, None],
+            "free, half, none in name order"
+        );
+        assert!(entries
+            .iter()
+            .all(|e| matches!(e, LiteLlmEntry::Version(_))));
+    }
+
+    #[test]
+    fn prices_out_of_range_skip_the_entry_with_the_reason() {
+        let entries = import(
+            r#"{"m": {"max_tokens": 8, "litellm_provider": "p",
+                "input_cost_per_token": 1e40, "output_cost_per_token": -1}}"#,
+        );
+        let LiteLlmEntry::Skipped { reason, .. } = &entries[0] else {
+            panic!("{entries:?}");
+        };
+        assert!(reason.contains("input_cost_per_token"), "{reason}");
+    }
 }

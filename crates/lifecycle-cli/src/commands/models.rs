@@ -58,8 +58,17 @@ fn from_flags(m: &ModelLifecycleManager, args: &RegisterArgs) -> Outcome<ModelVe
     capabilities.function_calling = args.function_calling;
     capabilities.vision = args.vision;
     capabilities.json_mode = args.json_mode;
-    let mut prices = ModelCostInfo::usd(args.input_price, args.output_price);
-    prices.currency = args.currency.clone();
+    let prices = match (args.input_price, args.output_price) {
+        (Some(input), Some(output)) => Some(ModelCostInfo {
+            input_per_1k: input,
+            output_per_1k: output,
+            currency: args.currency.clone(),
+        }),
+        (None, None) => None,
+        _ => return Err(Failure::error(
+            "give both --input-price and --output-price, or neither (the price is then unknown)",
+        )),
+    };
     let mut record = ModelVersion::new(
         model_id(model)?,
         version(number)?,
@@ -168,9 +177,14 @@ pub async fn show(
             ),
             (
                 "prices",
-                format!(
-                    "{} {} / {} per 1k tokens in / out",
-                    v.cost_info.input_per_1k, v.cost_info.output_per_1k, v.cost_info.currency
+                v.cost_info.as_ref().map_or_else(
+                    || "unknown".to_string(),
+                    |p| {
+                        format!(
+                            "{} {} / {} per 1k tokens in / out",
+                            p.currency, p.input_per_1k, p.output_per_1k
+                        )
+                    },
                 ),
             ),
             ("registered", time(v.created_at)),

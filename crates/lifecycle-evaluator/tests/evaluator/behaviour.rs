@@ -2,7 +2,9 @@
 //! window against lifetime totals, evaluation, and exact totals under concurrency.
 use crate::common::{evaluator, record, record_of, t0, v1};
 use lifecycle_domain::chrono::Duration;
-use lifecycle_domain::{ErrorKind, InferenceResult, LatencyStatistic, Threshold, Version};
+use lifecycle_domain::{
+    dec, Decimal, ErrorKind, InferenceResult, LatencyStatistic, Threshold, Version,
+};
 use lifecycle_evaluator::{EvaluationStatus, EvaluatorError};
 
 #[test]
@@ -85,11 +87,9 @@ fn failures_are_counted_by_kind_and_kept_out_of_latency() {
         (m.total_input_tokens, m.total_output_tokens),
         (90_000, 45_000)
     );
-    assert!(
-        (m.total_cost - 90.0 * 0.025).abs() < 1e-9,
-        "{}",
-        m.total_cost
-    );
+    // 90,000 prompt tokens at 0.01 and 45,000 completion tokens at 0.03 per 1k:
+    // exactly 0.9 + 1.35 (failures had no tokens).
+    assert_eq!(m.total_cost, Some(dec!(2.25)));
     let failures = evaluator.failures("m", &v1()).unwrap();
     assert_eq!(failures.by_kind[&ErrorKind::RateLimited], 7);
     assert_eq!(failures.by_kind[&ErrorKind::Timeout], 3);
@@ -217,7 +217,9 @@ fn tracking_a_version_again_while_it_records_loses_nothing() {
     let (evaluator, _) = evaluator(&["a"]);
     let original = record_of("a");
     let mut cheaper = original.clone();
-    cheaper.cost_info.input_per_1k /= 2.0;
+    if let Some(prices) = &mut cheaper.cost_info {
+        prices.input_per_1k /= dec!(2);
+    }
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| record(&evaluator, "a", 50_000, InferenceResult::success(10.0)));

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, TimeZone, Utc};
 use lifecycle_domain::{
-    EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion,
-    Version,
+    dec, Decimal, EvaluationConfig, InferenceResult, ModelCapabilities, ModelCostInfo, ModelId,
+    ModelVersion, Version,
 };
 use lifecycle_evaluator::Evaluator;
 use lifecycle_store::ManualClock;
@@ -32,7 +32,7 @@ pub fn record_of(model: &str) -> ModelVersion {
         Version::new(1, 0, 0),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         t0(),
     )
 }

@@ -2,8 +2,8 @@
 
 use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, ModelCapabilities, ModelCostInfo, ModelDeprecationInfo,
-    ModelId, ModelStatus, ModelVersion, Version,
+    dec, Actor, AuditEvent, AuditEventKind, Decimal, ModelCapabilities, ModelCostInfo,
+    ModelDeprecationInfo, ModelId, ModelStatus, ModelVersion, Version,
 };
 
 use crate::{Commit, CommitReceipt, Store, StoreError};
@@ -33,7 +33,7 @@ pub fn record(model: &str, v: &str) -> ModelVersion {
         ver(v),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(0.01, 0.03),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
         t0(),
     )
 }

@@ -47,7 +47,10 @@ pub async fn records_of_another_model_are_refused(store: Arc<dyn Store>) {
 pub async fn invalid_records_and_events_are_refused(store: Arc<dyn Store>) {
     register(&*store, "m", &["1.0.0"]).await;
     let mut bad_price = record("m", "2.0.0");
-    bad_price.cost_info.input_per_1k = f64::NAN;
+    bad_price.cost_info = Some(lifecycle_domain::ModelCostInfo::usd(
+        lifecycle_domain::Decimal::NEGATIVE_ONE,
+        lifecycle_domain::Decimal::ZERO,
+    ));
     refused(
         &*store,
         Commit::for_model(id("m"), 1).put(bad_price),

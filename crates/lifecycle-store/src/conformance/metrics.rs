@@ -23,7 +23,7 @@ pub fn snapshot(model: &str, v: &str, samples: u64, secs: i64) -> MetricsSnapsho
             mean_confidence: Some(0.875),
             total_input_tokens: samples * 800,
             total_output_tokens: samples * 120,
-            total_cost: 12.5,
+            total_cost: Some(lifecycle_domain::Decimal::new(125, 1)),
             updated_at: at(secs),
         },
         state: vec![0, 1, 2, 255, samples as u8],
