@@ -92,6 +92,8 @@ struct Expected {
     status: S,
     weight: Option<u8>,
     end_of_life: Option<DateTime<Utc>>,
+    /// It was the active version at some point.
+    served: bool,
 }
 
 /// The reference model: each version's expected state, and the audit
@@ -122,6 +124,7 @@ impl Model {
         let e = self.versions.get_mut(&key(v)).unwrap();
         e.status = status;
         e.weight = None;
+        e.served |= status == S::Active;
     }
 
     fn deprecate(&mut self, v: usize, now: DateTime<Utc>, days: i64) {
@@ -168,13 +171,16 @@ impl Model {
                     status: S::Inactive,
                     weight: None,
                     end_of_life: None,
+                    served: false,
                 };
                 self.versions.insert(key(v), fresh);
                 Some(1)
             }
             Op::Testing(v) => self.step(v, S::Testing),
             Op::StartCanary(v, w) => {
-                if self.with(S::Canary).is_some_and(|c| c != key(v)) {
+                if self.with(S::Canary).is_some_and(|c| c != key(v))
+                    || self.with(S::Active).is_none()
+                {
                     return None;
                 }
                 let entries = self.step(v, S::Canary)?;
@@ -195,17 +201,28 @@ impl Model {
                 self.take_over(c, now)
             }
             Op::Activate(v) => self.take_over(v, now),
-            Op::Deactivate(v) => self.step(v, S::Inactive),
+            // The active version stays while a canary runs beside it.
+            Op::Deactivate(v) => {
+                if self.status(v)? == S::Active && self.with(S::Canary).is_some() {
+                    return None;
+                }
+                self.step(v, S::Inactive)
+            }
             Op::Deprecate(v, days) => {
-                if self.status(v)? != S::Active {
+                if self.status(v)? != S::Active || self.with(S::Canary).is_some() {
                     return None;
                 }
                 self.deprecate(v, now, i64::from(days));
                 Some(1)
             }
             Op::Retire(v) => self.step(v, S::Retired),
+            // A rollback returns to a version that served before, in place
+            // of the active one; never to a retired version or the canary.
             Op::Rollback(v) => {
-                if matches!(self.status(v)?, S::Active | S::Retired) {
+                if matches!(self.status(v)?, S::Active | S::Retired | S::Canary)
+                    || self.with(S::Active).is_none()
+                    || !self.versions[&key(v)].served
+                {
                     return None;
                 }
                 self.take_over(v, now)
@@ -353,11 +370,14 @@ async fn check_sequence(store: Arc<dyn Store>, ops: &[Op]) -> Result<(), TestCas
                         .deprecation()
                         .filter(|_| v.status() == ModelStatus::Deprecated)
                         .map(|d| d.end_of_life),
+                    served: false,
                 },
             );
         }
         let mut predicted = model.versions.clone();
         for e in predicted.values_mut() {
+            // Not stored: the registry reads it from the audit log.
+            e.served = false;
             if e.status != S::Deprecated {
                 e.end_of_life = None;
             }

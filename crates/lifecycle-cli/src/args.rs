@@ -81,8 +81,8 @@ pub enum Command {
         /// The version to move to.
         #[arg(long)]
         replacement: Option<String>,
-        /// Days until end of life (the policy's default, 90, if not given).
-        #[arg(long)]
+        /// Days until end of life, 0 to 3650 (the policy's default, 90, if not given).
+        #[arg(long, allow_negative_numbers = true, value_parser = grace_days)]
         grace_days: Option<u32>,
     },
     /// Retire a version for good.
@@ -109,8 +109,8 @@ pub enum Command {
     },
     /// Follow alerts live until interrupted (Ctrl-C).
     Watch {
-        /// Seconds between health checks.
-        #[arg(long, default_value_t = 5)]
+        /// Seconds between health checks, 1 to 86400.
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = seconds)]
         interval_secs: u64,
     },
     /// Whether the policy allows deploying a version (exit 3 if not).
@@ -156,10 +156,10 @@ pub struct RegisterArgs {
     #[arg(long, default_value = "openai")]
     pub provider: String,
     /// Context window in tokens.
-    #[arg(long, default_value_t = 128_000)]
+    #[arg(long, default_value_t = 128_000, allow_negative_numbers = true, value_parser = token_limit)]
     pub context_tokens: u32,
     /// Most completion tokens per request.
-    #[arg(long, default_value_t = 4_096)]
+    #[arg(long, default_value_t = 4_096, allow_negative_numbers = true, value_parser = token_limit)]
     pub max_output_tokens: u32,
     /// Price of 1,000 prompt tokens, an exact decimal; without both prices
     /// the price is unknown (never taken as free).
@@ -225,11 +225,16 @@ pub enum CanaryCommand {
         model: String,
         version: String,
         /// Percent of traffic, 1–99 (promote to send all of it).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = percent)]
         weight: u8,
     },
     /// Change the canary's share of traffic.
-    Weight { model: String, percent: u8 },
+    Weight {
+        model: String,
+        /// Percent of traffic, 1–99.
+        #[arg(allow_negative_numbers = true, value_parser = percent)]
+        percent: u8,
+    },
     /// Make the canary the active version (the policy is consulted first).
     Promote { model: String },
     /// Stop the canary; it goes back to inactive.
@@ -259,10 +264,10 @@ pub struct RecordArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub confidence: Option<f64>,
     /// Prompt tokens.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = tokens)]
     pub input_tokens: u32,
     /// Completion tokens.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = tokens)]
     pub output_tokens: u32,
 }
 
@@ -285,8 +290,8 @@ pub enum AuditCommand {
     History { model: String },
     /// The most recent entries, newest first.
     Recent {
-        /// How many.
-        #[arg(short, default_value_t = 20)]
+        /// How many, 1 to 1000000.
+        #[arg(short, default_value_t = 20, allow_negative_numbers = true, value_parser = entries)]
         n: usize,
     },
     /// Critical entries, newest first.
@@ -352,4 +357,51 @@ pub struct DemoArgs {
 /// An exact decimal from the command line (`0.0025`, `2.5e-3`).
 fn decimal(text: &str) -> Result<lifecycle::Decimal, String> {
     lifecycle::parse_decimal(text)
+}
+
+/// A whole number from `min` to `max`, or a message naming the value and
+/// the range: negative numbers reach this check instead of being taken for
+/// flags.
+fn whole<T: TryFrom<i128>>(text: &str, min: i128, max: i128, unit: &str) -> Result<T, String> {
+    let range = || format!("give a whole number from {min} to {max}{unit}");
+    let value: i128 = text.trim().parse().map_err(|_| {
+        format!(
+            "{:?} is not a whole number; {}",
+            lifecycle::shorten(text),
+            range()
+        )
+    })?;
+    if !(min..=max).contains(&value) {
+        return Err(format!("{value} is out of range; {}", range()));
+    }
+    T::try_from(value).map_err(|_| range())
+}
+
+fn grace_days(text: &str) -> Result<u32, String> {
+    whole(text, 0, i128::from(lifecycle::MAX_GRACE_DAYS), " days")
+}
+
+fn percent(text: &str) -> Result<u8, String> {
+    whole(
+        text,
+        1,
+        99,
+        " % (promote the canary to send it all traffic)",
+    )
+}
+
+fn seconds(text: &str) -> Result<u64, String> {
+    whole(text, 1, 86_400, " seconds")
+}
+
+fn entries(text: &str) -> Result<usize, String> {
+    whole(text, 1, 1_000_000, " entries")
+}
+
+fn tokens(text: &str) -> Result<u32, String> {
+    whole(text, 0, i128::from(lifecycle::MAX_TOKENS), " tokens")
+}
+
+fn token_limit(text: &str) -> Result<u32, String> {
+    whole(text, 1, i128::from(lifecycle::MAX_TOKENS), " tokens")
 }

@@ -102,8 +102,8 @@ fn config(cli: &Cli) -> Outcome<Config> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::error(format!("cannot read config {}: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Failure::error(format!("config {}: {e}", path.display())))
+    let source = format!("config {}", path.display());
+    crate::input::parse_object(&text, &source, None, "a configuration")
 }
 
 /// Opens the manager on the store the command line names.

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod demo;
 mod failure;
+mod input;
 mod output;
 
 use std::process::ExitCode;

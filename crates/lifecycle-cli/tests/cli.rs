@@ -310,6 +310,25 @@ fn every_lifecycle_move_from_the_shell() {
         "inactive"
     );
     scratch.run(&["activate", "gpt-4-turbo", "1.0.0"]).ok();
+    // 2.0.0 is deprecated itself: warnings must never send users there.
+    let refused = scratch.run(&[
+        "deprecate",
+        "gpt-4-turbo",
+        "1.0.0",
+        "--reason",
+        "x",
+        "--replacement",
+        "2.0.0",
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("deprecated itself"),
+        "{}",
+        refused.stderr
+    );
+    scratch
+        .run(&["register", "--model", "gpt-4-turbo", "--version", "3.0.0"])
+        .ok();
     let deprecated = s(&[
         "deprecate",
         "gpt-4-turbo",
@@ -317,13 +336,13 @@ fn every_lifecycle_move_from_the_shell() {
         "--reason",
         "end of contract",
         "--replacement",
-        "2.0.0",
+        "3.0.0",
         "--grace-days",
         "30",
         "--json",
     ]);
     assert_eq!(deprecated["deprecation"]["gracePeriodDays"], 30);
-    assert_eq!(deprecated["deprecation"]["replacementVersion"], "2.0.0");
+    assert_eq!(deprecated["deprecation"]["replacementVersion"], "3.0.0");
     let warnings = s(&["warnings", "--json"]);
     assert_eq!(warnings.as_array().unwrap().len(), 2);
     let maintained = s(&["maintain", "--json"]);
@@ -495,7 +514,7 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     );
     scratch
         .run(&["register", "--file", malformed.to_str().unwrap()])
-        .fails(1, "line 3 column");
+        .fails(1, "model.json, line 3, column");
     scratch.run(&["show", "gpt-5", "1.0.0"]).fails(1, "gpt-5");
     scratch
         .run(&["activate", "gpt-4-turbo", "7.0.0"])
@@ -506,7 +525,7 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
         .fails(1, "inactive, deprecated");
     scratch
         .run(&["canary", "weight", "gpt-4-turbo", "150"])
-        .fails(1, "150");
+        .fails(2, "150 is out of range; give a whole number from 1 to 99 %");
     scratch
         .run(&["audit", "report", "--from", "last tuesday"])
         .fails(1, "invalid time");
@@ -517,6 +536,188 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     assert_eq!(usage.code, 2, "{}", usage.stderr);
     let missing = scratch.run(&["activate", "gpt-4-turbo"]);
     assert_eq!(missing.code, 2, "{}", missing.stderr);
+}
+
+/// The outside test's reproductions: every extreme number is refused at the
+/// boundary naming the field and the range, nothing panics, and nothing
+/// accepted can make the store unreadable.
+#[test]
+fn extreme_numbers_are_refused_at_the_boundary_and_the_store_stays_readable() {
+    let scratch = Scratch::with_models("extremes");
+    scratch
+        .run(&[
+            "deprecate",
+            "gpt-4-turbo",
+            "1.0.0",
+            "--reason",
+            "x",
+            "--grace-days",
+            "100000000",
+        ])
+        .fails(2, "from 0 to 3650 days");
+    scratch
+        .run(&[
+            "deprecate",
+            "gpt-4-turbo",
+            "1.0.0",
+            "--reason",
+            "x",
+            "--grace-days",
+            "-5",
+        ])
+        .fails(2, "-5 is out of range");
+    scratch
+        .run(&["canary", "start", "gpt-4-turbo", "2.0.0", "--weight", "-1"])
+        .fails(2, "-1 is out of range");
+    let mut far = serde_json::json!({
+        "modelId": "far", "version": "1.0.0", "provider": "openai",
+        "capabilities": {"maxContextTokens": 10, "maxOutputTokens": 10},
+        "costInfo": {"inputPer1k": "0.01", "outputPer1k": "0.03", "currency": "USD"},
+    });
+    far["announcedEndOfLife"] = Value::Null;
+    far.as_object_mut().unwrap().remove("announcedEndOfLife");
+    far["deprecation"] = serde_json::json!({
+        "deprecatedAt": "+262142-06-01T00:00:00Z", "reason": "x", "replacementVersion": null,
+        "gracePeriodDays": 90, "endOfLife": "+262142-08-30T00:00:00Z",
+    });
+    let far = scratch.file("far.json", &far.to_string());
+    scratch
+        .run(&["register", "--file", far.to_str().unwrap()])
+        .fails(1, "deprecatedAt");
+    for price in ["1e40", "NaN", "-1"] {
+        let run = scratch.run(&[
+            "register",
+            "--model",
+            "p",
+            "--version",
+            "1.0.0",
+            "--input-price",
+            price,
+            "--output-price",
+            "0",
+        ]);
+        assert!(run.code == 1 || run.code == 2, "{price}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    scratch
+        .run(&[
+            "register",
+            "--model",
+            "p",
+            "--version",
+            "1.0.0",
+            "--input-price",
+            "1e20",
+            "--output-price",
+            "0",
+        ])
+        .fails(
+            1,
+            "costInfo.inputPer1k: 100000000000000000000 is outside 0 to 10000",
+        );
+    // The highest accepted price, recorded at the largest accepted request:
+    // every later command still reads the store.
+    scratch
+        .run(&[
+            "register",
+            "--model",
+            "p",
+            "--version",
+            "1.0.0",
+            "--input-price",
+            "10000",
+            "--output-price",
+            "10000",
+        ])
+        .ok();
+    scratch
+        .run(&[
+            "record",
+            "p",
+            "1.0.0",
+            "--latency-ms",
+            "86400000",
+            "--input-tokens",
+            "100000000",
+            "--output-tokens",
+            "100000000",
+        ])
+        .ok();
+    let two_huge = "{\"modelId\":\"gpt-4-turbo\",\"version\":\"1.0.0\",\"success\":true,\"latencyMs\":1.7e308}\n".repeat(2);
+    let huge = scratch.file("huge.ndjson", &two_huge);
+    scratch
+        .run(&["record", "--file", huge.to_str().unwrap()])
+        .fails(1, "huge.ndjson, line 1: invalid latencyMs: 1.7e308");
+    let config = scratch.file(
+        "window.json",
+        r#"{"evaluation":{"evaluationWindowSecs":18446744073709551615}}"#,
+    );
+    scratch
+        .run(&["--config", config.to_str().unwrap(), "status"])
+        .fails(1, "evaluationWindowSecs");
+    for command in [&["list"][..], &["audit", "verify"], &["status"]] {
+        scratch.run(command).ok();
+    }
+    let backup = scratch.0.join("extreme.backup");
+    scratch
+        .run(&["backup", "-o", backup.to_str().unwrap()])
+        .ok();
+    let shown = scratch.run(&["show", "p", "1.0.0", "--json"]).ok().json();
+    assert_eq!(
+        shown["metrics"]["totalCost"], "2000000000",
+        "exact: 2 x 1e8 tokens at 10000 per 1k"
+    );
+    let gpt = scratch
+        .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert!(
+        gpt["metrics"].is_null(),
+        "the refused batch recorded nothing: {gpt}"
+    );
+}
+
+/// One rule for every JSON input: unknown fields refused, one place per
+/// error, empty input, byte order marks and arrays named.
+#[test]
+fn every_json_input_follows_one_rule() {
+    let scratch = Scratch::with_models("json-rule");
+    let typo = scratch.file(
+        "typo.json",
+        r#"{"modelId":"t","version":"1.0.0","provider":"openai","desciption":"x",
+            "capabilities":{"maxContextTokens":10,"maxOutputTokens":10}}"#,
+    );
+    scratch
+        .run(&["register", "--file", typo.to_str().unwrap()])
+        .fails(1, "unknown field `desciption`");
+    let empty = scratch.file("empty.json", "");
+    scratch
+        .run(&["register", "--file", empty.to_str().unwrap()])
+        .fails(1, "empty.json: empty input");
+    scratch
+        .run_with_input(&["register", "--file", "-"], Some(""))
+        .fails(1, "empty input");
+    let bom = scratch.file("bom.json", "\u{feff}{}");
+    scratch
+        .run(&["register", "--file", bom.to_str().unwrap()])
+        .fails(1, "byte order mark");
+    let array = scratch.file("array.json", "[{}]");
+    scratch
+        .run(&["register", "--file", array.to_str().unwrap()])
+        .fails(1, "expected an object (a model version), found an array");
+    let lines = scratch.file("lines.ndjson", "\n{\"modelId\":\"gpt-4-turbo\",\"version\":\"1.0.0\",\"success\":true,\"latencyMs\":5,\"at\":1}\n");
+    let run = scratch
+        .run(&["record", "--file", lines.to_str().unwrap()])
+        .fails(1, "lines.ndjson, line 2, column");
+    assert_eq!(run.stderr.matches(", line ").count(), 1, "{}", run.stderr);
+    let long_id = "x".repeat(10_000);
+    let run = scratch
+        .run(&["show", &long_id, "1.0.0"])
+        .fails(1, "(10000 bytes)");
+    assert!(run.stderr.len() < 500, "{}", run.stderr);
+    scratch
+        .run(&["canary", "promote", "gpt-4-turbo"])
+        .fails(1, "lifecycle canary start");
 }
 
 #[test]

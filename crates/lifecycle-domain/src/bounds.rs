@@ -80,8 +80,20 @@ pub(crate) fn check_latency(field: &'static str, ms: f64) -> Result<(), DomainEr
     } else {
         Err(DomainError::field(
             field,
-            format!("{ms} is not a number of milliseconds from 0 to {MAX_LATENCY_MS} (one day)"),
+            format!(
+                "{} is not a number of milliseconds from 0 to {MAX_LATENCY_MS} (one day)",
+                readable(ms)
+            ),
         ))
+    }
+}
+
+/// A number as a message shows it: huge ones in exponent form.
+fn readable(value: f64) -> String {
+    if value.abs() >= 1e15 {
+        format!("{value:e}")
+    } else {
+        value.to_string()
     }
 }
 

@@ -112,7 +112,7 @@ impl ModelCostInfo {
     /// lifetime totals too).
     ///
     /// ```
-    /// use lifecycle_domain::{dec, ModelCostInfo};
+    /// use lifecycle_domain::{dec, Decimal, ModelCostInfo};
     /// let price = ModelCostInfo::usd(dec!(0.01), dec!(0.03));
     /// assert_eq!(price.estimate_cost(1_000, 500), dec!(0.025));
     /// ```

@@ -10,7 +10,7 @@ use crate::status::ModelStatus;
 #[non_exhaustive]
 pub enum DomainError {
     /// A version string is not strict SemVer 2.0.0.
-    #[error("invalid version {input:?}: {reason}; use semantic versioning such as 1.0.0, 2.1.3 or 1.0.0-beta")]
+    #[error("invalid version {:?}: {reason}; use semantic versioning such as 1.0.0, 2.1.3 or 1.0.0-beta", crate::shorten(.input))]
     InvalidVersion {
         /// What was given.
         input: String,
@@ -19,7 +19,7 @@ pub enum DomainError {
     },
 
     /// A model id is empty, too long or holds a character providers never use.
-    #[error("invalid model id {input:?}: {reason}; ids may hold letters, digits and - _ . : / @ (at most {max} bytes)", max = crate::ModelId::MAX_LEN)]
+    #[error("invalid model id {:?}: {reason}; ids may hold letters, digits and - _ . : / @ (at most {max} bytes)", crate::shorten(.input), max = crate::ModelId::MAX_LEN)]
     InvalidModelId {
         /// What was given.
         input: String,
@@ -28,7 +28,7 @@ pub enum DomainError {
     },
 
     /// An actor name (who did something) is unusable.
-    #[error("invalid actor {input:?}: {reason}; name a person or a system, e.g. \"alice\" or \"ci-pipeline\"")]
+    #[error("invalid actor {:?}: {reason}; name a person or a system, e.g. \"alice\" or \"ci-pipeline\"", crate::shorten(.input))]
     InvalidActor {
         /// What was given.
         input: String,

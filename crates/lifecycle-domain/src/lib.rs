@@ -28,6 +28,7 @@ mod metrics;
 mod model_version;
 mod money;
 mod names;
+mod replay;
 mod status;
 mod version;
 
@@ -52,6 +53,7 @@ pub use metrics::{figure, ModelPerformanceMetrics, Threshold, ThresholdViolation
 pub use model_version::ModelVersion;
 pub use money::parse_decimal;
 pub use names::{Actor, ModelId};
+pub use replay::{AuditReplay, Replayed};
 pub use status::ModelStatus;
 pub use version::Version;
 

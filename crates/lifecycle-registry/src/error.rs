@@ -46,7 +46,7 @@ pub enum RegistryError {
     },
 
     /// The operation needs a canary and the model has none.
-    #[error("model {model_id} has no canary; start one with start_canary")]
+    #[error("model {model_id} has no canary; start one first (`lifecycle canary start`; `start_canary` in the library)")]
     NoCanary {
         /// The model.
         model_id: ModelId,
@@ -70,8 +70,8 @@ pub enum RegistryError {
         requirement: String,
     },
 
-    /// A rollback target that cannot serve.
-    #[error("cannot roll {model_id} back to {version}: it is {status}; choose a version that is not retired and not already active")]
+    /// A rollback that is not a return to an earlier active version.
+    #[error("cannot roll {model_id} back to {version} ({status}): {reason}")]
     InvalidRollbackTarget {
         /// The model.
         model_id: ModelId,
@@ -79,6 +79,41 @@ pub enum RegistryError {
         version: Version,
         /// Its status.
         status: ModelStatus,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+
+    /// A deprecation's replacement that users could not move to.
+    #[error("cannot name {model_id} {replacement} as the replacement: {reason}")]
+    InvalidReplacement {
+        /// The model.
+        model_id: ModelId,
+        /// The replacement asked for.
+        replacement: Version,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+
+    /// A canary is judged against the active version and takes only its
+    /// share: without an active version it would take every request.
+    #[error("cannot start {version} as a canary of {model_id}: nothing is active to share traffic with; activate a version first (`lifecycle activate`)")]
+    CanaryWithoutActive {
+        /// The model.
+        model_id: ModelId,
+        /// The would-be canary.
+        version: Version,
+    },
+
+    /// The active version cannot be taken out of service while a canary
+    /// runs: the canary would take every request while it claims a share.
+    #[error("the active version of {model_id} must stay while canary {canary} takes {weight} % of traffic; promote or abort the canary first (`lifecycle canary promote|abort {model_id}`)")]
+    CanaryNeedsActive {
+        /// The model.
+        model_id: ModelId,
+        /// The running canary.
+        canary: Version,
+        /// Its weight in percent.
+        weight: u8,
     },
 
     /// A value or transition broke a domain rule.

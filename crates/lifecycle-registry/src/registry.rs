@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::semver::VersionReq;
+use lifecycle_domain::AuditReplay;
 use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId,
     ModelPerformanceMetrics, ModelStatus, ModelVersion, PolicyConfig, Version,
 };
-use lifecycle_store::{Clock, Commit, ModelState, Store, StoreError};
+use lifecycle_store::{AuditQuery, Clock, Commit, ModelState, Store, StoreError};
 
 use crate::router::{Routed, Router};
 use crate::RegistryError;
@@ -186,6 +187,12 @@ impl ModelRegistry {
             }
             let mut record = find(state, model_id, version)?.clone();
             record.start_canary(weight, now)?;
+            if state.active().is_none() {
+                return Err(RegistryError::CanaryWithoutActive {
+                    model_id: model_id.clone(),
+                    version: version.clone(),
+                });
+            }
             let event = event(AuditEventKind::CanaryStarted, actor, &record, now)
                 .with_detail("weight", weight.percent());
             Ok(Plan::one(record, event))
@@ -301,24 +308,27 @@ impl ModelRegistry {
         .await
     }
 
-    /// Takes a version out of service without deprecating it.
+    /// Takes a version out of service without deprecating it. The active
+    /// version cannot be while a canary runs
+    /// ([`RegistryError::CanaryNeedsActive`]): promote or abort it first.
     pub async fn deactivate(
         &self,
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, RegistryError> {
-        self.change_version(
-            model_id,
-            version,
-            AuditEventKind::ModelDeactivated,
-            |record, now| Ok(record.deactivate(now)?),
-        )
+        self.change(model_id, version, |state, now, actor| {
+            let mut record = find(state, model_id, version)?.clone();
+            keeps_the_active_beside_a_canary(state, &record)?;
+            record.deactivate(now)?;
+            let event = event(AuditEventKind::ModelDeactivated, actor, &record, now);
+            Ok(Plan::one(record, event))
+        })
         .await
     }
 
-    /// Deprecates a version: why, what replaces it (a registered version of
-    /// the same model), and the grace period before its end of life (the
-    /// policy's default when `None`).
+    /// Deprecates a version: why, what replaces it (another version of the
+    /// same model, neither retired nor deprecated), and the grace
+    /// period before its end of life (the policy's default when `None`).
     pub async fn deprecate(
         &self,
         model_id: &ModelId,
@@ -329,9 +339,10 @@ impl ModelRegistry {
     ) -> Result<ModelVersion, RegistryError> {
         self.change(model_id, version, |state, now, actor| {
             if let Some(replacement) = replacement {
-                find(state, model_id, replacement)?;
+                check_replacement(state, model_id, version, replacement)?;
             }
             let mut record = find(state, model_id, version)?.clone();
+            keeps_the_active_beside_a_canary(state, &record)?;
             let grace = grace_period_days
                 .unwrap_or(self.shared.policy.settings().default_grace_period_days);
             let info = ModelDeprecationInfo::new(reason, replacement.cloned(), grace, now)?;
@@ -357,8 +368,12 @@ impl ModelRegistry {
         .await
     }
 
-    /// Rolls the model back to `target`, a registered version that is not
-    /// retired and not already active. It becomes active; the version that
+    /// Rolls the model back to `target`: a return, in place of the active
+    /// version, to a version that served as active before (its audit history
+    /// says so) and is neither retired nor the running canary. Anything else
+    /// is [`RegistryError::InvalidRollbackTarget`] saying what to do
+    /// (activating a version that never served goes through the policy, as
+    /// does promoting a canary). `target` becomes active; the version that
     /// was active is marked rolled back: deprecated with reason
     /// "rolled back to <target>: <reason>", `target` as its replacement and
     /// the policy's default grace period. One commit, audited as a rollback
@@ -369,14 +384,44 @@ impl ModelRegistry {
         target: &Version,
         reason: &str,
     ) -> Result<ModelVersion, RegistryError> {
+        // Having served is permanent, so reading it before the commit is safe.
+        let history = self
+            .shared
+            .store
+            .audit(&AuditQuery::all().model(model_id.clone()))
+            .await?;
+        let served = AuditReplay::of(&history)
+            .version(model_id, target)
+            .is_some_and(|r| r.served);
         self.change(model_id, target, |state, now, actor| {
             let mut record = find(state, model_id, target)?.clone();
-            if matches!(record.status(), ModelStatus::Retired | ModelStatus::Active) {
-                return Err(RegistryError::InvalidRollbackTarget {
-                    model_id: model_id.clone(),
-                    version: target.clone(),
-                    status: record.status(),
-                });
+            let refuse = |reason: String| RegistryError::InvalidRollbackTarget {
+                model_id: model_id.clone(),
+                version: target.clone(),
+                status: record.status(),
+                reason,
+            };
+            match record.status() {
+                ModelStatus::Retired => {
+                    return Err(refuse("retired versions never serve again".into()))
+                }
+                ModelStatus::Active => return Err(refuse("it is already active".into())),
+                ModelStatus::Canary => {
+                    return Err(refuse(
+                        "it is the running canary; promote it (`lifecycle canary promote`), which the policy judges".into(),
+                    ))
+                }
+                _ => {}
+            }
+            if state.active().is_none() {
+                return Err(refuse(
+                    "nothing is active to roll back from; activate a version instead (`lifecycle activate`), which the policy judges".into(),
+                ));
+            }
+            if !served {
+                return Err(refuse(
+                    "it never served as the active version, so this would be a first deployment; activate it instead (`lifecycle activate`), which the policy judges".into(),
+                ));
             }
             record.activate(now)?;
             let mut plan = Plan::default();
@@ -632,6 +677,51 @@ fn canary(state: &ModelState) -> Option<&ModelVersion> {
 }
 
 /// An audit event about `record` after the change, naming its new status.
+/// Refuses to take the active version out of service while a canary runs:
+/// the router would send the canary every request while it claims a share.
+fn keeps_the_active_beside_a_canary(
+    state: &ModelState,
+    record: &ModelVersion,
+) -> Result<(), RegistryError> {
+    match canary(state) {
+        Some(running) if record.status() == ModelStatus::Active => {
+            Err(RegistryError::CanaryNeedsActive {
+                model_id: record.model_id.clone(),
+                canary: running.version.clone(),
+                weight: running.canary_weight().map_or(0, |w| w.percent()),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks that `replacement` is a version users can move to: another
+/// registered version of the model that is neither retired nor deprecated
+/// itself (a version being deployed, inactive or in testing, may be named).
+fn check_replacement(
+    state: &ModelState,
+    model_id: &ModelId,
+    version: &Version,
+    replacement: &Version,
+) -> Result<(), RegistryError> {
+    let refuse = |reason: String| RegistryError::InvalidReplacement {
+        model_id: model_id.clone(),
+        replacement: replacement.clone(),
+        reason,
+    };
+    if replacement == version {
+        return Err(refuse("a version cannot replace itself".into()));
+    }
+    let target = find(state, model_id, replacement)?;
+    match target.status() {
+        ModelStatus::Retired | ModelStatus::Deprecated => Err(refuse(format!(
+            "it is {} itself; name a version users can stay on",
+            target.status()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn event(
     kind: AuditEventKind,
     actor: &Actor,

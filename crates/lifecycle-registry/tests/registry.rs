@@ -351,9 +351,27 @@ async fn illegal_transitions_and_unknown_names_change_nothing() {
 #[tokio::test]
 async fn deprecate_then_retire_and_retired_is_final() {
     on_each_store(PolicySettings::default(), |w| async move {
-        registered(&w, "m", &["1.0.0", "2.0.0"]).await;
+        registered(&w, "m", &["1.0.0", "2.0.0", "0.9.0"]).await;
         let m = id("m");
+        w.registry.activate(&m, &v("0.9.0")).await.unwrap();
         w.registry.activate(&m, &v("1.0.0")).await.unwrap();
+        // The replacement must be another version users can move to.
+        let bad_replacement =
+            |e: &RegistryError| matches!(e, RegistryError::InvalidReplacement { .. });
+        w.refused(
+            "m",
+            w.registry
+                .deprecate(&m, &v("1.0.0"), "x", Some(&v("1.0.0")), None),
+            bad_replacement,
+        )
+        .await;
+        w.refused(
+            "m",
+            w.registry
+                .deprecate(&m, &v("1.0.0"), "x", Some(&v("0.9.0")), None),
+            bad_replacement,
+        )
+        .await;
         let deprecated = w
             .registry
             .deprecate(&m, &v("1.0.0"), "too slow", Some(&v("2.0.0")), Some(10))
@@ -609,6 +627,82 @@ async fn concurrent_activations_keep_one_active_and_audit_every_success() {
             state.active(),
             "the router saw the last commit"
         );
+    })
+    .await;
+}
+
+/// Every path into `active` other than `activate` and `promote_canary`
+/// (which the facade's policy judges) is closed: a rollback returns only to
+/// a version that served before, and the router never disagrees with the
+/// canary's stated share.
+#[tokio::test]
+async fn rollback_and_canaries_have_no_back_door_around_the_policy() {
+    on_each_store(PolicySettings::default(), |w| async move {
+        registered(&w, "m", &["1.0.0", "2.0.0", "3.0.0"]).await;
+        let m = id("m");
+        let five = CanaryWeight::new(5).unwrap();
+        let rollback_refused = |why: &'static str| {
+            move |e: &RegistryError| {
+                matches!(e, RegistryError::InvalidRollbackTarget { reason, .. } if reason.contains(why))
+            }
+        };
+        // Nothing active: nothing to roll back from, and no canary to start.
+        w.refused(
+            "m",
+            w.registry.rollback(&m, &v("1.0.0"), "x"),
+            rollback_refused("nothing is active"),
+        )
+        .await;
+        w.refused("m", w.registry.start_canary(&m, &v("2.0.0"), five), |e| {
+            matches!(e, RegistryError::CanaryWithoutActive { .. })
+        })
+        .await;
+        w.registry.activate(&m, &v("1.0.0")).await.unwrap();
+        // Never served: that is a first deployment, judged by the policy.
+        w.refused(
+            "m",
+            w.registry.rollback(&m, &v("3.0.0"), "x"),
+            rollback_refused("never served"),
+        )
+        .await;
+        // The running canary is promoted, not rolled back to.
+        w.registry.start_canary(&m, &v("2.0.0"), five).await.unwrap();
+        w.refused(
+            "m",
+            w.registry.rollback(&m, &v("2.0.0"), "x"),
+            rollback_refused("running canary"),
+        )
+        .await;
+        // The active version stays while the canary takes its 5 %.
+        let needs_active = |e: &RegistryError| matches!(e, RegistryError::CanaryNeedsActive { weight: 5, .. });
+        w.refused("m", w.registry.deactivate(&m, &v("1.0.0")), needs_active)
+            .await;
+        w.refused(
+            "m",
+            w.registry.deprecate(&m, &v("1.0.0"), "old", None, None),
+            needs_active,
+        )
+        .await;
+        let share = (0..10_000)
+            .filter(|k| {
+                w.registry
+                    .route("m", format!("user-{k}").as_bytes())
+                    .is_some_and(|r| r.version.version == v("2.0.0"))
+            })
+            .count();
+        assert!((300..700).contains(&share), "the canary keeps its 5 %: {share}");
+        // After promotion, the version that served before is a valid target.
+        w.registry.promote_canary(&m).await.unwrap();
+        let back = w.registry.rollback(&m, &v("1.0.0"), "regression").await.unwrap();
+        assert_eq!(back.status(), ModelStatus::Active);
+        // A retired replacement is refused.
+        w.registry.retire(&m, &v("3.0.0")).await.unwrap();
+        w.refused(
+            "m",
+            w.registry.deprecate(&m, &v("1.0.0"), "x", Some(&v("3.0.0")), None),
+            |e| matches!(e, RegistryError::InvalidReplacement { reason, .. } if reason.contains("retired")),
+        )
+        .await;
     })
     .await;
 }

@@ -43,10 +43,7 @@ pub fn read_input(path: &std::path::Path) -> Outcome<String> {
 
 /// A version from JSON in the library's shape; errors give line and column.
 fn from_json(text: &str, source: &str) -> Outcome<ModelVersion> {
-    serde_json::from_str(text).map_err(|e| {
-        // serde's message ends with the line and column.
-        Failure::error(format!("{source}: not a model version: {e}"))
-    })
+    crate::input::parse_object(text, source, None, "a model version")
 }
 
 fn from_flags(m: &ModelLifecycleManager, args: &RegisterArgs) -> Outcome<ModelVersion> {

@@ -71,14 +71,17 @@ async fn check(
     })
 }
 
-/// Parses and checks one NDJSON line; JSON errors name the column.
+/// Parses and checks line `number` of `source`; errors name both once.
 async fn check_line(
     m: &ModelLifecycleManager,
     known: &mut BTreeMap<(ModelId, Version), ModelStatus>,
     line: &str,
+    source: &str,
+    number: usize,
 ) -> Outcome<Checked> {
-    let parsed: ResultLine = serde_json::from_str(line)
-        .map_err(|e| Failure::error(format!("column {}: {e}", e.column())))?;
+    let at = |f: Failure| Failure::error(format!("{source}, line {number}: {}", f.message));
+    let parsed: ResultLine =
+        crate::input::parse_object(line, source, Some(number), "an inference result")?;
     let result = InferenceResult {
         success: parsed.success,
         latency_ms: parsed.latency_ms,
@@ -87,7 +90,9 @@ async fn check_line(
         output_tokens: parsed.output_tokens,
         error_kind: parsed.error_kind,
     };
-    check(m, known, &parsed.model_id, &parsed.version, result).await
+    check(m, known, &parsed.model_id, &parsed.version, result)
+        .await
+        .map_err(at)
 }
 
 #[derive(Serialize)]
@@ -117,9 +122,7 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
                 if line.trim().is_empty() {
                     continue;
                 }
-                let at = |e: String| Failure::error(format!("{source}, line {}: {e}", index + 1));
-                let one = check_line(m, &mut known, line).await;
-                checked.push(one.map_err(|f| at(f.message))?);
+                checked.push(check_line(m, &mut known, line, &source, index + 1).await?);
             }
             checked
         }
@@ -347,8 +350,7 @@ pub async fn watch(m: &ModelLifecycleManager, interval_secs: u64, out: &Output) 
                 Some(line) if line.trim().is_empty() => {}
                 Some(line) => {
                     line_number += 1;
-                    let at = |e: String| Failure::error(format!("stdin, line {line_number}: {e}"));
-                    let c = check_line(m, &mut known, &line).await.map_err(|f| at(f.message))?;
+                    let c = check_line(m, &mut known, &line, "stdin", line_number).await?;
                     m.record_inference(c.model_id.as_str(), &c.version, &c.result)?;
                 }
                 None => {
