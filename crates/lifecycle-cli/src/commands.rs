@@ -118,9 +118,18 @@ pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager>
     let builder = if cli.memory {
         builder.memory()
     } else {
-        if must_exist && !cli.data_dir.exists() {
+        // An empty directory (an unmounted mount point, say) is no store:
+        // only `init` and `restore` make one.
+        let empty =
+            || std::fs::read_dir(&cli.data_dir).is_ok_and(|mut entries| entries.next().is_none());
+        if must_exist && (!cli.data_dir.exists() || empty()) {
+            let what = if cli.data_dir.exists() {
+                "the directory is empty"
+            } else {
+                "it does not exist"
+            };
             return Err(Failure::error(format!(
-                "no store at {}: create one with `lifecycle init`, or point --data-dir (LIFECYCLE_DATA) at an existing one",
+                "no store at {} ({what}): create one with `lifecycle init`, or point --data-dir (LIFECYCLE_DATA) at an existing one",
                 cli.data_dir.display()
             )));
         }

@@ -49,6 +49,26 @@ impl From<LifecycleError> for Failure {
     }
 }
 
+/// An I/O error in words for a person, with what to do where there is something.
+pub fn io_reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull => {
+            "the disk is full (no space left on device); free space and run the command again"
+                .to_string()
+        }
+        ErrorKind::PermissionDenied => format!("{error}; check the file's permissions"),
+        ErrorKind::BrokenPipe => "the output was closed before everything was written".to_string(),
+        _ => error.to_string(),
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::error(io_reason(&error))
+    }
+}
+
 macro_rules! from_error {
     ($($error:ty),*) => {$(
         impl From<$error> for Failure {
@@ -62,8 +82,7 @@ macro_rules! from_error {
 from_error!(
     lifecycle::DomainError,
     lifecycle::EvaluatorError,
-    lifecycle::StoreError,
-    std::io::Error
+    lifecycle::StoreError
 );
 
 /// `Result` of a command.

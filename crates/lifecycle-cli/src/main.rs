@@ -29,9 +29,19 @@ fn main() -> ExitCode {
         Err(e) => return failure::Failure::error(format!("cannot start: {e}")).report(),
     };
     let out = Output::new(cli.json);
-    match runtime.block_on(commands::run(&cli, &out)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+    let outcome = runtime.block_on(commands::run(&cli, &out));
+    let lost = out.finish();
+    match (outcome, lost) {
+        (Err(failure), _) => failure.report(),
+        // A reader that went away (`| head`) ends the output quietly, with
+        // the status of a process stopped by SIGPIPE, as other tools do.
+        (Ok(()), Some(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(141),
+        (Ok(()), Some(e)) => failure::Failure::error(format!(
+            "cannot write the output: {}",
+            failure::io_reason(&e)
+        ))
+        .report(),
+        (Ok(()), None) => ExitCode::SUCCESS,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Output for people (aligned tables, colours on a terminal) or machines (`--json`).
 
-use std::io::{IsTerminal, Write};
+use std::cell::RefCell;
+use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
 use lifecycle::chrono::{DateTime, Utc};
 use lifecycle::{ModelStatus, Severity};
@@ -8,18 +9,52 @@ use serde::Serialize;
 
 use crate::failure::{Failure, Outcome};
 
-/// Where and how a command reports.
+/// Where and how a command reports. Output is buffered (one write for a
+/// whole table) except on a terminal and for NDJSON events, and the first
+/// failed write is kept: [`Output::finish`] reports it, so a lost output is
+/// never a success.
 pub struct Output {
     json: bool,
     color: bool,
+    terminal: bool,
+    stdout: RefCell<BufWriter<Stdout>>,
+    failed: RefCell<Option<std::io::Error>>,
 }
 
 impl Output {
     /// JSON when asked; colours only for a terminal, and never with `NO_COLOR`.
     pub fn new(json: bool) -> Self {
-        let color =
-            !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Self { json, color }
+        let terminal = std::io::stdout().is_terminal();
+        let color = !json && terminal && std::env::var_os("NO_COLOR").is_none();
+        Self {
+            json,
+            color,
+            terminal,
+            stdout: RefCell::new(BufWriter::with_capacity(64 * 1024, std::io::stdout())),
+            failed: RefCell::new(None),
+        }
+    }
+
+    /// Writes out what is buffered; the first write that failed, if any.
+    pub fn finish(&self) -> Option<std::io::Error> {
+        let flushed = self.stdout.borrow_mut().flush();
+        let mut failed = self.failed.borrow_mut();
+        if let Err(e) = flushed {
+            failed.get_or_insert(e);
+        }
+        failed.take()
+    }
+
+    fn write_line(&self, line: &str, flush: bool) {
+        if self.failed.borrow().is_some() {
+            return;
+        }
+        let mut out = self.stdout.borrow_mut();
+        let written =
+            writeln!(out, "{line}").and_then(|()| if flush { out.flush() } else { Ok(()) });
+        if let Err(e) = written {
+            *self.failed.borrow_mut() = Some(e);
+        }
     }
 
     pub fn is_json(&self) -> bool {
@@ -48,14 +83,14 @@ impl Output {
     pub fn event<T: Serialize>(&self, value: &T) -> Outcome {
         let text = serde_json::to_string(value)
             .map_err(|e| Failure::error(format!("cannot encode the output: {e}")))?;
-        self.print(&text);
+        // Events stream: each reaches a reader as it happens.
+        self.write_line(&text, true);
         Ok(())
     }
 
-    /// Prints a line on stdout; a closed pipe (`| head`) is not an error.
+    /// Prints a line on stdout (at once on a terminal).
     pub fn print(&self, line: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        self.write_line(line, self.terminal);
     }
 
     /// Prints rows under headers, each column as wide as its widest cell.

@@ -170,6 +170,68 @@ fn every_command_but_init_needs_a_store_and_says_how_to_make_one() {
     scratch.run(&["status"]).ok();
 }
 
+/// Outputs land whole or not at all, devices stay devices, an empty
+/// directory is not turned into a store, and a lost stdout is an error.
+#[test]
+fn files_devices_and_lost_output_are_handled_as_a_user_relies_on() {
+    let empty = Scratch::new("empty-dir");
+    std::fs::create_dir_all(empty.store()).unwrap();
+    for command in [
+        &["list"][..],
+        &["register", "--model", "m", "--version", "1.0.0"],
+    ] {
+        empty.run(command).fails(1, "the directory is empty");
+    }
+    assert_eq!(
+        std::fs::read_dir(empty.store()).unwrap().count(),
+        0,
+        "left empty"
+    );
+
+    let scratch = Scratch::with_models("devices");
+    for args in [
+        &["backup", "-o", "/dev/null"][..],
+        &["audit", "export", "-o", "/dev/null"],
+    ] {
+        scratch.run(args).ok();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "/dev/null is still a device");
+    }
+    let target = scratch.0.join("out.ndjson");
+    std::fs::write(&target, "previous contents").unwrap();
+    scratch
+        .run(&["backup", "-o", target.to_str().unwrap()])
+        .ok();
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        written.starts_with("{\"format\""),
+        "{}",
+        &written[..written.len().min(80)]
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&scratch.0)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    if Path::new("/dev/full").exists() {
+        for args in [&["list"][..], &["status"], &["audit", "verify"]] {
+            let full = std::fs::File::create("/dev/full").unwrap();
+            let run = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+                .arg("--data-dir")
+                .arg(scratch.store())
+                .args(args)
+                .stdout(full)
+                .output()
+                .unwrap();
+            assert_eq!(run.status.code(), Some(1), "{args:?}");
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert!(stderr.contains("the disk is full"), "{stderr}");
+        }
+    }
+}
+
 #[test]
 fn register_list_show_and_route_with_their_json_shapes() {
     let scratch = Scratch::with_models("models");

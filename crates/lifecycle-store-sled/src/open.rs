@@ -149,6 +149,10 @@ pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
             path,
             reason: format!("permission denied ({e}); check the directory's owner and mode"),
         },
+        sled::Error::Io(e) if e.kind() == ErrorKind::StorageFull => StoreError::Unusable {
+            path,
+            reason: "the disk is full (no space left on device); free space and run the command again — what was acknowledged before is kept".into(),
+        },
         sled::Error::Io(e) => StoreError::Unusable {
             path,
             reason: e.to_string(),

@@ -284,28 +284,63 @@ fn parse_time(text: &str) -> Outcome<DateTime<Utc>> {
         })
 }
 
-/// Writes `path` through a temporary file renamed into place on success,
-/// so a failure never leaves half a file under the name.
+/// Writes a file the way a user can rely on. A regular file (or a new one)
+/// is written beside its place, flushed, `fsync`ed and renamed over it, and
+/// the directory synced: readers see the old file or the whole new one,
+/// never half, and a crash after success loses nothing. Anything else that
+/// exists there (`/dev/null`, a pipe, a terminal) is written directly and
+/// never replaced. A symbolic link is followed to the file it names.
 async fn write_atomically<T, F, Fut>(path: &Path, write: F) -> Outcome<T>
 where
     F: FnOnce(BufWriter<std::fs::File>) -> Fut,
     Fut: std::future::Future<Output = Result<T, lifecycle::LifecycleError>>,
 {
-    let partial = path.with_extension("partial");
-    let file = std::fs::File::create(&partial)
-        .map_err(|e| Failure::error(format!("cannot create {}: {e}", partial.display())))?;
-    match write(BufWriter::new(file)).await {
-        Ok(value) => {
-            std::fs::rename(&partial, path).map_err(|e| {
-                Failure::error(format!("cannot move {} into place: {e}", path.display()))
-            })?;
-            Ok(value)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e.into())
+    let cannot = |what: &str, path: &Path, e: std::io::Error| {
+        Failure::error(format!(
+            "cannot {what} {}: {}",
+            path.display(),
+            crate::failure::io_reason(&e)
+        ))
+    };
+    let target = match std::fs::canonicalize(path) {
+        Ok(resolved) => resolved,
+        Err(_) => path.to_path_buf(),
+    };
+    if let Ok(meta) = std::fs::metadata(&target) {
+        if !meta.is_file() {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| cannot("open", &target, e))?;
+            return Ok(write(BufWriter::new(file)).await?);
         }
     }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let partial = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let file = std::fs::File::create(&partial).map_err(|e| cannot("create", &partial, e))?;
+    let written = match file.try_clone() {
+        Ok(handle) => write(BufWriter::new(handle)).await.map_err(Failure::from),
+        Err(e) => Err(cannot("write", &partial, e)),
+    };
+    let finished = written.and_then(|value| {
+        file.sync_all().map_err(|e| cannot("write", &partial, e))?;
+        std::fs::rename(&partial, &target).map_err(|e| cannot("move into place", &target, e))?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Makes the rename itself durable; a directory that cannot be
+            // opened for syncing (some file systems) leaves the file complete.
+            if let Ok(dir) = std::fs::File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(value)
+    });
+    if finished.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    finished
 }
 
 pub async fn backup(m: &ModelLifecycleManager, path: &Path, out: &Output) -> Outcome {
