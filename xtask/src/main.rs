@@ -8,7 +8,8 @@
 //! - `cargo xtask stress [--rounds N]`: the sled crash test (N SIGKILL
 //!   rounds, default 300) and the concurrency stress test, sized large.
 //! - `cargo xtask fuzz [--seconds N]`: every cargo-fuzz target for N seconds
-//!   (default 60); needs nightly and cargo-fuzz.
+//!   (default 60), on the stable toolchain (`RUSTC_BOOTSTRAP=1`), installing
+//!   cargo-fuzz first when it is missing.
 
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
@@ -29,8 +30,8 @@ const USAGE: &str = "usage: cargo xtask <ci|bench|stress [--rounds N]>
           rewrites it from the last run's results
   stress  the sled crash test for N rounds (default 300, a few minutes) and the
           concurrency stress test at 25 times its CI size, in release mode
-  fuzz    every fuzz target for N seconds each (default 60); needs a nightly
-          toolchain and cargo-fuzz (see fuzz/README.md)";
+  fuzz    every fuzz target for N seconds each (default 60), on this stable
+          toolchain; installs cargo-fuzz if missing (see fuzz/README.md)";
 
 /// Crash rounds of `cargo xtask stress` unless `--rounds` says otherwise.
 const STRESS_ROUNDS: &str = "300";
@@ -246,17 +247,22 @@ fn cargo(args: &[&str]) -> Result<(Tally, Vec<String>), String> {
 /// Runs every target in `fuzz/fuzz_targets/` for `seconds` with cargo-fuzz.
 fn fuzz(seconds: &str) -> ExitCode {
     let root = workspace_root();
-    let nightly = Command::new("cargo")
-        .args(["+nightly", "fuzz", "--version"])
-        .current_dir(&root)
+    // cargo-fuzz passes nightly flags (-Zsanitizer); the stable compiler
+    // accepts them with RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed.
+    std::env::set_var("RUSTC_BOOTSTRAP", "1");
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !nightly {
-        eprintln!(
-            "xtask: cargo fuzz needs a nightly toolchain and cargo-fuzz: \
-             rustup toolchain install nightly && cargo install cargo-fuzz"
-        );
-        return ExitCode::FAILURE;
+    if !installed {
+        println!("$ cargo install cargo-fuzz --locked");
+        let install = Command::new("cargo")
+            .args(["install", "cargo-fuzz", "--locked"])
+            .status();
+        if !install.is_ok_and(|s| s.success()) {
+            eprintln!("xtask: cannot install cargo-fuzz from crates.io");
+            return ExitCode::FAILURE;
+        }
     }
     let mut targets: Vec<String> = std::fs::read_dir(root.join("fuzz/fuzz_targets"))
         .into_iter()
@@ -265,22 +271,65 @@ fn fuzz(seconds: &str) -> ExitCode {
         .filter_map(|e| e.path().file_stem()?.to_str().map(String::from))
         .collect();
     targets.sort();
+    let mut summary = Vec::new();
     for target in &targets {
-        println!("$ cargo +nightly fuzz run {target} -- -max_total_time={seconds}");
+        // The corpus grows under target/ (not committed); seeds come from fuzz/seeds/.
+        let corpus = root.join("target/fuzz-corpus").join(target);
+        let seeds = root.join("fuzz/seeds").join(target);
+        if std::fs::create_dir_all(&corpus).is_err() {
+            eprintln!("xtask: cannot create {}", corpus.display());
+            return ExitCode::FAILURE;
+        }
+        let mut args = vec![
+            "fuzz".to_string(),
+            "run".into(),
+            "--release".into(),
+            target.clone(),
+            corpus.display().to_string(),
+        ];
+        if seeds.is_dir() {
+            args.push(seeds.display().to_string());
+        }
+        args.extend([
+            "--".into(),
+            format!("-max_total_time={seconds}"),
+            "-print_final_stats=1".into(),
+        ]);
+        println!("$ cargo {}", args.join(" "));
         let run = Command::new("cargo")
-            .args(["+nightly", "fuzz", "run", target, "--"])
-            .arg(format!("-max_total_time={seconds}"))
+            .args(&args)
             .current_dir(&root)
-            .status();
-        if !run.is_ok_and(|s| s.success()) {
+            .stderr(Stdio::piped())
+            .spawn();
+        let Ok(mut child) = run else {
+            eprintln!("xtask: cannot run cargo fuzz");
+            return ExitCode::FAILURE;
+        };
+        let mut last = (String::new(), String::new());
+        if let Some(stderr) = child.stderr.take() {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(" DONE ") || line.contains("#") && line.contains("cov:") {
+                    last.0 = line.clone();
+                }
+                if line.starts_with("stat::number_of_executed_units") {
+                    last.1 = line.clone();
+                }
+                eprintln!("{line}");
+            }
+        }
+        if !child.wait().is_ok_and(|s| s.success()) {
             eprintln!("xtask: fuzz target {target} failed; its crashing input is in fuzz/artifacts/{target}/");
             return ExitCode::FAILURE;
         }
+        summary.push(format!("{target}: {} | {}", last.1, last.0));
     }
     println!(
         "xtask: {} fuzz targets ran {seconds} s each without a crash",
         targets.len()
     );
+    for line in summary {
+        println!("  {line}");
+    }
     ExitCode::SUCCESS
 }
 

@@ -90,13 +90,42 @@ impl Window {
         false
     }
 
+    /// The window's length in seconds.
+    pub fn length_secs(&self) -> u64 {
+        (self.slot_ms as u64 * SLOTS as u64) / 1000
+    }
+
     /// Adds another window's requests to this one: sub-windows of the same
     /// time merge, the older of two in one place of the ring is closed, and
-    /// a window of another sub-window length is taken as lifetime only.
+    /// a window of another length is re-bucketed: each of its sub-windows
+    /// goes, whole, into the sub-window of this length that holds its last
+    /// moment (counts stay exact; times move by less than one of its
+    /// sub-windows).
     pub fn merge(&mut self, other: &Window) {
         self.closed.merge(&other.closed);
         if other.slot_ms != self.slot_ms {
-            other.slots.iter().for_each(|s| self.closed.merge(&s.stats));
+            let mut slots: Vec<&Slot> = other
+                .slots
+                .iter()
+                .filter(|s| s.number != i64::MIN)
+                .collect();
+            slots.sort_by_key(|s| s.number);
+            for old in slots {
+                let last_ms = old
+                    .number
+                    .saturating_mul(other.slot_ms)
+                    .saturating_add(other.slot_ms - 1);
+                let number = last_ms.div_euclid(self.slot_ms);
+                let index = number.rem_euclid(SLOTS as i64) as usize;
+                if self.slots[index].number > number {
+                    self.closed.merge(&old.stats);
+                    continue;
+                }
+                let slot = self.current(last_ms);
+                slot.stats.merge(&old.stats);
+                slot.sample.merge(&old.sample);
+            }
+            self.current = (0, 0, 0);
             return;
         }
         for (mine, theirs) in self.slots.iter_mut().zip(&other.slots) {

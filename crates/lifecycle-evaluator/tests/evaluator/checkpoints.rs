@@ -212,3 +212,56 @@ async fn a_restart_neither_forgets_nor_repeats_an_alert() {
         "still critical: no second alert"
     );
 }
+
+/// A store recorded with one evaluation window and read with another: the
+/// saved window is re-bucketed, so the recent results still count in the
+/// new window (the outside test saw 0 samples and a failed evaluation).
+#[tokio::test]
+async fn a_different_window_length_is_rebucketed_not_dropped() {
+    let store = store().await;
+    let clock = Arc::new(ManualClock::new(t0()));
+    let with_window = |secs: u64| {
+        let config = EvaluationConfig::new(EvaluationSettings {
+            evaluation_window_secs: secs,
+            min_samples: 10,
+            ..EvaluationSettings::default()
+        })
+        .unwrap();
+        let evaluator = Evaluator::new(config, clock.clone());
+        evaluator.track(&record_of("m"));
+        evaluator
+    };
+    let recorded = with_window(600);
+    // 60 results spread over the last 5 minutes, and 40 from an hour before.
+    for i in 0..40 {
+        clock.set(t0() + lifecycle_domain::chrono::Duration::seconds(i));
+        recorded
+            .record("m", &v1(), &InferenceResult::success(50.0))
+            .unwrap();
+    }
+    let now = t0() + lifecycle_domain::chrono::Duration::hours(1);
+    for i in 0..60 {
+        clock.set(now - lifecycle_domain::chrono::Duration::seconds(300 - 5 * i));
+        recorded
+            .record("m", &v1(), &InferenceResult::success(100.0))
+            .unwrap();
+    }
+    clock.set(now);
+    assert_eq!(recorded.evaluate("m", &v1()).unwrap().samples, 60);
+    recorded.checkpoint(&*store, true).await.unwrap();
+
+    for (secs, expected) in [(600, 60), (3_600, 60), (7_200, 100), (60, 12)] {
+        let read = with_window(secs);
+        read.restore(&*store).await.unwrap();
+        let report = read.evaluate("m", &v1()).unwrap();
+        assert_eq!(report.window_secs, secs);
+        // Re-bucketing moves a result by less than one saved sub-window (60 s).
+        let tolerance = if secs == 60 { 12 } else { 0 };
+        assert!(
+            report.samples.abs_diff(expected) <= tolerance,
+            "window {secs} s: {} samples, expected {expected}",
+            report.samples
+        );
+        assert_eq!(read.lifetime_metrics("m", &v1()).unwrap().sample_count, 100);
+    }
+}
