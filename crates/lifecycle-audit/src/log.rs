@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    verify_chain, Actor, AuditEventKind, AuditLogEntry, ChainError, ChainHead, ModelId, Severity,
+    verify_chain, Actor, AuditEventKind, AuditLogEntry, AuditReplay, ChainError, ChainHead,
+    ModelId, Severity,
 };
 use lifecycle_store::{AuditQuery, Store};
 use serde::Serialize;
@@ -32,6 +33,10 @@ pub struct VerifyReport {
     /// The first broken link: its sequence number and what differs.
     #[serde(serialize_with = "display")]
     pub broken: Option<ChainError>,
+    /// The first way the stored state differs from what the entries
+    /// describe (a status, a canary weight, a version no entry registered,
+    /// or one the entries name that is missing), when the chain verified.
+    pub state_mismatch: Option<String>,
 }
 
 fn display<S: serde::Serializer>(e: &Option<ChainError>, s: S) -> Result<S::Ok, S::Error> {
@@ -42,9 +47,9 @@ fn display<S: serde::Serializer>(e: &Option<ChainError>, s: S) -> Result<S::Ok, 
 }
 
 impl VerifyReport {
-    /// Whether the whole chain verified.
+    /// Whether the whole chain verified and the state is what it describes.
     pub fn is_intact(&self) -> bool {
-        self.broken.is_none()
+        self.broken.is_none() && self.state_mismatch.is_none()
     }
 }
 
@@ -103,7 +108,9 @@ impl ModelAuditLog {
             entries_checked: 0,
             verified_head: checkpoint.map(|c| c.head),
             broken: None,
+            state_mismatch: None,
         };
+        let mut replay = AuditReplay::default();
         let first = checkpoint.map_or(1, |c| c.head.sequence + 1);
         let mut pages = self.pages(first..=u64::MAX);
         while let Some(page) = pages.next(&*self.store).await? {
@@ -111,6 +118,7 @@ impl ModelAuditLog {
                 Ok(head) => {
                     report.entries_checked += page.len() as u64;
                     report.verified_head = head;
+                    page.iter().for_each(|entry| replay.apply(entry));
                 }
                 Err(broken) => {
                     report.entries_checked += page
@@ -122,6 +130,7 @@ impl ModelAuditLog {
                 }
             }
         }
+        report.state_mismatch = state_mismatch(&*self.store, &replay, checkpoint.is_some()).await?;
         Ok(report)
     }
 
@@ -129,6 +138,20 @@ impl ModelAuditLog {
     pub(crate) fn pages(&self, range: RangeInclusive<u64>) -> Pages {
         Pages { rest: Some(range) }
     }
+}
+
+/// How the stored records differ from what the replayed entries say, if
+/// they do (see [`AuditReplay::first_mismatch`]).
+async fn state_mismatch(
+    store: &dyn Store,
+    replay: &AuditReplay,
+    pruned: bool,
+) -> Result<Option<String>, AuditError> {
+    let mut records = Vec::new();
+    for model_id in store.models().await? {
+        records.extend(store.model(&model_id).await?.versions);
+    }
+    Ok(replay.first_mismatch(&records, pruned))
 }
 
 /// A cursor over entries by sequence number, [`PAGE`] at a time.

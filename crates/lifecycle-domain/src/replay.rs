@@ -110,15 +110,24 @@ impl AuditReplay {
         None
     }
 
-    /// Versions the log names that are missing from `records`.
-    pub fn missing<'a>(
-        &'a self,
-        records: &'a [ModelVersion],
-    ) -> impl Iterator<Item = &'a (ModelId, Version)> + 'a {
-        self.versions.keys().filter(move |(model, version)| {
-            !records
-                .iter()
-                .any(|r| &r.model_id == model && &r.version == version)
-        })
+    /// The first way `records` (every record of a store) differ from what
+    /// the log says, in words; `None` when they agree. With entries pruned
+    /// (`pruned`), a record no kept entry names cannot be judged and is
+    /// skipped.
+    pub fn first_mismatch(&self, records: &[ModelVersion], pruned: bool) -> Option<String> {
+        let judged = records
+            .iter()
+            .filter(|r| !pruned || self.version(&r.model_id, &r.version).is_some());
+        if let Some(found) = judged.filter_map(|r| self.disagreement(r)).next() {
+            return Some(found);
+        }
+        let held: std::collections::BTreeSet<(&ModelId, &Version)> =
+            records.iter().map(|r| (&r.model_id, &r.version)).collect();
+        self.versions
+            .keys()
+            .find(|(model, version)| !held.contains(&(model, version)))
+            .map(|(model, version)| {
+                format!("the audit log describes {model} {version}, which is not stored")
+            })
     }
 }

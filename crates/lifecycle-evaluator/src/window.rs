@@ -90,11 +90,6 @@ impl Window {
         false
     }
 
-    /// The window's length in seconds.
-    pub fn length_secs(&self) -> u64 {
-        (self.slot_ms as u64 * SLOTS as u64) / 1000
-    }
-
     /// Adds another window's requests to this one: sub-windows of the same
     /// time merge, the older of two in one place of the ring is closed, and
     /// a window of another length is re-bucketed: each of its sub-windows

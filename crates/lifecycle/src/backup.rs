@@ -232,6 +232,20 @@ pub(crate) fn read_backup<R: BufRead>(
                     )));
                 }
                 image.check().map_err(crate::LifecycleError::from)?;
+                // No state may exist that the audit log does not describe.
+                let records: Vec<_> = image
+                    .models
+                    .iter()
+                    .flat_map(|m| m.versions.clone())
+                    .collect();
+                let replay = lifecycle_domain::AuditReplay::of(&image.audit);
+                if let Some(found) =
+                    replay.first_mismatch(&records, image.audit_checkpoint.is_some())
+                {
+                    return Err(mismatch(format!(
+                        "its records disagree with its audit log: {found}"
+                    )));
+                }
                 return Ok((image, counted));
             }
         }

@@ -205,10 +205,13 @@ pub async fn audit(m: &ModelLifecycleManager, command: &AuditCommand, out: &Outp
                     ));
                 }
             })?;
-            match &report.broken {
-                None => Ok(()),
-                Some(broken) => Err(Failure::error(format!(
+            match (&report.broken, &report.state_mismatch) {
+                (None, None) => Ok(()),
+                (Some(broken), _) => Err(Failure::error(format!(
                     "the audit log was altered: {broken}; restore it from a backup or an export"
+                ))),
+                (None, Some(mismatch)) => Err(Failure::error(format!(
+                    "the store holds state its audit log does not describe: {mismatch}; restore it from a backup"
                 ))),
             }
         }
