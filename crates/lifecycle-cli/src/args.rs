@@ -144,8 +144,14 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// A JSON file in the library's `ModelVersion` shape (`-` for stdin).
+    /// The whole file is one batch: checked first, then recorded all or
+    /// nothing in one write, and only once (a re-run says so and records
+    /// nothing again).
     #[arg(long, conflicts_with_all = ["model", "version"])]
     pub file: Option<PathBuf>,
+    /// The batch's id (default: the SHA-256 of the file's content).
+    #[arg(long, requires = "file")]
+    pub batch_id: Option<String>,
     /// The model id, e.g. gpt-4-turbo.
     #[arg(long, required_unless_present = "file")]
     pub model: Option<String>,
@@ -246,8 +252,14 @@ pub struct RecordArgs {
     /// An NDJSON file of results (`-` for stdin); one object per line:
     /// {"modelId":"gpt-4-turbo","version":"1.0.0","success":true,"latencyMs":420,
     /// "confidence":0.9,"inputTokens":900,"outputTokens":120,"errorKind":null}
+    /// The whole file is one batch: checked first, then recorded all or
+    /// nothing in one write, and only once (a re-run says so and records
+    /// nothing again).
     #[arg(long, conflicts_with_all = ["model", "version"])]
     pub file: Option<PathBuf>,
+    /// The batch's id (default: the SHA-256 of the file's content).
+    #[arg(long, requires = "file")]
+    pub batch_id: Option<String>,
     /// The model of a single result.
     #[arg(required_unless_present = "file")]
     pub model: Option<String>,

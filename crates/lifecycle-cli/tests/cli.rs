@@ -739,6 +739,49 @@ fn extreme_numbers_are_refused_at_the_boundary_and_the_store_stays_readable() {
     );
 }
 
+/// A results file is one batch: recorded whole, once. A re-run (after a
+/// `kill -9`, or by mistake) is recognised by the content hash, or by
+/// `--batch-id`, and records nothing again.
+#[test]
+fn a_results_file_is_recorded_whole_and_once() {
+    let scratch = Scratch::with_models("batches");
+    let line = r#"{"modelId":"gpt-4-turbo","version":"1.0.0","success":true,"latencyMs":120}"#;
+    let file = scratch.file("batch.ndjson", &format!("{line}\n").repeat(300));
+    let path = file.to_str().unwrap();
+    let first = scratch
+        .run(&["record", "--file", path, "--json"])
+        .ok()
+        .json();
+    assert_eq!(first["recorded"], 300);
+    assert_eq!(first["alreadyRecorded"], false);
+    assert!(first["batchId"].as_str().unwrap().starts_with("sha256:"));
+    let again = scratch
+        .run(&["record", "--file", path, "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        (again["recorded"].clone(), again["alreadyRecorded"].clone()),
+        (0.into(), true.into())
+    );
+    assert_eq!(again["batchId"], first["batchId"]);
+    let samples = |s: &Scratch| {
+        s.run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+            .ok()
+            .json()["metrics"]["sampleCount"]
+            .clone()
+    };
+    assert_eq!(samples(&scratch), 300, "counted once");
+    let named = ["record", "--file", path, "--batch-id", "nightly-2026-12-01"];
+    scratch.run(&named).ok().stdout.contains("Recorded 300");
+    let repeat = scratch.run(&named).ok();
+    assert!(
+        repeat.stdout.contains("recorded already"),
+        "{}",
+        repeat.stdout
+    );
+    assert_eq!(samples(&scratch), 600);
+}
+
 /// One rule for every JSON input: unknown fields refused, one place per
 /// error, empty input, byte order marks and arrays named.
 #[test]

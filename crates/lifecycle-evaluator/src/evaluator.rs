@@ -473,6 +473,92 @@ impl Evaluator {
         Ok(saved)
     }
 
+    /// Records a batch of results all or nothing, once: every result is
+    /// checked first (an invalid one, or one for an unknown or retired
+    /// version, records nothing); then the checkpoints of every version the
+    /// batch touches are saved with the batch's id in one atomic write
+    /// ([`Store::save_metrics_batch`]), and only then do the results count
+    /// in memory. A batch whose id was recorded already is
+    /// [`lifecycle_store::StoreError::BatchRecorded`], recording nothing; a
+    /// failed write leaves memory and store as they were. Returns what was
+    /// saved, per version.
+    pub async fn record_batch(
+        &self,
+        store: &dyn Store,
+        results: &[(ModelId, Version, InferenceResult)],
+        batch_id: &str,
+    ) -> Result<Vec<Published>, EvaluatorError> {
+        let snapshot = self.shared.tracked.load_full();
+        // Per version touched: the results of this batch alone.
+        let mut deltas: Vec<(ModelId, Arc<Tracked>, Window)> = Vec::new();
+        let now = self.shared.clock.now();
+        let now_ms = self.shared.clock.now_millis();
+        let window_secs = self.shared.config.settings().evaluation_window_secs;
+        for (model_id, version, result) in results {
+            result.validate()?;
+            let tracked = snapshot
+                .get(model_id.as_str())
+                .and_then(|versions| versions.iter().find(|t| &t.version == version))
+                .ok_or_else(|| unknown(model_id.as_str(), version))?;
+            if tracked.retired {
+                return Err(EvaluatorError::Retired {
+                    model_id: model_id.clone(),
+                    version: version.clone(),
+                });
+            }
+            let at = match deltas.iter().position(|(_, t, _)| Arc::ptr_eq(t, tracked)) {
+                Some(at) => at,
+                None => {
+                    deltas.push((model_id.clone(), tracked.clone(), Window::new(window_secs)));
+                    deltas.len() - 1
+                }
+            };
+            let (_, tracked, delta) = &mut deltas[at];
+            delta.current(now_ms).record(result, tracked.per_token);
+        }
+        // No checkpoint may run between the snapshot taken here and the
+        // merge below, or it would save a state without this batch after it.
+        let _one_at_a_time = self.shared.checkpointing.lock().await;
+        let mut saves = Vec::new();
+        let mut published = Vec::new();
+        for (model_id, tracked, delta) in &deltas {
+            let mut whole = tracked.whole().unwrap_or_else(|| Window::new(window_secs));
+            whole.merge(delta);
+            let metrics = whole.lifetime().metrics(now, tracked.prices.as_ref());
+            let health = *lock(&tracked.books.health);
+            let state = serde_json::to_vec(&Saved {
+                window: whole,
+                health,
+            })
+            .map_err(|e| EvaluatorError::Checkpoint {
+                model_id: model_id.clone(),
+                version: tracked.version.clone(),
+                reason: e.to_string(),
+            })?;
+            saves.push(MetricsSnapshot {
+                model_id: model_id.clone(),
+                version: tracked.version.clone(),
+                taken_at: now,
+                metrics: metrics.clone(),
+                state,
+            });
+            published.push(Published {
+                model_id: model_id.clone(),
+                version: tracked.version.clone(),
+                metrics,
+            });
+        }
+        store.save_metrics_batch(saves, batch_id).await?;
+        for (_, tracked, delta) in &deltas {
+            lock(&tracked.shards[0].0).merge(delta);
+            tracked
+                .books
+                .saved_samples
+                .store(tracked.lifetime().samples(), Ordering::Release);
+        }
+        Ok(published)
+    }
+
     /// Restores the statistics of tracked versions — lifetime and rolling
     /// window — from their last checkpoints in `store`; call once, after
     /// tracking, before recording.

@@ -31,6 +31,15 @@ pub fn model_prefix(model_id: &ModelId) -> Vec<u8> {
     key
 }
 
+/// `metrics`: the mark of a recorded batch of results. Model ids never
+/// start with the separator, so these never meet a version's key.
+pub fn batch(batch_id: &str) -> Vec<u8> {
+    let mut key = vec![SEP];
+    key.extend_from_slice(b"batch:");
+    key.extend_from_slice(batch_id.as_bytes());
+    key
+}
+
 /// `audit_by_severity`: severity rank, sequence number.
 pub fn severity_sequence(severity: Severity, seq: u64) -> [u8; 9] {
     let mut key = [0u8; 9];

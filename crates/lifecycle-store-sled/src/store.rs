@@ -612,6 +612,54 @@ impl Store for SledStore {
         self.durable().await
     }
 
+    async fn save_metrics_batch(
+        &self,
+        snapshots: Vec<MetricsSnapshot>,
+        batch_id: &str,
+    ) -> Result<(), StoreError> {
+        let mark = keys::batch(batch_id);
+        // One sled batch on one tree is atomic, a crash included.
+        let mut batch = sled::Batch::default();
+        for snapshot in &snapshots {
+            snapshot.metrics.validate()?;
+            if self
+                .read_model(&snapshot.model_id)?
+                .version(&snapshot.version)
+                .is_none()
+            {
+                return Err(StoreError::UnknownVersion {
+                    model_id: snapshot.model_id.clone(),
+                    version: snapshot.version.clone(),
+                });
+            }
+            let key = keys::model_version(&snapshot.model_id, &snapshot.version);
+            batch.insert(key, encode(snapshot)?);
+        }
+        batch.insert(mark.clone(), b"1".to_vec());
+        {
+            // Checking and writing under one lock: two runs of the same
+            // batch cannot both land.
+            let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            if self
+                .metrics
+                .contains_key(&mark)
+                .map_err(|e| self.error(e))?
+            {
+                return Err(StoreError::BatchRecorded {
+                    batch_id: batch_id.to_string(),
+                });
+            }
+            self.metrics.apply_batch(batch).map_err(|e| self.error(e))?;
+        }
+        self.durable().await
+    }
+
+    async fn batch_recorded(&self, batch_id: &str) -> Result<bool, StoreError> {
+        self.metrics
+            .contains_key(keys::batch(batch_id))
+            .map_err(|e| self.error(e))
+    }
+
     async fn metrics(
         &self,
         model_id: &ModelId,

@@ -45,6 +45,13 @@ pub enum StoreError {
         versions: Vec<Version>,
     },
 
+    /// A batch of results with this id was recorded already.
+    #[error("batch {batch_id} was recorded already; nothing from it was recorded again")]
+    BatchRecorded {
+        /// The batch's id.
+        batch_id: String,
+    },
+
     /// The version is not registered.
     #[error("model {model_id} has no version {version}; register it first")]
     UnknownVersion {

@@ -33,6 +33,8 @@ struct Inner {
     models: BTreeMap<ModelId, ModelState>,
     audit: AuditLog,
     metrics: HashMap<(ModelId, Version), MetricsSnapshot>,
+    /// Ids of the batches of results recorded.
+    batches: BTreeSet<String>,
 }
 
 /// The audit log with one index per kind of query.
@@ -160,6 +162,42 @@ impl Store for MemoryStore {
         let key = (snapshot.model_id.clone(), snapshot.version.clone());
         inner.metrics.insert(key, snapshot);
         Ok(())
+    }
+
+    async fn save_metrics_batch(
+        &self,
+        snapshots: Vec<MetricsSnapshot>,
+        batch_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        if inner.batches.contains(batch_id) {
+            return Err(StoreError::BatchRecorded {
+                batch_id: batch_id.to_string(),
+            });
+        }
+        for snapshot in &snapshots {
+            snapshot.metrics.validate()?;
+            let registered = inner
+                .models
+                .get(&snapshot.model_id)
+                .is_some_and(|m| m.version(&snapshot.version).is_some());
+            if !registered {
+                return Err(StoreError::UnknownVersion {
+                    model_id: snapshot.model_id.clone(),
+                    version: snapshot.version.clone(),
+                });
+            }
+        }
+        for snapshot in snapshots {
+            let key = (snapshot.model_id.clone(), snapshot.version.clone());
+            inner.metrics.insert(key, snapshot);
+        }
+        inner.batches.insert(batch_id.to_string());
+        Ok(())
+    }
+
+    async fn batch_recorded(&self, batch_id: &str) -> Result<bool, StoreError> {
+        Ok(self.read().batches.contains(batch_id))
     }
 
     async fn metrics(

@@ -84,6 +84,21 @@ pub trait Store: Send + Sync {
     /// change the model's revision.
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError>;
 
+    /// Saves the checkpoints of several versions and marks the batch of
+    /// results they hold as recorded, in one atomic write: all of it lands,
+    /// or (on any error, a crash included) none. MUST return
+    /// [`StoreError::BatchRecorded`] when `batch_id` is marked already and
+    /// [`StoreError::UnknownVersion`] for an unregistered version, writing
+    /// nothing. Does not change any model's revision.
+    async fn save_metrics_batch(
+        &self,
+        snapshots: Vec<MetricsSnapshot>,
+        batch_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Whether a batch of results with this id was recorded.
+    async fn batch_recorded(&self, batch_id: &str) -> Result<bool, StoreError>;
+
     /// The last metrics checkpoint of a version, if any.
     async fn metrics(
         &self,

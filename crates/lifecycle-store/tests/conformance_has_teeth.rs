@@ -75,6 +75,16 @@ impl Store for Faulty {
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         self.0.audit_checkpoint().await
     }
+    async fn save_metrics_batch(
+        &self,
+        snapshots: Vec<MetricsSnapshot>,
+        batch_id: &str,
+    ) -> Result<(), StoreError> {
+        self.0.save_metrics_batch(snapshots, batch_id).await
+    }
+    async fn batch_recorded(&self, batch_id: &str) -> Result<bool, StoreError> {
+        self.0.batch_recorded(batch_id).await
+    }
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         match self.1 {
             Fault::ForgetsMetrics => Ok(()),

@@ -415,6 +415,27 @@ impl ModelLifecycleManager {
         Ok(self.live()?.evaluator.record(model_id, version, result)?)
     }
 
+    /// Records a batch of results all or nothing, and once: every result is
+    /// checked before any counts, the batch's checkpoints are saved in one
+    /// atomic write with `batch_id` (a content hash of the input, say), and
+    /// a batch whose id was recorded before is refused
+    /// ([`StoreError::BatchRecorded`]) recording nothing again — so a batch
+    /// re-run after a crash never counts twice. The versions' records are
+    /// updated with the new metrics. Returns what was saved per version.
+    pub async fn record_batch(
+        &self,
+        results: &[(ModelId, Version, InferenceResult)],
+        batch_id: &str,
+    ) -> Result<Vec<Published>, LifecycleError> {
+        let inner = self.live()?;
+        let saved = inner
+            .evaluator
+            .record_batch(&*inner.store, results, batch_id)
+            .await?;
+        publish(&inner.registry, saved.clone()).await;
+        Ok(saved)
+    }
+
     /// Judges a version against the thresholds over the rolling window.
     pub fn evaluate_model(
         &self,

@@ -96,6 +96,16 @@ impl Store for Releasable {
         self.get()?.audit_checkpoint().await
     }
 
+    async fn save_metrics_batch(
+        &self,
+        snapshots: Vec<MetricsSnapshot>,
+        batch_id: &str,
+    ) -> Result<(), StoreError> {
+        self.get()?.save_metrics_batch(snapshots, batch_id).await
+    }
+    async fn batch_recorded(&self, batch_id: &str) -> Result<bool, StoreError> {
+        self.get()?.batch_recorded(batch_id).await
+    }
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         self.get()?.save_metrics(snapshot).await
     }

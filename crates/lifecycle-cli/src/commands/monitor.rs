@@ -1,11 +1,12 @@
 //! Monitoring: record results, evaluate, compare, watch alerts.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use lifecycle::{
-    Alert, Class, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, InferenceResult,
-    ModelId, ModelLifecycleManager, ModelStatus, Version,
+    Alert, Class, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, EvaluatorError,
+    InferenceResult, LifecycleError, ModelId, ModelLifecycleManager, ModelStatus, StoreError,
+    Version,
 };
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,11 @@ async fn check_line(
 #[serde(rename_all = "camelCase")]
 struct Recorded {
     recorded: u64,
+    /// The batch's id (a file's content hash unless --batch-id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_id: Option<String>,
+    /// The batch had been recorded before: nothing was recorded again.
+    already_recorded: bool,
     by_version: Vec<VersionCount>,
 }
 
@@ -113,7 +119,7 @@ struct VersionCount {
 pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) -> Outcome {
     let mut known = BTreeMap::new();
     // Every result is checked before any is recorded: a bad line records nothing.
-    let checked = match (&args.file, &args.model, &args.version) {
+    let (checked, batch_id) = match (&args.file, &args.model, &args.version) {
         (Some(path), _, _) => {
             let text = read_input(path)?;
             let source = path.display().to_string();
@@ -124,26 +130,57 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
                 }
                 checked.push(check_line(m, &mut known, line, &source, index + 1).await?);
             }
-            checked
+            let batch_id = match &args.batch_id {
+                Some(id) => id.clone(),
+                None => content_id(text.as_bytes()),
+            };
+            (checked, Some(batch_id))
         }
         (None, Some(model), Some(number)) => {
             let result = from_flags(args);
-            vec![check(m, &mut known, model, number, result).await?]
+            (
+                vec![check(m, &mut known, model, number, result).await?],
+                None,
+            )
         }
         _ => return Err(Failure::error("give MODEL VERSION and flags, or --file")),
     };
-    let mut progress = Progress::new(checked.len());
     let mut counts: BTreeMap<(ModelId, Version), u64> = BTreeMap::new();
-    for (done, c) in checked.iter().enumerate() {
-        m.record_inference(c.model_id.as_str(), &c.version, &c.result)?;
+    for c in &checked {
         *counts
             .entry((c.model_id.clone(), c.version.clone()))
             .or_default() += 1;
-        progress.show(done + 1);
     }
-    progress.finish();
+    let already = match &batch_id {
+        // A file is one batch: all of it lands in one atomic write, or none.
+        Some(id) => {
+            let results: Vec<_> = checked
+                .iter()
+                .map(|c| (c.model_id.clone(), c.version.clone(), c.result))
+                .collect();
+            match m.record_batch(&results, id).await {
+                Ok(_) => false,
+                Err(LifecycleError::Evaluator(EvaluatorError::Store(
+                    StoreError::BatchRecorded { .. },
+                ))) => true,
+                Err(e) => {
+                    return Err(Failure::error(format!(
+                        "nothing from the file was recorded: {e}"
+                    )))
+                }
+            }
+        }
+        None => {
+            for c in &checked {
+                m.record_inference(c.model_id.as_str(), &c.version, &c.result)?;
+            }
+            false
+        }
+    };
     let report = Recorded {
-        recorded: checked.len() as u64,
+        recorded: if already { 0 } else { checked.len() as u64 },
+        batch_id: batch_id.clone(),
+        already_recorded: already,
         by_version: counts
             .into_iter()
             .map(|((model_id, version), results)| VersionCount {
@@ -154,6 +191,13 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             .collect(),
     };
     out.emit(&report, |out| {
+        if already {
+            out.print(&format!(
+                "Batch {} was recorded already; nothing recorded again.",
+                batch_id.as_deref().unwrap_or_default()
+            ));
+            return;
+        }
         let parts: Vec<String> = report
             .by_version
             .iter()
@@ -165,6 +209,14 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             parts.join(", ")
         ));
     })
+}
+
+/// A batch's id from its content: the same file is the same batch.
+fn content_id(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 fn from_flags(args: &RecordArgs) -> InferenceResult {
@@ -188,38 +240,6 @@ fn error_kind(arg: ErrorKindArg) -> ErrorKind {
         ErrorKindArg::ContentFiltered => ErrorKind::ContentFiltered,
         ErrorKindArg::Network => ErrorKind::Network,
         ErrorKindArg::Other => ErrorKind::Other,
-    }
-}
-
-/// A progress line on stderr for large inputs, only on a terminal.
-struct Progress {
-    total: usize,
-    shown: bool,
-    step: usize,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        Self {
-            total,
-            shown: total >= 10_000 && std::io::stderr().is_terminal(),
-            step: (total / 100).max(1),
-        }
-    }
-
-    fn show(&mut self, done: usize) {
-        if self.shown && (done % self.step == 0 || done == self.total) {
-            let percent = done * 100 / self.total;
-            let bar = "#".repeat(percent / 5) + &" ".repeat(20 - percent / 5);
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r[{bar}] {percent:>3} % {done}/{}", self.total);
-        }
-    }
-
-    fn finish(&self) {
-        if self.shown {
-            eprintln!();
-        }
     }
 }
 

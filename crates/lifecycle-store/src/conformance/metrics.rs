@@ -72,3 +72,65 @@ pub async fn snapshots_need_a_registered_version(store: Arc<dyn Store>) {
     ));
     assert_eq!(store.metrics(&id("m"), &ver("1.0.0")).await.unwrap(), None);
 }
+
+pub async fn batches_land_whole_and_once(store: Arc<dyn Store>) {
+    register(&*store, "m", &["1.0.0", "2.0.0"]).await;
+    assert!(!store.batch_recorded("b1").await.unwrap());
+    let (one, two) = (
+        snapshot("m", "1.0.0", 100, 10),
+        snapshot("m", "2.0.0", 50, 10),
+    );
+    store
+        .save_metrics_batch(vec![one.clone(), two.clone()], "b1")
+        .await
+        .unwrap();
+    assert!(store.batch_recorded("b1").await.unwrap());
+    assert!(!store.batch_recorded("b2").await.unwrap());
+    assert_eq!(
+        store.metrics(&id("m"), &ver("1.0.0")).await.unwrap(),
+        Some(one.clone())
+    );
+    assert_eq!(
+        store.metrics(&id("m"), &ver("2.0.0")).await.unwrap(),
+        Some(two)
+    );
+    match store
+        .save_metrics_batch(vec![snapshot("m", "1.0.0", 999, 20)], "b1")
+        .await
+    {
+        Err(StoreError::BatchRecorded { batch_id }) => assert_eq!(batch_id, "b1"),
+        other => panic!("a repeated batch: {other:?}"),
+    }
+    assert_eq!(
+        store.metrics(&id("m"), &ver("1.0.0")).await.unwrap(),
+        Some(one),
+        "a repeated batch writes nothing"
+    );
+    assert_eq!(store.model(&id("m")).await.unwrap().revision, 1);
+}
+
+pub async fn a_batch_with_a_bad_snapshot_writes_nothing(store: Arc<dyn Store>) {
+    register(&*store, "m", &["1.0.0"]).await;
+    let good = snapshot("m", "1.0.0", 10, 0);
+    let mut inconsistent = snapshot("m", "1.0.0", 10, 0);
+    inconsistent.metrics.sample_count = 3;
+    for (bad, expected) in [
+        (snapshot("m", "9.9.9", 10, 0), "unknown version"),
+        (inconsistent, "invalid metrics"),
+    ] {
+        let outcome = store.save_metrics_batch(vec![good.clone(), bad], "b").await;
+        assert!(
+            matches!(
+                outcome,
+                Err(StoreError::UnknownVersion { .. } | StoreError::Domain(_))
+            ),
+            "{expected}: {outcome:?}"
+        );
+        assert_eq!(
+            store.metrics(&id("m"), &ver("1.0.0")).await.unwrap(),
+            None,
+            "{expected}"
+        );
+        assert!(!store.batch_recorded("b").await.unwrap(), "{expected}");
+    }
+}
