@@ -192,3 +192,74 @@ async fn verify_finds_state_the_audit_log_does_not_describe() {
         "{mismatch}"
     );
 }
+
+/// A forger who rewrites the log with every hash recomputed, in ways the
+/// state replay cannot see (a message edited, the tail cut), is caught by a
+/// signed checkpoint kept outside the store; a forged checkpoint is caught
+/// by its signature.
+#[tokio::test]
+async fn a_signed_checkpoint_kept_outside_catches_rewrites_the_state_cannot_show() {
+    let lines = honest_backup().await;
+    let source = manager(Arc::new(MemoryStore::new())).await;
+    source.restore_backup(&reseal(lines)[..]).await.unwrap();
+    let key = signing_key(&"7".repeat(64)).unwrap();
+    let public = key.verifying_key();
+    // A model-less entry before the signed head, so that cutting the tail
+    // below it leaves the state intact.
+    source.sign_audit_head(&key).await.unwrap();
+    let checkpoint = source.sign_audit_head(&key).await.unwrap().unwrap();
+    // One more entry after the checkpoint: the chain goes on.
+    source.sign_audit_head(&key).await.unwrap();
+    let log = source.audit_log();
+    let honest = log.verify_against(&checkpoint, &public).await.unwrap();
+    assert_eq!(honest.problem, None);
+    assert_eq!(honest.entries_since, 2);
+
+    let mut bytes = Vec::new();
+    source.create_backup(&mut bytes).await.unwrap();
+    let lines: Vec<Value> = String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let audits = audit_positions(&lines);
+    let mut edited = lines.clone();
+    edited[audits[0]]["audit"]["message"] = "nothing happened here".into();
+    let mut cut = lines.clone();
+    for at in audits[audits.len() - 3..].iter().rev() {
+        cut.remove(*at);
+    }
+    for (what, forged, says) in [
+        ("an edited message", edited, "the log was rewritten"),
+        ("a cut tail", cut, "it was truncated"),
+    ] {
+        let target = manager(Arc::new(MemoryStore::new())).await;
+        target.restore_backup(&reseal(forged)[..]).await.unwrap();
+        let report = target.audit_log().verify().await.unwrap();
+        assert!(
+            report.is_intact(),
+            "{what}: invisible to the chain and the state"
+        );
+        let found = target
+            .audit_log()
+            .verify_against(&checkpoint, &public)
+            .await
+            .unwrap();
+        let problem = found.problem.unwrap_or_default();
+        assert!(problem.contains(says), "{what}: {problem}");
+    }
+
+    let mut moved = checkpoint.clone();
+    moved.sequence -= 1;
+    let other = signing_key(&"8".repeat(64)).unwrap().verifying_key();
+    for (what, forged, key) in [
+        ("a moved checkpoint", moved, public),
+        ("another key", checkpoint.clone(), other),
+    ] {
+        let found = log.verify_against(&forged, &key).await.unwrap();
+        assert!(
+            found.problem.unwrap_or_default().contains("signature"),
+            "{what}"
+        );
+    }
+}

@@ -15,9 +15,13 @@ mod error;
 mod export;
 mod log;
 mod report;
+mod signed;
 
 pub use active::ActiveAt;
+/// The ed25519 key types signed checkpoints use.
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use error::AuditError;
 pub use export::{ExportFormat, ExportSummary, PruneSummary};
 pub use log::{ModelAuditLog, VerifyReport};
 pub use report::{ChainStatus, ComplianceReport, ModelActivity};
+pub use signed::{signing_key, verifying_key, ExtendsCheckpoint, SignedCheckpoint};

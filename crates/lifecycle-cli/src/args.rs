@@ -321,8 +321,32 @@ pub enum AuditCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Check every entry's hash and link.
-    Verify,
+    /// Check every entry's hash and link, and that the stored state is what
+    /// the entries describe; with --against, that the chain extends a signed
+    /// checkpoint kept outside the store.
+    Verify {
+        /// A checkpoint written by `audit sign` (JSON).
+        #[arg(long, requires = "public_key")]
+        against: Option<PathBuf>,
+        /// The trusted public key that signed it (64 hex digits), or a file holding it.
+        #[arg(long, env = "LIFECYCLE_AUDIT_PUBLIC_KEY")]
+        public_key: Option<String>,
+    },
+    /// Sign the chain's current head: recorded in the log and written out to keep elsewhere.
+    Sign {
+        /// The signing key file (from `audit keygen`).
+        #[arg(long, env = "LIFECYCLE_AUDIT_KEY_FILE")]
+        key: PathBuf,
+        /// Write the checkpoint here as well as to stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Make a signing key (written with mode 0600) and print its public key.
+    Keygen {
+        /// Where to write the key; never overwritten.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

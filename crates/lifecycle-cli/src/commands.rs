@@ -12,7 +12,7 @@ use clap::CommandFactory;
 use lifecycle::{Actor, EvaluationConfig, ModelId, ModelLifecycleManager, PolicyConfig, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::args::{Cli, Command};
+use crate::args::{AuditCommand, Cli, Command};
 use crate::failure::{Failure, Outcome};
 use crate::output::Output;
 
@@ -28,6 +28,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Outcome {
         }
         Command::Demo(args) => return crate::demo::run(cli, args, out).await,
         Command::Init => return init(cli, out).await,
+        Command::Audit(AuditCommand::Keygen { output }) => return audit::keygen(output, out),
         _ => {}
     }
     // Restoring fills a new store; everything else needs an existing one.

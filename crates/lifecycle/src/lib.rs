@@ -43,7 +43,10 @@ pub use error::LifecycleError;
 pub use manager::{MaintenanceReport, ModelLifecycleManager};
 pub use status::SystemStatus;
 
-pub use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
+pub use lifecycle_audit::{
+    signing_key, verifying_key, ComplianceReport, ExportFormat, ExportSummary, ExtendsCheckpoint,
+    ModelAuditLog, SignedCheckpoint, SigningKey, VerifyingKey,
+};
 pub use lifecycle_domain::*;
 pub use lifecycle_evaluator::{
     Alert, AlertLevel, Class, ComparisonConfig, ComparisonReport, EvaluationReport,

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use lifecycle_audit::{ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog};
+use lifecycle_audit::{
+    ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog, SignedCheckpoint, SigningKey,
+};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, EvaluationConfig,
@@ -413,6 +415,21 @@ impl ModelLifecycleManager {
         result: &InferenceResult,
     ) -> Result<(), LifecycleError> {
         Ok(self.live()?.evaluator.record(model_id, version, result)?)
+    }
+
+    /// Signs the audit chain's current head with `key` (kept outside the
+    /// store), records the signed checkpoint in the log and returns it, to
+    /// be kept elsewhere; `None` when the log is empty. See
+    /// [`ModelAuditLog::verify_against`].
+    pub async fn sign_audit_head(
+        &self,
+        key: &SigningKey,
+    ) -> Result<Option<SignedCheckpoint>, LifecycleError> {
+        let inner = self.live()?;
+        Ok(inner
+            .audit
+            .sign_head(key, inner.registry.actor().clone(), inner.clock.now())
+            .await?)
     }
 
     /// Records a batch of results all or nothing, and once: every result is

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use lifecycle::chrono::{DateTime, NaiveDate, Utc};
 use lifecycle::{
-    AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat, ModelId, ModelLifecycleManager,
-    Version,
+    signing_key, verifying_key, AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat,
+    ModelId, ModelLifecycleManager, SignedCheckpoint, Version,
 };
 use serde::Serialize;
 
@@ -190,7 +190,11 @@ pub async fn audit(m: &ModelLifecycleManager, command: &AuditCommand, out: &Outp
                 ));
             })
         }
-        AuditCommand::Verify => {
+        AuditCommand::Verify {
+            against: Some(path),
+            public_key: Some(key),
+        } => verify_against(m, path, key, out).await,
+        AuditCommand::Verify { .. } => {
             let report = m
                 .audit_log()
                 .verify()
@@ -215,7 +219,135 @@ pub async fn audit(m: &ModelLifecycleManager, command: &AuditCommand, out: &Outp
                 ))),
             }
         }
+        AuditCommand::Sign { key, output } => sign(m, key, output.as_deref(), out).await,
+        AuditCommand::Keygen { .. } => Err(Failure::error("keygen needs no store")),
     }
+}
+
+/// A value given inline or as the path of a file holding it.
+fn inline_or_file(value: &str) -> Outcome<String> {
+    let path = Path::new(value);
+    if path.is_file() {
+        return std::fs::read_to_string(path)
+            .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())));
+    }
+    Ok(value.to_string())
+}
+
+async fn verify_against(
+    m: &ModelLifecycleManager,
+    path: &Path,
+    key: &str,
+    out: &Output,
+) -> Outcome {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())))?;
+    let checkpoint: SignedCheckpoint = crate::input::parse_object(
+        &text,
+        &path.display().to_string(),
+        None,
+        "a signed checkpoint",
+    )?;
+    let public_key = verifying_key(&inline_or_file(key)?)
+        .map_err(|e| Failure::error(format!("--public-key: {e}")))?;
+    let found = m
+        .audit_log()
+        .verify_against(&checkpoint, &public_key)
+        .await
+        .map_err(|e| Failure::error(e.to_string()))?;
+    out.emit(&found, |out| {
+        if found.problem.is_none() {
+            out.print(&format!(
+                "Audit chain {} the signed checkpoint at entry {} ({} entries since).",
+                out.good("extends"),
+                found.sequence,
+                found.entries_since
+            ));
+        }
+    })?;
+    match &found.problem {
+        None => Ok(()),
+        Some(problem) => Err(Failure::error(format!(
+            "the audit log does not extend the checkpoint at entry {}: {problem}",
+            found.sequence
+        ))),
+    }
+}
+
+async fn sign(
+    m: &ModelLifecycleManager,
+    key: &Path,
+    output: Option<&Path>,
+    out: &Output,
+) -> Outcome {
+    let text = std::fs::read_to_string(key)
+        .map_err(|e| Failure::error(format!("cannot read the key {}: {e}", key.display())))?;
+    let key = signing_key(&text).map_err(|e| Failure::error(format!("{}: {e}", key.display())))?;
+    let Some(checkpoint) = m.sign_audit_head(&key).await? else {
+        return Err(Failure::error(
+            "the audit log is empty: nothing to sign yet",
+        ));
+    };
+    if let Some(path) = output {
+        let json = serde_json::to_vec_pretty(&checkpoint)
+            .map_err(|e| Failure::error(format!("cannot encode the checkpoint: {e}")))?;
+        write_atomically(path, |mut file| async move {
+            std::io::Write::write_all(&mut file, &json)
+                .and_then(|()| std::io::Write::flush(&mut file))
+                .map_err(|e| {
+                    lifecycle::LifecycleError::from(lifecycle::StoreError::Backend(e.to_string()))
+                })
+        })
+        .await?;
+    }
+    out.document(&checkpoint)
+}
+
+/// Writes a new signing key (mode 0600, never over an existing file) and
+/// prints its public key.
+pub fn keygen(path: &Path, out: &Output) -> Outcome {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut seed))
+        .map_err(|e| Failure::error(format!("cannot read random bytes: {e}")))?;
+    let key = lifecycle::SigningKey::from_bytes(&seed);
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            Failure::error(format!(
+                "cannot create {}: {e} (an existing key is never overwritten)",
+                path.display()
+            ))
+        })?;
+    writeln!(file, "{}", hex(&seed))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Failure::error(format!("cannot write {}: {e}", path.display())))?;
+    let public = hex(key.verifying_key().as_bytes());
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Made<'a> {
+        key_file: String,
+        public_key: &'a str,
+    }
+    out.emit(
+        &Made {
+            key_file: path.display().to_string(),
+            public_key: &public,
+        },
+        |out| {
+            out.print(&format!(
+                "Wrote a signing key to {} (keep it outside the store).",
+                path.display()
+            ));
+            out.print(&format!("Public key: {public}"));
+        },
+    )
 }
 
 fn entry_table(out: &Output, entries: &[AuditLogEntry]) {
