@@ -160,7 +160,7 @@ struct VersionSummary {
     status: ModelStatus,
     requests: u64,
     error_rate: f64,
-    p95_latency_ms: f64,
+    p95_latency_ms: Option<f64>,
 }
 
 fn start() -> DateTime<Utc> {
@@ -333,9 +333,9 @@ impl Demo {
                         .map_or_else(|| "approved".into(), ToString::to_string)
                 ),
                 format!(
-                    "300 test requests: {:?}, p95 {:.0} ms, error rate {:.1} %",
+                    "300 test requests: {:?}, p95 {}, error rate {:.1} %",
                     report.status,
-                    report.metrics.p95_latency_ms,
+                    crate::output::ms(report.metrics.p95_latency_ms),
                     report.metrics.error_rate() * 100.0
                 ),
                 "activated: the policy saw enough good samples".into(),
@@ -538,7 +538,7 @@ impl Demo {
                         n.out.status(v.status),
                         v.requests.to_string(),
                         format!("{:.2} %", v.error_rate * 100.0),
-                        format!("{:.0} ms", v.p95_latency_ms),
+                        crate::output::ms(v.p95_latency_ms),
                     ]
                 })
                 .collect();

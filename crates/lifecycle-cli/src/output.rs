@@ -178,6 +178,11 @@ fn visible_len(text: &str) -> usize {
     len
 }
 
+/// A latency for people: whole milliseconds, or `n/a` when there is none.
+pub fn ms(latency: Option<f64>) -> String {
+    latency.map_or_else(|| "n/a".to_string(), |l| format!("{l:.0} ms"))
+}
+
 /// A time as people and machines both read it: `2026-11-26T09:00:00Z`.
 pub fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -22,14 +22,15 @@ pub struct ModelPerformanceMetrics {
     pub success_count: u64,
     /// Requests that failed. `success_count + failure_count == sample_count`.
     pub failure_count: u64,
-    /// Mean latency of successful requests, in milliseconds.
-    pub mean_latency_ms: f64,
-    /// Median latency of successful requests, in milliseconds.
-    pub p50_latency_ms: f64,
-    /// 95th percentile latency of successful requests, in milliseconds.
-    pub p95_latency_ms: f64,
-    /// 99th percentile latency of successful requests, in milliseconds.
-    pub p99_latency_ms: f64,
+    /// Mean latency of successful requests, in milliseconds; `None` (JSON
+    /// `null`) when none succeeded: absent, never 0.
+    pub mean_latency_ms: Option<f64>,
+    /// Median latency of successful requests, in milliseconds; `None` when none succeeded.
+    pub p50_latency_ms: Option<f64>,
+    /// 95th percentile latency of successful requests, in milliseconds; `None` when none succeeded.
+    pub p95_latency_ms: Option<f64>,
+    /// 99th percentile latency of successful requests, in milliseconds; `None` when none succeeded.
+    pub p99_latency_ms: Option<f64>,
     /// Mean confidence over the requests that reported one; `None` if none did.
     pub mean_confidence: Option<f64>,
     /// Prompt tokens over all requests.
@@ -55,8 +56,8 @@ impl ModelPerformanceMetrics {
         ratio(self.success_count, self.sample_count)
     }
 
-    /// The latency figure for a statistic.
-    pub fn latency(&self, statistic: LatencyStatistic) -> f64 {
+    /// The latency figure for a statistic; `None` when no request succeeded.
+    pub fn latency(&self, statistic: LatencyStatistic) -> Option<f64> {
         match statistic {
             LatencyStatistic::Mean => self.mean_latency_ms,
             LatencyStatistic::P50 => self.p50_latency_ms,
@@ -103,13 +104,16 @@ impl ModelPerformanceMetrics {
             c.min_success_rate,
             success_rate < c.min_success_rate,
         );
-        let latency = self.latency(c.latency_statistic);
-        check(
-            Threshold::MaxLatency(c.latency_statistic),
-            latency,
-            c.max_latency_ms,
-            latency > c.max_latency_ms,
-        );
+        // Without a successful request there is no latency to judge (the
+        // success rate fails instead).
+        if let Some(latency) = self.latency(c.latency_statistic) {
+            check(
+                Threshold::MaxLatency(c.latency_statistic),
+                latency,
+                c.max_latency_ms,
+                latency > c.max_latency_ms,
+            );
+        }
         if let Some(confidence) = self.mean_confidence {
             check(
                 Threshold::MinConfidence,
@@ -132,10 +136,16 @@ impl ModelPerformanceMetrics {
                 ),
             ));
         }
-        check_latency("metrics.meanLatencyMs", self.mean_latency_ms)?;
-        check_latency("metrics.p50LatencyMs", self.p50_latency_ms)?;
-        check_latency("metrics.p95LatencyMs", self.p95_latency_ms)?;
-        check_latency("metrics.p99LatencyMs", self.p99_latency_ms)?;
+        for (field, latency) in [
+            ("metrics.meanLatencyMs", self.mean_latency_ms),
+            ("metrics.p50LatencyMs", self.p50_latency_ms),
+            ("metrics.p95LatencyMs", self.p95_latency_ms),
+            ("metrics.p99LatencyMs", self.p99_latency_ms),
+        ] {
+            if let Some(ms) = latency {
+                check_latency(field, ms)?;
+            }
+        }
         if self
             .total_cost
             .is_some_and(|c| c.is_sign_negative() && !c.is_zero())

@@ -150,7 +150,7 @@ fn near_limit(
 ) -> Option<(Threshold, f64, f64)> {
     let c = config.settings();
     let latency = metrics.latency(c.latency_statistic);
-    if latency >= 0.9 * c.max_latency_ms {
+    if let Some(latency) = latency.filter(|l| *l >= 0.9 * c.max_latency_ms) {
         return Some((
             Threshold::MaxLatency(c.latency_statistic),
             latency,

@@ -131,9 +131,9 @@ impl VersionStats {
     }
 
     /// A latency quantile of successful requests (within 1 % of the true
-    /// value), or 0 when there were none.
-    pub fn latency_quantile(&self, q: f64) -> f64 {
-        self.latency.quantile(q).ok().flatten().unwrap_or(0.0)
+    /// value), or `None` when there were none.
+    pub fn latency_quantile(&self, q: f64) -> Option<f64> {
+        self.latency.quantile(q).ok().flatten()
     }
 
     /// The published form, as of `now`, with costs at `prices` (unknown
@@ -144,8 +144,8 @@ impl VersionStats {
         prices: Option<&ModelCostInfo>,
     ) -> ModelPerformanceMetrics {
         let mean = match self.successes {
-            0 => 0.0,
-            n => self.latency.sum().unwrap_or(0.0) / n as f64,
+            0 => None,
+            n => self.latency.sum().map(|sum| sum / n as f64),
         };
         ModelPerformanceMetrics {
             sample_count: self.samples(),

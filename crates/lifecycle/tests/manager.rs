@@ -261,7 +261,7 @@ async fn metrics_are_published_into_the_registry_every_interval() {
         .metrics
         .unwrap();
     assert_eq!(metrics.total_input_tokens, 1_000 * metrics.sample_count);
-    assert!((metrics.p50_latency_ms - 120.0).abs() <= 1.2);
+    assert!((metrics.p50_latency_ms.unwrap() - 120.0).abs() <= 1.2);
     let audited = manager.get_model_history(&model).await.unwrap();
     assert_eq!(audited.len(), 1, "publishing is not audited: {audited:?}");
 }

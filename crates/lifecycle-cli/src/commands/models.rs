@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{model_id, version};
 use crate::args::{CanaryCommand, ListArgs, RegisterArgs, StatusArg};
 use crate::failure::{Failure, Outcome};
-use crate::output::{time, Output};
+use crate::output::{ms, time, Output};
 
 pub async fn register(m: &ModelLifecycleManager, args: &RegisterArgs, out: &Output) -> Outcome {
     let record = match &args.file {
@@ -208,12 +208,12 @@ pub async fn show(
             rows.push((
                 "metrics",
                 format!(
-                    "{} requests, error rate {:.2} %, p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+                    "{} requests, error rate {:.2} %, p50 {}, p95 {}, p99 {}",
                     metrics.sample_count,
                     metrics.error_rate() * 100.0,
-                    metrics.p50_latency_ms,
-                    metrics.p95_latency_ms,
-                    metrics.p99_latency_ms
+                    ms(metrics.p50_latency_ms),
+                    ms(metrics.p95_latency_ms),
+                    ms(metrics.p99_latency_ms)
                 ),
             ));
         }

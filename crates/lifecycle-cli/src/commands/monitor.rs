@@ -14,7 +14,7 @@ use super::models::read_input;
 use super::{model_id, version};
 use crate::args::{ErrorKindArg, RecordArgs};
 use crate::failure::{Failure, Outcome};
-use crate::output::{time, Output};
+use crate::output::{ms, time, Output};
 
 /// One line of an NDJSON results file.
 #[derive(Deserialize)]
@@ -281,11 +281,11 @@ pub fn print_evaluation(out: &Output, report: &EvaluationReport) {
         report.model_id, report.version, report.window_secs, report.samples
     ));
     out.print(&format!(
-        "  error rate {:.2} %, latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, confidence {}",
+        "  error rate {:.2} %, latency p50 {}, p95 {}, p99 {}, confidence {}",
         m.error_rate() * 100.0,
-        m.p50_latency_ms,
-        m.p95_latency_ms,
-        m.p99_latency_ms,
+        ms(m.p50_latency_ms),
+        ms(m.p95_latency_ms),
+        ms(m.p99_latency_ms),
         m.mean_confidence
             .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2}"))
     ));

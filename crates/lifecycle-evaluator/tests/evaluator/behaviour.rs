@@ -77,11 +77,11 @@ fn failures_are_counted_by_kind_and_kept_out_of_latency() {
         (100, 90, 10)
     );
     assert!(
-        (m.p99_latency_ms - 100.0).abs() <= 1.0,
+        (m.p99_latency_ms.unwrap() - 100.0).abs() <= 1.0,
         "failures do not skew latency: {}",
-        m.p99_latency_ms
+        m.p99_latency_ms.unwrap()
     );
-    assert_eq!(m.mean_latency_ms, 100.0);
+    assert_eq!(m.mean_latency_ms.unwrap(), 100.0);
     assert!((m.mean_confidence.unwrap() - 0.8).abs() < 1e-12);
     assert_eq!(
         (m.total_input_tokens, m.total_output_tokens),
@@ -233,5 +233,41 @@ fn tracking_a_version_again_while_it_records_loses_nothing() {
     assert_eq!(
         evaluator.lifetime_metrics("a", &v1()).unwrap().sample_count,
         100_000
+    );
+}
+
+#[test]
+fn without_a_successful_request_latencies_are_absent_not_zero() {
+    let (evaluator, _) = evaluator(&["m"]);
+    let empty = evaluator.window_metrics("m", &v1()).unwrap();
+    assert_eq!(
+        (
+            empty.mean_latency_ms,
+            empty.p50_latency_ms,
+            empty.p99_latency_ms
+        ),
+        (None, None, None)
+    );
+    record(
+        &evaluator,
+        "m",
+        60,
+        InferenceResult::failure(ErrorKind::Timeout, 30_000.0),
+    );
+    let failed = evaluator.window_metrics("m", &v1()).unwrap();
+    assert_eq!(
+        failed.p95_latency_ms, None,
+        "failures carry no latency figure"
+    );
+    let json = serde_json::to_value(&failed).unwrap();
+    assert!(json["p95LatencyMs"].is_null(), "{json}");
+    let report = evaluator.evaluate("m", &v1()).unwrap();
+    assert!(
+        report
+            .violations
+            .iter()
+            .all(|v| !matches!(v.threshold, Threshold::MaxLatency(_))),
+        "no latency is judged, the success rate fails: {:?}",
+        report.violations
     );
 }
