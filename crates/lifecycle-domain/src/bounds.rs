@@ -24,9 +24,10 @@ pub const MAX_TOKENS: u32 = 100_000_000;
 /// Highest price of 1,000 tokens, in the price's currency.
 pub const MAX_PRICE_PER_1K: Decimal = dec!(10000);
 
-/// Most decimal places of a price per 1,000 tokens (a millionth of a
-/// millionth of a currency unit).
-pub const MAX_PRICE_DECIMALS: u32 = 12;
+/// Most decimal places of a price per 1,000 tokens: all a decimal can hold
+/// (28). Not lower, so that every price stored by an earlier version (such
+/// as an imported `0.0031999999999999997`) stays valid.
+pub const MAX_PRICE_DECIMALS: u32 = 28;
 
 /// Highest cost limit per request a policy may set.
 pub const MAX_COST_PER_REQUEST: Decimal = dec!(1000000000);
@@ -177,6 +178,13 @@ mod tests {
         assert!(check_money("p", dec!(0), MAX_PRICE_PER_1K, 12).is_ok());
         assert!(check_money("p", dec!(-0), MAX_PRICE_PER_1K, 12).is_ok());
         assert!(check_money("p", dec!(0.000000000001), MAX_PRICE_PER_1K, 12).is_ok());
+        assert!(check_money(
+            "p",
+            dec!(0.0031999999999999997),
+            MAX_PRICE_PER_1K,
+            MAX_PRICE_DECIMALS
+        )
+        .is_ok());
         assert!(check_money("p", dec!(1.50000000000000), MAX_PRICE_PER_1K, 12).is_ok());
         let err = check_money("p", dec!(-1), MAX_PRICE_PER_1K, 12).unwrap_err();
         assert!(
