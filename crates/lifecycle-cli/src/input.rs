@@ -68,38 +68,23 @@ pub fn parse_object<T: DeserializeOwned>(
     })
 }
 
-/// Cuts every quoted value in `message` to a readable length.
+/// Cuts every value serde quotes in `message` (between backticks or double
+/// quotes) to a readable length.
 fn shorten_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len().min(512));
-    let mut parts = message.split('`').enumerate().peekable();
-    while let Some((i, part)) = parts.next() {
-        if i % 2 == 1 && parts.peek().is_some() {
-            out.push('`');
-            out.push_str(&shorten(part));
-            out.push('`');
-        } else {
-            if i % 2 == 1 {
-                out.push('`');
-            }
-            out.push_str(&shorten_plain(part));
-        }
-    }
-    out
+    shorten_between(&shorten_between(message, '`'), '"')
 }
 
-/// serde quotes values as `invalid value: string "..."`; cut those too.
-fn shorten_plain(text: &str) -> String {
-    let mut out = String::new();
-    let mut pieces = text.split('"').enumerate().peekable();
-    while let Some((i, piece)) = pieces.next() {
-        if i % 2 == 1 && pieces.peek().is_some() {
-            out.push('"');
+fn shorten_between(text: &str, quote: char) -> String {
+    let pieces: Vec<&str> = text.split(quote).collect();
+    let mut out = String::with_capacity(text.len().min(512));
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            out.push(quote);
+        }
+        // Odd pieces lie between a pair of quotes, unless the last is unpaired.
+        if i % 2 == 1 && i + 1 < pieces.len() {
             out.push_str(&shorten(piece));
-            out.push('"');
         } else {
-            if i % 2 == 1 {
-                out.push('"');
-            }
             out.push_str(piece);
         }
     }

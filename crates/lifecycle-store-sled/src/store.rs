@@ -593,18 +593,8 @@ impl Store for SledStore {
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
-        snapshot.metrics.validate()?;
         // Versions are never removed, so a version seen registered stays so.
-        if self
-            .read_model(&snapshot.model_id)?
-            .version(&snapshot.version)
-            .is_none()
-        {
-            return Err(StoreError::UnknownVersion {
-                model_id: snapshot.model_id,
-                version: snapshot.version,
-            });
-        }
+        snapshot.check(Some(&self.read_model(&snapshot.model_id)?))?;
         let key = keys::model_version(&snapshot.model_id, &snapshot.version);
         self.metrics
             .insert(key, encode(&snapshot)?)
@@ -621,17 +611,7 @@ impl Store for SledStore {
         // One sled batch on one tree is atomic, a crash included.
         let mut batch = sled::Batch::default();
         for snapshot in &snapshots {
-            snapshot.metrics.validate()?;
-            if self
-                .read_model(&snapshot.model_id)?
-                .version(&snapshot.version)
-                .is_none()
-            {
-                return Err(StoreError::UnknownVersion {
-                    model_id: snapshot.model_id.clone(),
-                    version: snapshot.version.clone(),
-                });
-            }
+            snapshot.check(Some(&self.read_model(&snapshot.model_id)?))?;
             let key = keys::model_version(&snapshot.model_id, &snapshot.version);
             batch.insert(key, encode(snapshot)?);
         }

@@ -220,6 +220,22 @@ pub struct MetricsSnapshot {
     pub state: Vec<u8>,
 }
 
+impl MetricsSnapshot {
+    /// Checks what every adapter checks before saving: the metrics are
+    /// valid and the version is registered in `state` (its model's state;
+    /// `None` for an unknown model).
+    pub fn check(&self, state: Option<&ModelState>) -> Result<(), StoreError> {
+        self.metrics.validate()?;
+        if state.is_some_and(|s| s.version(&self.version).is_some()) {
+            return Ok(());
+        }
+        Err(StoreError::UnknownVersion {
+            model_id: self.model_id.clone(),
+            version: self.version.clone(),
+        })
+    }
+}
+
 /// Checks that `versions` (a model's records after a commit) hold at most one
 /// active and at most one canary version.
 pub(crate) fn check_single_active<'a>(

@@ -147,18 +147,8 @@ impl Store for MemoryStore {
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
-        snapshot.metrics.validate()?;
         let mut inner = self.write();
-        let registered = inner
-            .models
-            .get(&snapshot.model_id)
-            .is_some_and(|m| m.version(&snapshot.version).is_some());
-        if !registered {
-            return Err(StoreError::UnknownVersion {
-                model_id: snapshot.model_id,
-                version: snapshot.version,
-            });
-        }
+        snapshot.check(inner.models.get(&snapshot.model_id))?;
         let key = (snapshot.model_id.clone(), snapshot.version.clone());
         inner.metrics.insert(key, snapshot);
         Ok(())
@@ -176,17 +166,7 @@ impl Store for MemoryStore {
             });
         }
         for snapshot in &snapshots {
-            snapshot.metrics.validate()?;
-            let registered = inner
-                .models
-                .get(&snapshot.model_id)
-                .is_some_and(|m| m.version(&snapshot.version).is_some());
-            if !registered {
-                return Err(StoreError::UnknownVersion {
-                    model_id: snapshot.model_id.clone(),
-                    version: snapshot.version.clone(),
-                });
-            }
+            snapshot.check(inner.models.get(&snapshot.model_id))?;
         }
         for snapshot in snapshots {
             let key = (snapshot.model_id.clone(), snapshot.version.clone());
