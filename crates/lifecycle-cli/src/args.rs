@@ -144,14 +144,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// A JSON file in the library's `ModelVersion` shape (`-` for stdin).
-    /// The whole file is one batch: checked first, then recorded all or
-    /// nothing in one write, and only once (a re-run says so and records
-    /// nothing again).
     #[arg(long, conflicts_with_all = ["model", "version"])]
     pub file: Option<PathBuf>,
-    /// The batch's id (default: the SHA-256 of the file's content).
-    #[arg(long, requires = "file")]
-    pub batch_id: Option<String>,
     /// The model id, e.g. gpt-4-turbo.
     #[arg(long, required_unless_present = "file")]
     pub model: Option<String>,

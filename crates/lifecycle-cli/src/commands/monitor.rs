@@ -136,6 +136,11 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             };
             (checked, Some(batch_id))
         }
+        (None, Some(_), Some(_)) if args.batch_id.is_some() => {
+            return Err(Failure::error(
+                "--batch-id names the batch of a --file; a single result is not a batch",
+            ))
+        }
         (None, Some(model), Some(number)) => {
             let result = from_flags(args);
             (
