@@ -139,6 +139,9 @@ pub fn check_format(path: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<(),
 }
 
 /// Translates sled's errors at the boundary, naming the path.
+/// What a user is told when the disk is full.
+const DISK_FULL: &str = "the disk is full (no space left on device); free space and run the command again — what was acknowledged before is kept";
+
 pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
     let path = path.to_path_buf();
     match error {
@@ -149,10 +152,12 @@ pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
             path,
             reason: format!("permission denied ({e}); check the directory's owner and mode"),
         },
-        sled::Error::Io(e) if e.kind() == ErrorKind::StorageFull => StoreError::Unusable {
-            path,
-            reason: "the disk is full (no space left on device); free space and run the command again — what was acknowledged before is kept".into(),
-        },
+        sled::Error::Io(e) if e.kind() == ErrorKind::StorageFull || disk_full(&e.to_string()) => {
+            StoreError::Unusable {
+                path,
+                reason: DISK_FULL.into(),
+            }
+        }
         sled::Error::Io(e) => StoreError::Unusable {
             path,
             reason: e.to_string(),
@@ -161,11 +166,21 @@ pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
             path,
             detail: format!("sled found damaged data at {at:?}"),
         },
+        // sled reports some I/O failures as text (a bug report carrying the
+        // error's debug form): a full disk is still a full disk.
+        other if disk_full(&other.to_string()) => StoreError::Unusable {
+            path,
+            reason: DISK_FULL.into(),
+        },
         other => StoreError::Corrupted {
             path,
             detail: other.to_string(),
         },
     }
+}
+
+fn disk_full(text: &str) -> bool {
+    text.contains("StorageFull") || text.contains("os error 28") || text.contains("No space left")
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
