@@ -521,10 +521,13 @@ impl Evaluator {
         let _one_at_a_time = self.shared.checkpointing.lock().await;
         let mut saves = Vec::new();
         let mut published = Vec::new();
+        let mut saved_samples = Vec::new();
         for (model_id, tracked, delta) in &deltas {
             let mut whole = tracked.whole().unwrap_or_else(|| Window::new(window_secs));
             whole.merge(delta);
-            let metrics = whole.lifetime().metrics(now, tracked.prices.as_ref());
+            let lifetime = whole.lifetime();
+            saved_samples.push(lifetime.samples());
+            let metrics = lifetime.metrics(now, tracked.prices.as_ref());
             let health = *lock(&tracked.books.health);
             let state = serde_json::to_vec(&Saved {
                 window: whole,
@@ -549,12 +552,11 @@ impl Evaluator {
             });
         }
         store.save_metrics_batch(saves, batch_id).await?;
-        for (_, tracked, delta) in &deltas {
+        for ((_, tracked, delta), saved) in deltas.iter().zip(saved_samples) {
             lock(&tracked.shards[0].0).merge(delta);
-            tracked
-                .books
-                .saved_samples
-                .store(tracked.lifetime().samples(), Ordering::Release);
+            // What the store holds now: results recorded meanwhile by other
+            // threads stay unsaved, for the next checkpoint.
+            tracked.books.saved_samples.store(saved, Ordering::Release);
         }
         Ok(published)
     }

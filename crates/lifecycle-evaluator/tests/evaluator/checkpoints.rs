@@ -265,3 +265,66 @@ async fn a_different_window_length_is_rebucketed_not_dropped() {
         assert_eq!(read.lifetime_metrics("m", &v1()).unwrap().sample_count, 100);
     }
 }
+
+/// A batch counts in memory only once its atomic save landed: a failed
+/// save, or a repeated batch, leaves every version as it was.
+#[tokio::test]
+async fn a_batch_counts_only_after_its_save_and_only_once() {
+    let store = store().await;
+    let evaluator = evaluator(1_000_000);
+    // Tracked here but unknown to the store: its save fails.
+    evaluator.track(&record_of("other"));
+    let result = InferenceResult::success(100.0);
+    let m = ModelId::new("m").unwrap();
+    let other = ModelId::new("other").unwrap();
+    let failing = vec![(m.clone(), v1(), result), (other, v1(), result)];
+    let err = evaluator
+        .record_batch(&*store, &failing, "b0")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EvaluatorError::Store(StoreError::UnknownVersion { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        evaluator.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        0
+    );
+    assert!(!store.batch_recorded("b0").await.unwrap());
+
+    let batch = vec![(m.clone(), v1(), result); 250];
+    let saved = evaluator.record_batch(&*store, &batch, "b1").await.unwrap();
+    assert_eq!(saved[0].metrics.sample_count, 250);
+    assert_eq!(
+        evaluator.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        250
+    );
+    let stored = store.metrics(&m, &v1()).await.unwrap().unwrap();
+    assert_eq!(stored.metrics.sample_count, 250, "saved with the batch");
+    let again = evaluator
+        .record_batch(&*store, &batch, "b1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            again,
+            EvaluatorError::Store(StoreError::BatchRecorded { .. })
+        ),
+        "{again}"
+    );
+    assert_eq!(
+        evaluator.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        250,
+        "once"
+    );
+    // A restarted evaluator sees the batch.
+    let restarted = self::evaluator(100);
+    restarted.restore(&*store).await.unwrap();
+    assert_eq!(
+        restarted.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        250
+    );
+}
