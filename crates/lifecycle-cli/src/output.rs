@@ -93,6 +93,12 @@ impl Output {
         self.write_line(line, self.terminal);
     }
 
+    /// Prints a line that must reach a reader at once, terminal or not
+    /// (`watch` piped into a log).
+    pub fn print_now(&self, line: &str) {
+        self.write_line(line, true);
+    }
+
     /// Prints rows under headers, each column as wide as its widest cell.
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

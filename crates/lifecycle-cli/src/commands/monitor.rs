@@ -361,7 +361,7 @@ pub async fn watch(m: &ModelLifecycleManager, interval_secs: u64, out: &Output) 
     } else {
         drop(lines);
         if !out.is_json() {
-            out.print("Watching alerts (Ctrl-C to stop)...");
+            out.print_now("Watching alerts (Ctrl-C to stop)...");
         }
     }
     let mut timer = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
@@ -399,7 +399,7 @@ fn report_alerts(alerts: Vec<Alert>, out: &Output) -> Outcome {
                 lifecycle::AlertLevel::Resolved => out.good(&level),
                 lifecycle::AlertLevel::Warning => level,
             };
-            out.print(&format!("{} {level:<8} {}", time(alert.at), alert.message));
+            out.print_now(&format!("{} {level:<8} {}", time(alert.at), alert.message));
         }
     }
     Ok(())
