@@ -86,6 +86,15 @@ struct Saved {
     health: Health,
 }
 
+/// What [`Evaluator::restore`] did.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Versions whose statistics were restored.
+    pub versions: usize,
+    /// Checkpoints that could not be read: those versions start over.
+    pub unreadable: Vec<EvaluatorError>,
+}
+
 /// A version's lifetime metrics as a checkpoint saved them: what the
 /// registry's record of the version is updated with.
 #[derive(Debug, Clone, PartialEq)]
@@ -564,29 +573,39 @@ impl Evaluator {
     /// Restores the statistics of tracked versions — lifetime and rolling
     /// window — from their last checkpoints in `store`; call once, after
     /// tracking, before recording.
-    /// Returns how many versions were restored.
-    pub async fn restore(&self, store: &dyn Store) -> Result<usize, EvaluatorError> {
+    ///
+    /// A checkpoint that cannot be read (damaged, or from an incompatible
+    /// build) does not stop the others: its version starts over empty, is
+    /// marked for the next checkpoint (which replaces the unreadable one),
+    /// and is listed in [`Restored::unreadable`] with the reason, for the
+    /// caller to report.
+    pub async fn restore(&self, store: &dyn Store) -> Result<Restored, EvaluatorError> {
         let snapshot = self.shared.tracked.load_full();
-        let mut restored = 0;
+        let mut restored = Restored::default();
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.iter() {
                 let Some(saved) = store.metrics(model_id, &tracked.version).await? else {
                     continue;
                 };
-                let saved: Saved = serde_json::from_slice(&saved.state).map_err(|e| {
-                    EvaluatorError::Checkpoint {
-                        model_id: model_id.clone(),
-                        version: tracked.version.clone(),
-                        reason: e.to_string(),
+                let saved: Saved = match serde_json::from_slice(&saved.state) {
+                    Ok(saved) => saved,
+                    Err(e) => {
+                        tracked.books.health_changed.store(true, Ordering::Release);
+                        restored.unreadable.push(EvaluatorError::Checkpoint {
+                            model_id: model_id.clone(),
+                            version: tracked.version.clone(),
+                            reason: e.to_string(),
+                        });
+                        continue;
                     }
-                })?;
+                };
                 lock(&tracked.shards[0].0).merge(&saved.window);
                 *lock(&tracked.books.health) = saved.health;
                 tracked
                     .books
                     .saved_samples
                     .store(tracked.lifetime().samples(), Ordering::Release);
-                restored += 1;
+                restored.versions += 1;
             }
         }
         Ok(restored)

@@ -26,5 +26,7 @@ pub use compare::{
     Shift, Verdict,
 };
 pub use error::EvaluatorError;
-pub use evaluator::{alert_event, EvaluationReport, EvaluationStatus, Evaluator, Published};
+pub use evaluator::{
+    alert_event, EvaluationReport, EvaluationStatus, Evaluator, Published, Restored,
+};
 pub use stats::FailureSummary;

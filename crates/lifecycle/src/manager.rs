@@ -104,6 +104,34 @@ async fn publish(registry: &ModelRegistry, saved: Vec<Published>) {
     }
 }
 
+/// Restores the evaluator from its checkpoints. One that cannot be read
+/// never bricks the store: its version's statistics start over (its record
+/// keeps the metrics last published), a fresh checkpoint replaces it at
+/// once, and an error entry in the audit log says which and why.
+async fn report_unreadable(
+    evaluator: &Evaluator,
+    store: &dyn Store,
+    clock: &Arc<dyn Clock>,
+) -> Result<(), LifecycleError> {
+    let restored = evaluator.restore(store).await?;
+    if restored.unreadable.is_empty() {
+        return Ok(());
+    }
+    evaluator.checkpoint(store, false).await?;
+    let actor = Actor::system("evaluator")?;
+    for problem in restored.unreadable {
+        tracing::error!(%problem, "metrics checkpoint unreadable; statistics start over");
+        let event = AuditEvent::new(
+            AuditEventKind::Error,
+            actor.clone(),
+            format!("{problem}; its statistics start over (its record keeps the metrics last published)"),
+            clock.now(),
+        );
+        store.commit(Commit::audit_only().audit(event)).await?;
+    }
+    Ok(())
+}
+
 /// Saves every metrics checkpoint not saved yet and brings every version
 /// record's metrics up to date, so that nothing published later is newer.
 async fn flush(inner: &Inner) -> Result<(), LifecycleError> {
@@ -159,7 +187,7 @@ impl ModelLifecycleManager {
                 evaluator.track(&version);
             }
         }
-        evaluator.restore(&*store).await?;
+        report_unreadable(&evaluator, &*store, &clock).await?;
         let mut tasks = Vec::new();
         let mut auditor = None;
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -696,7 +724,7 @@ impl ModelLifecycleManager {
         for model_id in inner.registry.models().await? {
             self.retrack(&model_id).await?;
         }
-        inner.evaluator.restore(&*inner.store).await?;
+        report_unreadable(&inner.evaluator, &*inner.store, &inner.clock).await?;
         tracing::info!(
             models = summary.models,
             versions = summary.versions,

@@ -497,3 +497,72 @@ async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
     );
     assert!(status.deprecation_warnings.is_empty());
 }
+
+/// A stored checkpoint that cannot be read never bricks the store: the
+/// manager opens, says which version and why in the audit log, starts that
+/// version's statistics over, and the next open is clean.
+#[tokio::test]
+async fn an_unreadable_checkpoint_is_reported_and_replaced_not_fatal() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let open = || {
+        ModelLifecycleManager::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .alert_check_interval(None)
+            .build()
+    };
+    let m = open().await.unwrap();
+    let gpt = ModelId::new("gpt").unwrap();
+    m.register_model(version(&gpt, 1)).await.unwrap();
+    record_n(
+        &m,
+        "gpt",
+        &Version::new(1, 0, 0),
+        10,
+        &InferenceResult::success(100.0),
+    );
+    m.dispose().await.unwrap();
+    let mut saved = store
+        .metrics(&gpt, &Version::new(1, 0, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    saved.state = b"{\"damaged\": true".to_vec();
+    store.save_metrics(saved).await.unwrap();
+
+    let reopened = open().await.expect("the store stays usable");
+    let errors = reopened
+        .get_recent_audit_entries(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == AuditEventKind::Error)
+        .collect::<Vec<_>>();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].event.message.contains("gpt 1.0.0 cannot be read"),
+        "{}",
+        errors[0].event.message
+    );
+    assert_eq!(
+        reopened
+            .evaluator()
+            .lifetime_metrics("gpt", &Version::new(1, 0, 0))
+            .unwrap()
+            .sample_count,
+        0,
+        "started over"
+    );
+    reopened.dispose().await.unwrap();
+    let clean = open().await.unwrap();
+    let errors_now = clean
+        .get_recent_audit_entries(10)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind == AuditEventKind::Error)
+        .count();
+    assert_eq!(errors_now, 1, "replaced: no new error on the next open");
+    assert!(clean.audit_log().verify().await.unwrap().is_intact());
+}

@@ -63,7 +63,7 @@ async fn a_restarted_evaluator_restores_lifetime_metrics() {
     drop(before);
 
     let after = evaluator(100);
-    assert_eq!(after.restore(&*store).await.unwrap(), 1);
+    assert_eq!(after.restore(&*store).await.unwrap().versions, 1);
     let restored = after.lifetime_metrics("m", &v1()).unwrap();
     assert_eq!(restored, expected);
     assert!(
@@ -153,9 +153,23 @@ async fn checkpoint_failures_are_reported() {
     };
     damaged.metrics.updated_at = t0();
     store.save_metrics(damaged).await.unwrap();
-    let err = evaluator.restore(&*store).await.unwrap_err();
+    // An unreadable checkpoint does not brick the store: the version starts
+    // over, is named with the reason, and the next checkpoint replaces it.
+    let restarted = self::evaluator(100);
+    let restored = restarted.restore(&*store).await.unwrap();
+    assert_eq!(restored.versions, 0);
+    let [err] = &restored.unreadable[..] else {
+        panic!("{:?}", restored.unreadable);
+    };
     assert!(matches!(err, EvaluatorError::Checkpoint { .. }), "{err}");
-    assert!(err.to_string().contains("cannot be read"), "{err}");
+    assert!(err.to_string().contains("m 1.0.0 cannot be read"), "{err}");
+    assert_eq!(restarted.checkpoint(&*store, false).await.unwrap().len(), 1);
+    let again = self::evaluator(100);
+    let restored = again.restore(&*store).await.unwrap();
+    assert!(
+        restored.unreadable.is_empty(),
+        "replaced by a readable checkpoint"
+    );
 }
 
 #[tokio::test]
