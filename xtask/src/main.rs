@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's automation, runnable on any machine with cargo.
 //!
 //! - `cargo xtask ci`: exactly what CI runs (format check, clippy with
-//!   warnings denied, every test and doc test, and a 15-second smoke run of
+//!   warnings denied, every test and doc test, the rustdoc build with
+//!   warnings denied, and a 15-second smoke run of
 //!   every fuzz target).
 //! - `cargo xtask bench`: every criterion benchmark of the workspace, and
 //!   `docs/benchmarks.md` written from the results.
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "usage: cargo xtask <ci|bench|stress [--rounds N]>
-  ci      format check, clippy (warnings denied), all tests and doc tests,
+  ci      format check, clippy (warnings denied), all tests and doc tests, the
+          rustdoc build (warnings denied),
           a 15 s smoke run of every fuzz target (LIFECYCLE_FUZZ_SMOKE_SECS)
   bench   run every criterion benchmark in the workspace and write
           docs/benchmarks.md (figures, targets, machine); --report-only
@@ -51,6 +53,16 @@ fn main() -> ExitCode {
                 "warnings",
             ],
             &["test", "--workspace", "--locked"],
+            // Rustdoc of every library, its warnings (broken links...) denied.
+            &[
+                "doc",
+                "--workspace",
+                "--no-deps",
+                "--lib",
+                "--locked",
+                "--config",
+                "build.rustdocflags=[\"-D\", \"warnings\"]",
+            ],
         ],
         Some("bench") if !has_benches() => {
             println!(

@@ -375,7 +375,7 @@ impl ModelRegistry {
     /// (activating a version that never served goes through the policy, as
     /// does promoting a canary). `target` becomes active; the version that
     /// was active is marked rolled back: deprecated with reason
-    /// "rolled back to <target>: <reason>", `target` as its replacement and
+    /// `rolled back to <target>: <reason>`, `target` as its replacement and
     /// the policy's default grace period. One commit, audited as a rollback
     /// naming both versions.
     pub async fn rollback(

@@ -11,7 +11,7 @@
 //! `lifecycle-store-sled` is the durable one. Both run the same suite:
 //!
 //! # Conformance
-//! With the `conformance` feature, [`conformance::run_all`] runs every case
+//! With the `conformance` feature, `conformance::run_all` runs every case
 //! of the port's contract against fresh stores from a factory:
 //!
 //! ```
