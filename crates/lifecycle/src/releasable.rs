@@ -122,3 +122,19 @@ impl Store for Releasable {
         self.get()?.import(image).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifecycle_store::{conformance, MemoryStore};
+
+    /// The wrapper the manager holds its store through keeps the port's
+    /// whole contract.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_releasable_store_passes_the_conformance_suite() {
+        conformance::run_all(|| async {
+            Arc::new(Releasable::new(Arc::new(MemoryStore::new()))) as Arc<dyn Store>
+        })
+        .await;
+    }
+}
