@@ -128,6 +128,38 @@ impl Tracked {
         crate::reservoir::combine(&parts)
     }
 
+    /// What a checkpoint of `window` (this version's, merged) saves, and
+    /// the lifetime metrics it publishes.
+    fn snapshot(
+        &self,
+        model_id: &ModelId,
+        window: Window,
+        now: DateTime<Utc>,
+    ) -> Result<(MetricsSnapshot, Published), EvaluatorError> {
+        let metrics = window.lifetime().metrics(now, self.prices.as_ref());
+        let health = *lock(&self.books.health);
+        let state = serde_json::to_vec(&Saved { window, health }).map_err(|e| {
+            EvaluatorError::Checkpoint {
+                model_id: model_id.clone(),
+                version: self.version.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let snapshot = MetricsSnapshot {
+            model_id: model_id.clone(),
+            version: self.version.clone(),
+            taken_at: now,
+            metrics: metrics.clone(),
+            state,
+        };
+        let published = Published {
+            model_id: model_id.clone(),
+            version: self.version.clone(),
+            metrics,
+        };
+        Ok((snapshot, published))
+    }
+
     /// Every shard's window merged into one: what a checkpoint saves.
     fn whole(&self) -> Option<Window> {
         let mut shards = self.shards.iter();
@@ -266,16 +298,7 @@ impl Evaluator {
         result.validate()?;
         // Borrowed from the snapshot: no reference count touched per call.
         let snapshot = self.shared.tracked.load();
-        let tracked = snapshot
-            .get(model_id)
-            .and_then(|versions| versions.iter().find(|t| &t.version == version))
-            .ok_or_else(|| unknown(model_id, version))?;
-        if tracked.retired {
-            return Err(EvaluatorError::Retired {
-                model_id: ModelId::new(model_id)?,
-                version: version.clone(),
-            });
-        }
+        let tracked = recordable(&snapshot, model_id, version)?;
         let now_ms = self.shared.clock.now_millis();
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
         let mut window = lock(&shard.0);
@@ -449,34 +472,14 @@ impl Evaluator {
                 let Some(window) = tracked.whole() else {
                     continue;
                 };
-                let lifetime = window.lifetime();
-                let health = *lock(&tracked.books.health);
-                let state = serde_json::to_vec(&Saved { window, health }).map_err(|e| {
-                    EvaluatorError::Checkpoint {
-                        model_id: model_id.clone(),
-                        version: tracked.version.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
-                let metrics = lifetime.metrics(now, tracked.prices.as_ref());
-                store
-                    .save_metrics(MetricsSnapshot {
-                        model_id: model_id.clone(),
-                        version: tracked.version.clone(),
-                        taken_at: now,
-                        metrics: metrics.clone(),
-                        state,
-                    })
-                    .await?;
+                let (snapshot, published) = tracked.snapshot(model_id, window, now)?;
+                store.save_metrics(snapshot).await?;
+                let samples = published.metrics.sample_count;
                 tracked
                     .books
                     .saved_samples
-                    .store(lifetime.samples(), Ordering::Release);
-                saved.push(Published {
-                    model_id: model_id.clone(),
-                    version: tracked.version.clone(),
-                    metrics,
-                });
+                    .store(samples, Ordering::Release);
+                saved.push(published);
             }
         }
         Ok(saved)
@@ -505,16 +508,7 @@ impl Evaluator {
         let window_secs = self.shared.config.settings().evaluation_window_secs;
         for (model_id, version, result) in results {
             result.validate()?;
-            let tracked = snapshot
-                .get(model_id.as_str())
-                .and_then(|versions| versions.iter().find(|t| &t.version == version))
-                .ok_or_else(|| unknown(model_id.as_str(), version))?;
-            if tracked.retired {
-                return Err(EvaluatorError::Retired {
-                    model_id: model_id.clone(),
-                    version: version.clone(),
-                });
-            }
+            let tracked = recordable(&snapshot, model_id.as_str(), version)?;
             let at = match deltas.iter().position(|(_, t, _)| Arc::ptr_eq(t, tracked)) {
                 Some(at) => at,
                 None => {
@@ -530,42 +524,23 @@ impl Evaluator {
         let _one_at_a_time = self.shared.checkpointing.lock().await;
         let mut saves = Vec::new();
         let mut published = Vec::new();
-        let mut saved_samples = Vec::new();
         for (model_id, tracked, delta) in &deltas {
             let mut whole = tracked.whole().unwrap_or_else(|| Window::new(window_secs));
             whole.merge(delta);
-            let lifetime = whole.lifetime();
-            saved_samples.push(lifetime.samples());
-            let metrics = lifetime.metrics(now, tracked.prices.as_ref());
-            let health = *lock(&tracked.books.health);
-            let state = serde_json::to_vec(&Saved {
-                window: whole,
-                health,
-            })
-            .map_err(|e| EvaluatorError::Checkpoint {
-                model_id: model_id.clone(),
-                version: tracked.version.clone(),
-                reason: e.to_string(),
-            })?;
-            saves.push(MetricsSnapshot {
-                model_id: model_id.clone(),
-                version: tracked.version.clone(),
-                taken_at: now,
-                metrics: metrics.clone(),
-                state,
-            });
-            published.push(Published {
-                model_id: model_id.clone(),
-                version: tracked.version.clone(),
-                metrics,
-            });
+            let (snapshot, saved) = tracked.snapshot(model_id, whole, now)?;
+            saves.push(snapshot);
+            published.push(saved);
         }
         store.save_metrics_batch(saves, batch_id).await?;
-        for ((_, tracked, delta), saved) in deltas.iter().zip(saved_samples) {
+        for ((_, tracked, delta), saved) in deltas.iter().zip(&published) {
             lock(&tracked.shards[0].0).merge(delta);
             // What the store holds now: results recorded meanwhile by other
             // threads stay unsaved, for the next checkpoint.
-            tracked.books.saved_samples.store(saved, Ordering::Release);
+            let samples = saved.metrics.sample_count;
+            tracked
+                .books
+                .saved_samples
+                .store(samples, Ordering::Release);
         }
         Ok(published)
     }
@@ -742,6 +717,25 @@ impl Evaluator {
             .cloned()
             .ok_or_else(|| unknown(model_id, version))
     }
+}
+
+/// The tracked version results may be recorded for: known and not retired.
+fn recordable<'a>(
+    tracked: &'a FxHashMap<ModelId, Vec<Arc<Tracked>>>,
+    model_id: &str,
+    version: &Version,
+) -> Result<&'a Arc<Tracked>, EvaluatorError> {
+    let found = tracked
+        .get(model_id)
+        .and_then(|versions| versions.iter().find(|t| &t.version == version))
+        .ok_or_else(|| unknown(model_id, version))?;
+    if found.retired {
+        return Err(EvaluatorError::Retired {
+            model_id: ModelId::new(model_id)?,
+            version: version.clone(),
+        });
+    }
+    Ok(found)
 }
 
 fn unknown(model_id: &str, version: &Version) -> EvaluatorError {
