@@ -40,7 +40,7 @@ fn event(i: usize) -> AuditEvent {
     .for_version(model, Version::new(1, 0, 0))
     .with_severity(Severity::ALL[i % 4]);
     if kind == AuditEventKind::DeploymentDecision {
-        e = e.with_detail("approved", i % 4 == 0);
+        e = e.with_detail("approved", i.is_multiple_of(4));
     }
     e
 }

@@ -836,6 +836,38 @@ fn a_store_in_use_corrupted_or_foreign_is_named_as_such() {
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "my notes").unwrap();
     run_in(&foreign, &["status"], None).fails(1, "not a lifecycle store");
+
+    // Damaged bytes mid-log: every command refuses and no file changes.
+    let db = scratch.store().join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().skip(600).step_by(61) {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = files(&scratch.store());
+    for command in [
+        &["status"][..],
+        &["list"],
+        &["audit", "verify"],
+        &["record", "--file", "-"],
+    ] {
+        scratch.run(command).fails(1, "corrupted");
+        assert!(
+            files(&scratch.store()) == before,
+            "{command:?} changed the store's files"
+        );
+    }
+
     std::fs::write(scratch.store().join("db"), vec![0xAB; 100_000]).unwrap();
     std::fs::write(scratch.store().join("conf"), b"not a sled config").unwrap();
     scratch.run(&["status"]).fails(1, "corrupted");

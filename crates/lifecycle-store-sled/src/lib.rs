@@ -24,7 +24,9 @@
 //! - Keys sort as the queries need (big-endian sequence numbers, sign-flipped
 //!   timestamps); values are JSON, and a format marker guards the layout.
 //! - Opening reads the marker, two counters and the journal: no scan,
-//!   whatever the store's size.
+//!   whatever the store's size. A store not closed cleanly is first opened
+//!   on a copy, so a damaged one is refused with its files untouched
+//!   (`seal.rs`).
 //!
 //! If you are building an application, you probably want the `lifecycle`
 //! facade, which opens this store for you.
@@ -35,6 +37,7 @@ mod durable;
 mod journal;
 mod keys;
 mod open;
+mod seal;
 mod store;
 mod watermark;
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lifecycle_store::StoreError;
@@ -74,7 +74,7 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 }
 
 /// How long `open` waits for a store that is being closed.
-const LOCK_WAIT: Duration = Duration::from_secs(1);
+pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 const LOCK_RETRY: Duration = Duration::from_millis(25);
 
 /// A directory that holds files but no sled database is someone else's.
@@ -189,4 +189,39 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "no message".into())
+}
+
+/// The same error, naming `to` where it named a path below `from` (an error
+/// found on a copy of the store names the store).
+pub fn rebase(error: StoreError, from: &Path, to: &Path) -> StoreError {
+    let moved = |path: PathBuf| match path.strip_prefix(from) {
+        Ok(rest) if rest.as_os_str().is_empty() => to.to_path_buf(),
+        Ok(rest) => to.join(rest),
+        Err(_) => path,
+    };
+    match error {
+        StoreError::InUse { path } => StoreError::InUse { path: moved(path) },
+        StoreError::Corrupted { path, detail } => StoreError::Corrupted {
+            path: moved(path),
+            detail,
+        },
+        StoreError::UnsupportedFormat {
+            path,
+            found,
+            supported,
+        } => StoreError::UnsupportedFormat {
+            path: moved(path),
+            found,
+            supported,
+        },
+        StoreError::NotAStore { path, reason } => StoreError::NotAStore {
+            path: moved(path),
+            reason,
+        },
+        StoreError::Unusable { path, reason } => StoreError::Unusable {
+            path: moved(path),
+            reason,
+        },
+        other => other,
+    }
 }

@@ -20,7 +20,8 @@ use crate::disk_sync::DiskSync;
 use crate::durable::GroupFlush;
 use crate::journal::{Journal, TreeId, TREES};
 use crate::keys;
-use crate::open::{check_format, open_db, open_error};
+use crate::open::{check_format, open_db, open_error, rebase, LOCK_WAIT};
+use crate::seal;
 use crate::watermark::Watermark;
 
 /// The durable embedded store, in one directory.
@@ -61,6 +62,31 @@ pub struct SledStore {
     /// lock), so the cache is exact: writers replace entries after writing,
     /// readers only fill missing ones.
     models: RwLock<HashMap<ModelId, ModelState>>,
+    /// Last, so that it drops after every sled handle above.
+    seal: SealOnClose,
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // A store whose write failed half-way is not sealed: the next open
+        // checks it on a copy.
+        self.seal.armed = !self.broken.load(Ordering::Acquire);
+    }
+}
+
+/// Seals the store's files once sled has let go of them (`seal.rs`).
+#[derive(Debug)]
+struct SealOnClose {
+    dir: PathBuf,
+    armed: bool,
+}
+
+impl Drop for SealOnClose {
+    fn drop(&mut self) {
+        if self.armed {
+            seal::write(&self.dir, LOCK_WAIT);
+        }
+    }
 }
 
 /// A commit computed but not yet written.
@@ -99,8 +125,47 @@ impl SledStore {
     /// foreign directory, [`StoreError::UnsupportedFormat`] for a store of a
     /// newer lifecycle, [`StoreError::Corrupted`] for damaged files or lost
     /// commits, [`StoreError::Unusable`] for permission problems.
+    ///
+    /// A store that was not closed cleanly (a crash, a killed process, files
+    /// changed from outside) is first opened and checked on a copy in the
+    /// temporary directory (`TMPDIR`), so that a damaged store is refused
+    /// with its files left exactly as they were.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        if seal::needs_trial(&path) {
+            Self::check_a_copy(&path)?;
+        }
+        Self::open_in_place(path)
+    }
+
+    /// Opens a copy of the store at `path` with every check of `open`,
+    /// holding the store's lock meanwhile; errors name `path`.
+    fn check_a_copy(path: &Path) -> Result<(), StoreError> {
+        let unusable = |reason: String| StoreError::Unusable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let lock = seal::lock_log(path, LOCK_WAIT)
+            .map_err(|e| unusable(format!("cannot read its log: {e}")))?;
+        let Some(_lock) = lock else {
+            return Err(StoreError::InUse {
+                path: path.to_path_buf(),
+            });
+        };
+        let copy = seal::copy_to_temporary(path).map_err(|e| {
+            unusable(format!(
+                "it was not closed cleanly, so it is checked on a copy before opening, and \
+                 copying it into {} failed ({e}); free space there or set TMPDIR to a directory \
+                 with room",
+                std::env::temp_dir().display()
+            ))
+        })?;
+        Self::open_in_place(copy.path().to_path_buf())
+            .map(drop)
+            .map_err(|e| rebase(e, copy.path(), path))
+    }
+
+    fn open_in_place(path: PathBuf) -> Result<Self, StoreError> {
         let db = open_db(&path)?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_error(&path, e));
         check_format(&path, &db, &tree(TreeId::Meta.name())?)?;
@@ -116,13 +181,17 @@ impl SledStore {
             metrics: tree("metrics")?,
             watermark: Arc::new(Watermark::open(&path)?),
             disk: Arc::new(disk),
-            path,
+            path: path.clone(),
             db,
             trees,
             flush: GroupFlush::default(),
             writer: Mutex::new(()),
             broken: AtomicBool::new(false),
             models: RwLock::new(HashMap::new()),
+            seal: SealOnClose {
+                dir: path,
+                armed: true,
+            },
         };
         store.recover()?;
         store.undo_interrupted_import()?;

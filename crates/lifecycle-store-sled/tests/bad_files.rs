@@ -3,6 +3,7 @@
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -72,15 +73,38 @@ async fn populated(dir: &Path, models: usize) {
     }
 }
 
-/// Opens `dir`, expecting an error; returns its message after checking it names the path.
+/// Opens `dir`, expecting an error; returns it after checking that it names
+/// the path and that every file below `dir` is byte for byte as it was.
 fn open_error(dir: &Path) -> StoreError {
-    match SledStore::open(dir) {
+    let before = contents(dir);
+    let err = match SledStore::open(dir) {
         Ok(_) => panic!("{} opened", dir.display()),
-        Err(e) => {
-            assert!(e.to_string().contains(&dir.display().to_string()), "{e}");
-            e
+        Err(e) => e,
+    };
+    assert!(
+        err.to_string().contains(&dir.display().to_string()),
+        "{err}"
+    );
+    assert!(
+        before == contents(dir),
+        "a refused open changed the files of {}",
+        dir.display()
+    );
+    err
+}
+
+/// Every file below `dir` (or `dir` itself, if it is a file) with its bytes.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.exists() {
+            files.insert(path.clone(), fs::read(&path).unwrap());
         }
     }
+    files
 }
 
 #[tokio::test]
@@ -99,6 +123,7 @@ async fn a_new_directory_is_created_owner_only_and_reopens_with_its_data() {
 #[tokio::test]
 async fn a_second_handle_is_refused_as_in_use() {
     let dir = scratch("in-use");
+    populated(&dir, 1).await;
     let _first = SledStore::open(&dir).unwrap();
     let err = open_error(&dir);
     assert!(matches!(err, StoreError::InUse { .. }), "{err}");
