@@ -164,7 +164,10 @@ pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
         },
         sled::Error::Corruption { at, .. } => StoreError::Corrupted {
             path,
-            detail: format!("sled found damaged data at {at:?}"),
+            detail: match at {
+                Some(at) => format!("sled found damaged data in its log at {at:?}"),
+                None => "sled found damaged data in its log".into(),
+            },
         },
         // sled reports some I/O failures as text (a bug report carrying the
         // error's debug form): a full disk is still a full disk.
