@@ -527,3 +527,45 @@ async fn many_tasks_using_one_manager_leave_every_invariant_intact() {
         manager.dispose().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_registers_at_once_with_one_result_per_version_in_order() {
+    let scratch = Scratch::new("catalogue");
+    for kind in STORES {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let store = store_of(kind, &scratch, "catalogue");
+        let manager = manager_on(store.clone(), clock).await;
+        let models: Vec<ModelId> = (0..300)
+            .map(|i| ModelId::new(format!("model-{i}")).unwrap())
+            .collect();
+        let mut catalogue: Vec<ModelVersion> = models
+            .iter()
+            .map(|id| {
+                let mut record = record_of(1);
+                record.model_id = id.clone();
+                record
+            })
+            .collect();
+        // The same version twice: the second is refused, the rest land.
+        catalogue.insert(150, catalogue[7].clone());
+        let results = manager.register_models(catalogue).await;
+        assert_eq!(results.len(), 301, "{kind}");
+        assert!(
+            matches!(
+                &results[150],
+                Err(LifecycleError::Registry(e)) if e.to_string().contains("model-7 ")
+            ),
+            "{kind}: {:?}",
+            results[150]
+        );
+        for (i, result) in results.iter().enumerate().filter(|(i, _)| *i != 150) {
+            let expected = &models[if i < 150 { i } else { i - 1 }];
+            assert_eq!(&result.as_ref().unwrap().model_id, expected, "{kind}");
+        }
+        assert_eq!(store.models().await.unwrap().len(), 300, "{kind}");
+        // Every registered version is tracked: its results can be recorded.
+        let ok = InferenceResult::success(120.0);
+        manager.record_inference("model-299", &v(1), &ok).unwrap();
+        manager.dispose().await.unwrap();
+    }
+}

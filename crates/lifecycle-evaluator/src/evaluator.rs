@@ -113,6 +113,15 @@ impl Tracked {
         self.merged(|window| window.lifetime())
     }
 
+    /// How many requests it recorded in its lifetime: counts only, no
+    /// sketch merged.
+    fn samples(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| lock(&shard.0).recorded())
+            .sum()
+    }
+
     /// The rolling window ending at `now`, all shards merged.
     fn window(&self, now: DateTime<Utc>) -> VersionStats {
         self.merged(|window| window.total(now))
@@ -187,9 +196,13 @@ struct Shard(Mutex<Window>);
 
 /// Shards per tracked version: one per core, at most four, rounded down
 /// to a power of two so that picking one is a mask, not a division.
+/// Read once: `available_parallelism` opens three cgroup files per call.
 fn shard_count() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    1 << cores.ilog2()
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        1 << cores.ilog2()
+    })
 }
 
 /// This thread's shard number (threads are numbered in order of first use).
@@ -258,30 +271,43 @@ impl Evaluator {
     /// retired (results for retired versions are refused). Statistics
     /// already recorded for it are kept.
     pub fn track(&self, version: &ModelVersion) {
+        self.track_all(std::slice::from_ref(version));
+    }
+
+    /// [`Evaluator::track`] for many versions at once: the tracked map is
+    /// copied once, not once per version, so opening a catalogue of n
+    /// versions costs O(n), not O(n²).
+    pub fn track_all(&self, versions: &[ModelVersion]) {
+        if versions.is_empty() {
+            return;
+        }
         let window_secs = self.shared.config.settings().evaluation_window_secs;
         self.shared.tracked.rcu(|tracked| {
             let mut tracked = FxHashMap::clone(tracked);
-            let versions = tracked.entry(version.model_id.clone()).or_default();
-            let (shards, books) = match versions.iter().position(|t| t.version == version.version) {
-                Some(i) => {
-                    let old = versions.remove(i);
-                    (old.shards.clone(), old.books.clone())
-                }
-                None => {
-                    let shards = (0..shard_count())
-                        .map(|_| Shard(Mutex::new(Window::new(window_secs))))
-                        .collect();
-                    (shards, Arc::default())
-                }
-            };
-            versions.push(Arc::new(Tracked {
-                version: version.version.clone(),
-                prices: version.cost_info.clone(),
-                per_token: version.cost_info.as_ref().map(ModelCostInfo::per_token_f64),
-                retired: version.is_retired(),
-                shards,
-                books,
-            }));
+            for version in versions {
+                let entries = tracked.entry(version.model_id.clone()).or_default();
+                let (shards, books) =
+                    match entries.iter().position(|t| t.version == version.version) {
+                        Some(i) => {
+                            let old = entries.remove(i);
+                            (old.shards.clone(), old.books.clone())
+                        }
+                        None => {
+                            let shards = (0..shard_count())
+                                .map(|_| Shard(Mutex::new(Window::new(window_secs))))
+                                .collect();
+                            (shards, Arc::default())
+                        }
+                    };
+                entries.push(Arc::new(Tracked {
+                    version: version.version.clone(),
+                    prices: version.cost_info.clone(),
+                    per_token: version.cost_info.as_ref().map(ModelCostInfo::per_token_f64),
+                    retired: version.is_retired(),
+                    shards,
+                    books,
+                }));
+            }
             tracked
         });
     }
@@ -331,15 +357,12 @@ impl Evaluator {
         let snapshot = self.shared.tracked.load();
         let mut all = Vec::new();
         for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.iter() {
-                let lifetime = tracked.lifetime();
-                if lifetime.samples() > 0 {
-                    all.push(Published {
-                        model_id: model_id.clone(),
-                        version: tracked.version.clone(),
-                        metrics: lifetime.metrics(now, tracked.prices.as_ref()),
-                    });
-                }
+            for tracked in versions.iter().filter(|t| t.samples() > 0) {
+                all.push(Published {
+                    model_id: model_id.clone(),
+                    version: tracked.version.clone(),
+                    metrics: tracked.lifetime().metrics(now, tracked.prices.as_ref()),
+                });
             }
         }
         all
@@ -462,10 +485,8 @@ impl Evaluator {
                 let due = tracked.books.dirty.swap(false, Ordering::AcqRel)
                     | tracked.books.health_changed.swap(false, Ordering::AcqRel);
                 // Only a flush looks at versions nobody asked to save.
-                let unsaved = || {
-                    tracked.lifetime().samples()
-                        != tracked.books.saved_samples.load(Ordering::Acquire)
-                };
+                let unsaved =
+                    || tracked.samples() != tracked.books.saved_samples.load(Ordering::Acquire);
                 if !(due || flush && unsaved()) {
                     continue;
                 }

@@ -66,13 +66,9 @@ impl Window {
         let length_ms = (length_secs.max(1) * 1000) as i64;
         Self {
             slot_ms: (length_ms / SLOTS as i64).max(1),
-            slots: vec![
-                Slot {
-                    number: i64::MIN,
-                    ..Slot::default()
-                };
-                SLOTS
-            ],
+            // Made on first use: a catalogue of versions that record
+            // nothing costs no rings.
+            slots: Vec::new(),
             closed: Box::default(),
             current: (0, 0, 0),
             since_checkpoint: 0,
@@ -98,6 +94,10 @@ impl Window {
     /// sub-windows).
     pub fn merge(&mut self, other: &Window) {
         self.closed.merge(&other.closed);
+        if other.slots.is_empty() {
+            return;
+        }
+        self.ring();
         if other.slot_ms != self.slot_ms {
             let mut slots: Vec<&Slot> = other
                 .slots
@@ -148,6 +148,7 @@ impl Window {
         let number = at_ms.div_euclid(self.slot_ms);
         let index = number.rem_euclid(SLOTS as i64) as usize;
         self.current = (number * self.slot_ms, (number + 1) * self.slot_ms, index);
+        self.ring();
         let slot = &mut self.slots[index];
         if slot.number != number {
             let old = std::mem::take(slot);
@@ -157,6 +158,20 @@ impl Window {
             }
         }
         slot
+    }
+
+    /// The ring of sub-windows, made on first use (and after reading a
+    /// checkpoint of a window that never recorded).
+    fn ring(&mut self) {
+        if self.slots.len() != SLOTS {
+            self.slots = vec![
+                Slot {
+                    number: i64::MIN,
+                    ..Slot::default()
+                };
+                SLOTS
+            ];
+        }
     }
 
     /// The sub-windows within the window ending at `at`.
@@ -179,6 +194,11 @@ impl Window {
             total.merge(&slot.stats);
         }
         total
+    }
+
+    /// How many requests it ever recorded.
+    pub fn recorded(&self) -> u64 {
+        self.closed.samples() + self.slots.iter().map(|s| s.stats.samples()).sum::<u64>()
     }
 
     /// Everything ever recorded.

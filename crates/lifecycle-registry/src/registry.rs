@@ -100,11 +100,12 @@ impl ModelRegistry {
     /// store was changed behind the registry's back (a restored backup).
     pub async fn reload(&self) -> Result<(), RegistryError> {
         let store = &self.shared.store;
+        let mut states = Vec::new();
         for model_id in store.models().await? {
-            self.shared
-                .router
-                .update(&model_id, &store.model(&model_id).await?);
+            let state = store.model(&model_id).await?;
+            states.push((model_id, state));
         }
+        self.shared.router.update_all(&states);
         Ok(())
     }
 

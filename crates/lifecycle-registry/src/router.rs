@@ -106,6 +106,11 @@ impl Router {
     pub(crate) fn update(&self, model_id: &ModelId, state: &ModelState) {
         let fresh = Arc::new(ModelSnapshot::of(state));
         if !self.table.load().contains_key(model_id.as_str()) {
+            // A model with nothing to serve or resolve routes as if absent:
+            // registering a catalogue of inactive versions copies no table.
+            if fresh.usable.is_empty() {
+                return;
+            }
             self.table.rcu(|table| {
                 let mut table = Table::clone(table);
                 table
@@ -116,15 +121,42 @@ impl Router {
         }
         // The slot may hold an older or a newer state than ours (concurrent writers).
         if let Some(slot) = self.table.load().get(model_id.as_str()) {
-            slot.rcu(|current| {
-                if current.revision > fresh.revision {
-                    current.clone()
-                } else {
-                    fresh.clone()
-                }
-            });
+            install(slot, &fresh);
         }
     }
+
+    /// Installs many models' states with one copy of the table: loading a
+    /// catalogue costs time linear in its size.
+    pub(crate) fn update_all(&self, states: &[(ModelId, ModelState)]) {
+        let fresh: Vec<(&ModelId, Arc<ModelSnapshot>)> = states
+            .iter()
+            .map(|(id, state)| (id, Arc::new(ModelSnapshot::of(state))))
+            .collect();
+        self.table.rcu(|table| {
+            let mut table = Table::clone(table);
+            for (model_id, fresh) in &fresh {
+                match table.get(model_id.as_str()) {
+                    Some(slot) => install(slot, fresh),
+                    None if fresh.usable.is_empty() => {}
+                    None => {
+                        table.insert((*model_id).clone(), Arc::new(ArcSwap::new(fresh.clone())));
+                    }
+                }
+            }
+            table
+        });
+    }
+}
+
+/// Puts `fresh` in `slot` unless the slot holds a newer revision (concurrent writers).
+fn install(slot: &ArcSwap<ModelSnapshot>, fresh: &Arc<ModelSnapshot>) {
+    slot.rcu(|current| {
+        if current.revision > fresh.revision {
+            current.clone()
+        } else {
+            fresh.clone()
+        }
+    });
 }
 
 /// The bucket (0..10,000) of a request key: FNV-1a, then a 64-bit finalizer

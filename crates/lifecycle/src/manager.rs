@@ -83,9 +83,7 @@ pub(crate) async fn retrack(
     evaluator: &Evaluator,
     model_id: &ModelId,
 ) -> Result<(), LifecycleError> {
-    for version in registry.versions(model_id).await? {
-        evaluator.track(&version);
-    }
+    evaluator.track_all(&registry.versions(model_id).await?);
     Ok(())
 }
 
@@ -182,11 +180,11 @@ impl ModelLifecycleManager {
         let registry =
             ModelRegistry::open(store.clone(), clock.clone(), policy.clone(), actor).await?;
         let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
+        let mut versions = Vec::new();
         for model in store.models().await? {
-            for version in store.model(&model).await?.versions {
-                evaluator.track(&version);
-            }
+            versions.extend(store.model(&model).await?.versions);
         }
+        evaluator.track_all(&versions);
         report_unreadable(&evaluator, &*store, &clock).await?;
         let mut tasks = Vec::new();
         let mut auditor = None;
@@ -294,6 +292,53 @@ impl ModelLifecycleManager {
             "model version registered");
         self.inner.evaluator.track(&stored);
         Ok(stored)
+    }
+
+    /// Registers many versions, as [`Self::register_model`] does each: one
+    /// result per version, in order. Up to 64 commits are in flight at once,
+    /// so they share flushes (group commit), and tracking is updated once:
+    /// this is how a catalogue is imported.
+    pub async fn register_models(
+        &self,
+        versions: Vec<ModelVersion>,
+    ) -> Vec<Result<ModelVersion, LifecycleError>> {
+        const IN_FLIGHT: usize = 64;
+        let mut results: Vec<Option<Result<ModelVersion, LifecycleError>>> =
+            versions.iter().map(|_| None).collect();
+        let mut running = tokio::task::JoinSet::new();
+        let mut pending = versions.into_iter().enumerate();
+        loop {
+            while running.len() < IN_FLIGHT {
+                let Some((index, version)) = pending.next() else {
+                    break;
+                };
+                let manager = self.clone();
+                running.spawn(async move {
+                    let registered = match manager.live() {
+                        Ok(inner) => inner.registry.register(version).await.map_err(Into::into),
+                        Err(e) => Err(e),
+                    };
+                    (index, registered)
+                });
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            match done {
+                Ok((index, registered)) => results[index] = Some(registered),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        let registered: Vec<ModelVersion> = results
+            .iter()
+            .filter_map(|r| r.as_ref().and_then(|r| r.as_ref().ok()).cloned())
+            .collect();
+        tracing::info!(count = registered.len(), "model versions registered");
+        self.inner.evaluator.track_all(&registered);
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(LifecycleError::Disposed)))
+            .collect()
     }
 
     /// Activates a version after the policy approves it (an audited

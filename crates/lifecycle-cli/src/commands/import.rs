@@ -46,21 +46,23 @@ pub async fn import(m: &ModelLifecycleManager, command: &ImportCommand, out: &Ou
         skipped: Vec::new(),
         filtered_out: 0,
     };
+    let mut records = Vec::new();
     for entry in entries {
         match entry {
             LiteLlmEntry::FilteredOut => report.filtered_out += 1,
             LiteLlmEntry::Skipped { name, reason } => report.skipped.push(Skipped { name, reason }),
-            LiteLlmEntry::Version(record) => {
-                let name = record.model_id.to_string();
-                match m.register_model(*record).await {
-                    Ok(_) => report.registered.push(name),
-                    Err(LifecycleError::Registry(e)) => report.skipped.push(Skipped {
-                        name,
-                        reason: e.to_string(),
-                    }),
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            LiteLlmEntry::Version(record) => records.push(*record),
+        }
+    }
+    let names: Vec<String> = records.iter().map(|r| r.model_id.to_string()).collect();
+    for (name, registered) in names.into_iter().zip(m.register_models(records).await) {
+        match registered {
+            Ok(_) => report.registered.push(name),
+            Err(LifecycleError::Registry(e)) => report.skipped.push(Skipped {
+                name,
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e.into()),
         }
     }
     out.emit(&report, |out| {
