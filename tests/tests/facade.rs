@@ -569,3 +569,41 @@ async fn a_catalogue_registers_at_once_with_one_result_per_version_in_order() {
         manager.dispose().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_past_its_providers_end_of_life_is_retired_only_when_it_serves_nothing() {
+    let scratch = Scratch::new("provider-eol");
+    for kind in STORES {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let manager = manager_on(store_of(kind, &scratch, "provider-eol"), clock.clone()).await;
+        for major in [1, 2] {
+            let mut record = record_of(major);
+            let announced = ModelDeprecationInfo::new("announced by openai", None, 10, t0())
+                .unwrap()
+                .with_successor(ModelId::new("gpt-4o").unwrap());
+            record.announce_end_of_life(announced).unwrap();
+            manager.register_model(record).await.unwrap();
+        }
+        manager.activate_model(&gpt(), &v(1)).await.unwrap();
+        clock.advance(Duration::days(11));
+
+        let report = manager.run_maintenance().await.unwrap();
+        assert_eq!(report.retired, [(gpt(), v(2))], "{kind}");
+        let warning = &report.warnings[0];
+        assert_eq!(warning.version, v(1), "{kind}");
+        assert_eq!(warning.status, ModelStatus::Active, "{kind}");
+        assert_eq!(warning.source, EndOfLifeSource::Provider, "{kind}");
+        assert_eq!(warning.severity, Severity::Critical, "{kind}");
+        assert_eq!(
+            warning.successor_model,
+            Some(ModelId::new("gpt-4o").unwrap())
+        );
+        let active = manager.get_model(&gpt(), &v(1)).await.unwrap();
+        assert_eq!(
+            active.status(),
+            ModelStatus::Active,
+            "{kind}: never retired silently"
+        );
+        manager.dispose().await.unwrap();
+    }
+}

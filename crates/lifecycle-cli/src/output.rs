@@ -1,10 +1,11 @@
 //! Output for people (aligned tables, colours on a terminal) or machines (`--json`).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
 use lifecycle::chrono::{DateTime, Utc};
-use lifecycle::{ModelStatus, Severity};
+use lifecycle::{ErrorKind, ModelPerformanceMetrics, ModelStatus, Severity};
 use serde::Serialize;
 
 use crate::failure::{Failure, Outcome};
@@ -185,6 +186,38 @@ fn visible_len(text: &str) -> usize {
 }
 
 /// A latency for people: whole milliseconds, or `n/a` when there is none.
+/// Requests, errors by kind and latencies of a metrics summary, on one
+/// line; says how the percentiles were computed and over how many requests.
+pub fn figures(m: &ModelPerformanceMetrics) -> String {
+    if m.sample_count == 0 {
+        return "no requests".into();
+    }
+    let breakdown = if m.failures_by_kind.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", by_kind(&m.failures_by_kind))
+    };
+    format!(
+        "{} requests, error rate {:.2} %{breakdown}, latency p50 {}, p95 {}, p99 {} ({} of {} successful)",
+        m.sample_count,
+        m.error_rate() * 100.0,
+        ms(m.p50_latency_ms),
+        ms(m.p95_latency_ms),
+        ms(m.p99_latency_ms),
+        m.latency_quantiles.as_str(),
+        m.success_count
+    )
+}
+
+/// Failures by kind: `rateLimited 3, serverError 1`.
+pub fn by_kind(failures: &BTreeMap<ErrorKind, u64>) -> String {
+    let kinds: Vec<String> = failures
+        .iter()
+        .map(|(kind, n)| format!("{} {n}", kind.as_str()))
+        .collect();
+    kinds.join(", ")
+}
+
 pub fn ms(latency: Option<f64>) -> String {
     latency.map_or_else(|| "n/a".to_string(), |l| format!("{l:.0} ms"))
 }

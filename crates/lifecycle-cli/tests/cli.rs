@@ -1135,3 +1135,69 @@ fn the_demo_runs_the_whole_story_and_leaves_its_proof_in_the_audit_log() {
         human.stdout
     );
 }
+
+#[test]
+fn provider_ends_of_life_from_an_imported_catalogue_are_warned_and_acted_on() {
+    let scratch = Scratch::new("provider-eol");
+    scratch.run(&["init"]).ok();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/litellm.json");
+    scratch.run(&["import", "litellm", fixture]).ok();
+    // No output limit: registered with the limit unknown, its date kept.
+    let gpt4 = scratch
+        .run(&["show", "gpt-4-32k", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(gpt4["capabilities"]["maxOutputTokens"], Value::Null);
+    assert_eq!(gpt4["deprecation"]["successorModel"], "gpt-4o");
+
+    let warnings = scratch.run(&["warnings", "--json"]).ok().json();
+    let of = |model: &str| -> Value {
+        warnings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["modelId"] == model)
+            .cloned()
+            .unwrap_or_else(|| panic!("no warning for {model}: {warnings}"))
+    };
+    for past in ["gpt-3.5-turbo-0301", "gpt-4-32k"] {
+        let w = of(past);
+        assert_eq!(w["source"], "provider", "{w}");
+        assert_eq!(w["status"], "inactive", "{w}");
+        assert_eq!(w["severity"], "critical", "{w}");
+        assert!(w["daysUntilEol"].as_i64().unwrap() < 0, "{w}");
+    }
+    assert_eq!(of("gpt-4-32k")["successorModel"], "gpt-4o");
+    assert!(
+        of("claude-3-5-sonnet-20241022")["daysUntilEol"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+    let text = scratch.run(&["warnings"]).ok().stdout;
+    assert!(
+        text.contains("provider") && text.contains("gpt-4o"),
+        "{text}"
+    );
+
+    let status = scratch.run(&["status", "--json"]).ok().json();
+    assert_eq!(
+        status["deprecationWarnings"].as_array().unwrap().len(),
+        warnings.as_array().unwrap().len(),
+        "{status}"
+    );
+
+    // Past its end of life and serving nothing: retired, audited.
+    let maintained = scratch.run(&["maintain", "--json"]).ok().json();
+    let retired: Vec<&str> = maintained["retired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["modelId"].as_str().unwrap())
+        .collect();
+    assert_eq!(retired, ["gpt-3.5-turbo-0301", "gpt-4-32k"], "{maintained}");
+    let after = scratch.run(&["warnings", "--json"]).ok().json();
+    assert!(!after.to_string().contains("gpt-4-32k"), "{after}");
+    let history = scratch.run(&["audit", "history", "gpt-4-32k"]).ok().stdout;
+    assert!(history.contains("retired"), "{history}");
+}

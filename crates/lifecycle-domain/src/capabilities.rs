@@ -15,8 +15,9 @@ use crate::DomainError;
 pub struct ModelCapabilities {
     /// Largest prompt plus completion, in tokens: 1 to [`crate::MAX_TOKENS`].
     pub max_context_tokens: u32,
-    /// Largest completion, in tokens: 1 to [`crate::MAX_TOKENS`].
-    pub max_output_tokens: u32,
+    /// Largest completion, in tokens: 1 to [`crate::MAX_TOKENS`]; `None`
+    /// (JSON `null`) when the provider does not say.
+    pub max_output_tokens: Option<u32>,
     /// Streams its output.
     #[serde(default)]
     pub streaming: bool,
@@ -39,7 +40,7 @@ impl ModelCapabilities {
     pub fn new(max_context_tokens: u32, max_output_tokens: u32) -> Self {
         Self {
             max_context_tokens,
-            max_output_tokens,
+            max_output_tokens: Some(max_output_tokens),
             streaming: false,
             function_calling: false,
             vision: false,
@@ -48,17 +49,27 @@ impl ModelCapabilities {
         }
     }
 
+    /// Capabilities whose output limit is unknown.
+    pub fn without_output_limit(max_context_tokens: u32) -> Self {
+        Self {
+            max_output_tokens: None,
+            ..Self::new(max_context_tokens, 1)
+        }
+    }
+
     /// Checks that the token limits are within bounds and named capabilities are not blank.
     pub fn validate(&self) -> Result<(), DomainError> {
         check_tokens("capabilities.maxContextTokens", self.max_context_tokens)?;
-        check_tokens("capabilities.maxOutputTokens", self.max_output_tokens)?;
+        if let Some(output) = self.max_output_tokens {
+            check_tokens("capabilities.maxOutputTokens", output)?;
+        }
         if self.max_context_tokens == 0 {
             return Err(DomainError::field(
                 "capabilities.maxContextTokens",
                 "must be positive",
             ));
         }
-        if self.max_output_tokens == 0 {
+        if self.max_output_tokens == Some(0) {
             return Err(DomainError::field(
                 "capabilities.maxOutputTokens",
                 "must be positive",

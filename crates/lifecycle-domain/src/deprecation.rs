@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::{check_days, check_time, latest_time};
-use crate::{DomainError, Version};
+use crate::{DomainError, ModelId, Version};
 
 /// Deprecation of a version: why, what replaces it, and when it reaches end of life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +16,10 @@ pub struct ModelDeprecationInfo {
     pub reason: String,
     /// The version to move to, when there is one.
     pub replacement_version: Option<Version>,
+    /// Another model to move to, as its provider suggests (LiteLLM's
+    /// `successor_model`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor_model: Option<ModelId>,
     /// Days between deprecation and end of life: at most
     /// [`crate::MAX_GRACE_DAYS`].
     pub grace_period_days: u32,
@@ -40,11 +44,18 @@ impl ModelDeprecationInfo {
             deprecated_at: now,
             reason: reason.into(),
             replacement_version,
+            successor_model: None,
             grace_period_days,
             end_of_life,
         };
         info.validate()?;
         Ok(info)
+    }
+
+    /// The same, naming another model to move to.
+    pub fn with_successor(mut self, model: ModelId) -> Self {
+        self.successor_model = Some(model);
+        self
     }
 
     /// Whole days from `now` until end of life, rounded down: 0 on the last

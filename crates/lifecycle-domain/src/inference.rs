@@ -130,6 +130,20 @@ impl ErrorKind {
         Self::Other,
     ];
 
+    /// Its name in JSON and reports: `rateLimited`, `serverError`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::RateLimited => "rateLimited",
+            Self::ServerError => "serverError",
+            Self::ClientError => "clientError",
+            Self::InvalidResponse => "invalidResponse",
+            Self::ContentFiltered => "contentFiltered",
+            Self::Network => "network",
+            Self::Other => "other",
+        }
+    }
+
     /// The kind for an HTTP status code of a failed request.
     pub fn from_http_status(code: u16) -> Self {
         match code {

@@ -49,7 +49,7 @@ pub use config::{
 pub use deprecation::{CanaryWeight, ModelDeprecationInfo};
 pub use error::{shorten, AllowedTargets, DomainError};
 pub use inference::{ErrorKind, InferenceResult};
-pub use metrics::{figure, ModelPerformanceMetrics, Threshold, ThresholdViolation};
+pub use metrics::{figure, ModelPerformanceMetrics, QuantileMethod, Threshold, ThresholdViolation};
 pub use model_version::ModelVersion;
 pub use money::parse_decimal;
 pub use names::{Actor, ModelId};

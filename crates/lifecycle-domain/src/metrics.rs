@@ -1,5 +1,7 @@
 //! Performance figures of a model version and how they are judged against thresholds.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +10,7 @@ use rust_decimal::Decimal;
 use crate::bounds::{check_latency, check_time};
 use crate::config::{EvaluationConfig, LatencyStatistic};
 use crate::error::fraction;
+use crate::inference::ErrorKind;
 use crate::DomainError;
 
 /// A summary of how a version has performed, as published by the evaluator.
@@ -31,6 +34,14 @@ pub struct ModelPerformanceMetrics {
     pub p95_latency_ms: Option<f64>,
     /// 99th percentile latency of successful requests, in milliseconds; `None` when none succeeded.
     pub p99_latency_ms: Option<f64>,
+    /// How the percentiles were computed, over the `success_count`
+    /// successful requests.
+    #[serde(default)]
+    pub latency_quantiles: QuantileMethod,
+    /// Failed requests by kind, for the kinds that occurred: a rate-limit
+    /// spike and a model regression call for different responses.
+    #[serde(default)]
+    pub failures_by_kind: BTreeMap<ErrorKind, u64>,
     /// Mean confidence over the requests that reported one; `None` if none did.
     pub mean_confidence: Option<f64>,
     /// Prompt tokens over all requests.
@@ -43,6 +54,30 @@ pub struct ModelPerformanceMetrics {
     pub total_cost: Option<Decimal>,
     /// When these figures were computed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// How latency percentiles were computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum QuantileMethod {
+    /// Exactly, from every successful request, by linear interpolation
+    /// between order statistics (Hyndman and Fan's R-7, numpy's and
+    /// LLMPerf's default): what a user computes from the same requests.
+    Exact,
+    /// From a DDSketch, within 1 % of the exact value: once a span holds
+    /// more successful requests than are kept exactly.
+    #[default]
+    Sketch,
+}
+
+impl QuantileMethod {
+    /// Its name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact (R-7)",
+            Self::Sketch => "sketch (within 1%)",
+        }
+    }
 }
 
 impl ModelPerformanceMetrics {
@@ -133,6 +168,20 @@ impl ModelPerformanceMetrics {
                 format!(
                     "{} is not successCount {} + failureCount {}",
                     self.sample_count, self.success_count, self.failure_count
+                ),
+            ));
+        }
+        let by_kind = self
+            .failures_by_kind
+            .values()
+            .try_fold(0_u64, |sum, n| sum.checked_add(*n));
+        if !self.failures_by_kind.is_empty() && by_kind != Some(self.failure_count) {
+            return Err(DomainError::field(
+                "metrics.failuresByKind",
+                format!(
+                    "the kinds sum to {}, not failureCount {}",
+                    by_kind.map_or("more than 2^64".to_string(), |n| n.to_string()),
+                    self.failure_count
                 ),
             ));
         }

@@ -219,10 +219,14 @@ impl ModelVersion {
     }
 
     /// Makes it the version serving traffic (also how a canary is promoted and
-    /// how a rollback target comes back). Clears any deprecation.
+    /// how a rollback target comes back). Clears our deprecation of a
+    /// deprecated version; an end of life its provider announced stays.
     pub fn activate(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let was_deprecated = self.is_deprecated();
         self.move_to(ModelStatus::Active, now)?;
-        self.deprecation = None;
+        if was_deprecated {
+            self.deprecation = None;
+        }
         Ok(())
     }
 

@@ -151,7 +151,7 @@ fn validation_names_each_bad_field() {
             v.release_date = Some(chrono::NaiveDate::MAX)
         }),
         ("capabilities.maxOutputTokens", |v| {
-            v.capabilities.max_output_tokens = 0
+            v.capabilities.max_output_tokens = Some(0)
         }),
         ("updatedAt", |v| {
             v.updated_at = v.created_at - Duration::seconds(1)
@@ -214,6 +214,8 @@ fn metrics(
         p50_latency_ms: Some(p95 / 2.0),
         p95_latency_ms: Some(p95),
         p99_latency_ms: Some(p95 * 1.5),
+        latency_quantiles: Default::default(),
+        failures_by_kind: Default::default(),
         mean_confidence: confidence,
         total_input_tokens: samples * 100,
         total_output_tokens: samples * 50,

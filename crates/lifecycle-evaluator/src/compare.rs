@@ -1,8 +1,10 @@
 //! The canary judge: how a candidate version compares with its baseline,
 //! metric by metric, with significance tests, a score and plain words.
 
+use std::collections::BTreeMap;
+
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{ModelId, Version};
+use lifecycle_domain::{ErrorKind, ModelId, Version};
 use serde::Serialize;
 
 use crate::reservoir::Sampled;
@@ -182,6 +184,11 @@ pub struct ComparisonReport {
     pub metrics: Vec<MetricComparison>,
     /// What decided the verdict, in words.
     pub summary: String,
+    /// The baseline's failures in the judged window, by kind.
+    pub baseline_failures: BTreeMap<ErrorKind, u64>,
+    /// The candidate's failures in the judged window, by kind: whether a
+    /// higher error rate is the provider throttling or the model failing.
+    pub candidate_failures: BTreeMap<ErrorKind, u64>,
     /// When.
     pub generated_at: DateTime<Utc>,
 }
@@ -253,6 +260,8 @@ pub(crate) fn judge(
         score,
         metrics,
         summary,
+        baseline_failures: baseline.stats.failures().by_kind,
+        candidate_failures: candidate.stats.failures().by_kind,
         generated_at: now,
     }
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{ErrorKind, InferenceResult, ModelCostInfo, ModelPerformanceMetrics};
+use lifecycle_domain::{
+    ErrorKind, InferenceResult, ModelCostInfo, ModelPerformanceMetrics, QuantileMethod,
+};
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config, DDSketch};
 
@@ -14,6 +16,10 @@ const RELATIVE_ACCURACY: f64 = 0.01;
 const MAX_BINS: u32 = 2_048;
 /// Latencies below this (ms) count as zero.
 const MIN_VALUE: f64 = 1e-3;
+/// Successful requests a span keeps exactly: up to this many, quantiles
+/// are the ones a user computes (8 bytes a request, at most 32 KiB a
+/// sub-window and shard); beyond, the sketch answers.
+pub const EXACT_LIMIT: usize = 4_096;
 
 /// Counts, sums and a latency sketch of successful requests, plus a
 /// summary of failed ones. Memory does not grow with the number of samples.
@@ -26,6 +32,11 @@ pub struct VersionStats {
     /// or a timeout) would distort them.
     #[serde(with = "empty_sketch_as_none")]
     latency: DDSketch,
+    /// Every successful request's latency while the span holds at most
+    /// `EXACT_LIMIT` of them (exact R-7 quantiles); `None` beyond, and in
+    /// checkpoints written before exact samples were kept.
+    #[serde(default)]
+    exact: Option<Vec<f64>>,
     failure_latency_sum: f64,
     failure_latency_max: f64,
     confidence_sum: f64,
@@ -59,6 +70,7 @@ impl Default for VersionStats {
             successes: 0,
             failures: [0; 8],
             latency: new_sketch(),
+            exact: Some(Vec::new()),
             failure_latency_sum: 0.0,
             failure_latency_max: 0.0,
             confidence_sum: 0.0,
@@ -76,6 +88,13 @@ impl VersionStats {
         if result.success {
             self.successes += 1;
             self.latency.add(result.latency_ms);
+            if let Some(exact) = &mut self.exact {
+                if exact.len() < EXACT_LIMIT {
+                    exact.push(result.latency_ms);
+                } else {
+                    self.exact = None;
+                }
+            }
         } else {
             let kind = result.error_kind.unwrap_or(ErrorKind::Other);
             self.failures[kind_index(kind)] += 1;
@@ -98,6 +117,13 @@ impl VersionStats {
         }
         // Both sketches share one configuration, the only merge error.
         let _ = self.latency.merge(&other.latency);
+        self.exact = match (self.exact.take(), &other.exact) {
+            (Some(mut mine), Some(theirs)) if mine.len() + theirs.len() <= EXACT_LIMIT => {
+                mine.extend_from_slice(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
         self.failure_latency_sum += other.failure_latency_sum;
         self.failure_latency_max = self.failure_latency_max.max(other.failure_latency_max);
         self.confidence_sum += other.confidence_sum;
@@ -130,10 +156,32 @@ impl VersionStats {
         }
     }
 
-    /// A latency quantile of successful requests (within 1 % of the true
-    /// value), or `None` when there were none.
-    pub fn latency_quantile(&self, q: f64) -> Option<f64> {
-        self.latency.quantile(q).ok().flatten()
+    /// Latency quantiles of successful requests, `None` when there were
+    /// none: exact while every latency is kept, else from the sketch
+    /// (within 1 % of the true value).
+    pub fn latency_quantiles(&self, qs: &[f64]) -> (Vec<Option<f64>>, QuantileMethod) {
+        match self.exact_latencies() {
+            Some(mut exact) => {
+                exact.sort_unstable_by(f64::total_cmp);
+                let values = qs.iter().map(|q| r7(&exact, *q)).collect();
+                (values, QuantileMethod::Exact)
+            }
+            None => {
+                let values = qs
+                    .iter()
+                    .map(|q| self.latency.quantile(*q).ok().flatten())
+                    .collect();
+                (values, QuantileMethod::Sketch)
+            }
+        }
+    }
+
+    /// Every successful request's latency, if all are kept.
+    fn exact_latencies(&self) -> Option<Vec<f64>> {
+        self.exact
+            .as_ref()
+            .filter(|e| e.len() as u64 == self.successes)
+            .cloned()
     }
 
     /// The published form, as of `now`, with costs at `prices` (unknown
@@ -147,14 +195,17 @@ impl VersionStats {
             0 => None,
             n => self.latency.sum().map(|sum| sum / n as f64),
         };
+        let (quantiles, method) = self.latency_quantiles(&[0.50, 0.95, 0.99]);
         ModelPerformanceMetrics {
             sample_count: self.samples(),
             success_count: self.successes,
             failure_count: self.failure_count(),
             mean_latency_ms: mean,
-            p50_latency_ms: self.latency_quantile(0.50),
-            p95_latency_ms: self.latency_quantile(0.95),
-            p99_latency_ms: self.latency_quantile(0.99),
+            p50_latency_ms: quantiles[0],
+            p95_latency_ms: quantiles[1],
+            p99_latency_ms: quantiles[2],
+            latency_quantiles: method,
+            failures_by_kind: self.failures().by_kind,
             mean_confidence: (self.confidence_count > 0)
                 .then(|| self.confidence_sum / self.confidence_count as f64),
             total_input_tokens: self.input_tokens,
@@ -175,6 +226,23 @@ pub struct FailureSummary {
     pub mean_latency_ms: Option<f64>,
     /// Largest latency of a failed request, in ms.
     pub max_latency_ms: Option<f64>,
+}
+
+/// The `q` quantile of `sorted` by linear interpolation between order
+/// statistics: rank h = (n−1)·q, then x⌊h⌋ + (h−⌊h⌋)(x⌊h⌋+1 − x⌊h⌋),
+/// as numpy computes it (its two-sided form, exact at both ends).
+fn r7(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let h = last as f64 * q.clamp(0.0, 1.0);
+    let lo = (h.floor() as usize).min(last);
+    let hi = (lo + 1).min(last);
+    let (a, b, t) = (sorted[lo], sorted[hi], h - lo as f64);
+    let diff = b - a;
+    Some(if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    })
 }
 
 fn kind_index(kind: ErrorKind) -> usize {

@@ -50,9 +50,11 @@ impl TypicalRequest {
             },
             _ => {
                 let caps = &version.capabilities;
-                let output = Self::TRACE_MEAN
-                    .output_tokens
-                    .min(u64::from(caps.max_output_tokens));
+                let output = caps
+                    .max_output_tokens
+                    .map_or(Self::TRACE_MEAN.output_tokens, |max| {
+                        Self::TRACE_MEAN.output_tokens.min(u64::from(max))
+                    });
                 let room = u64::from(caps.max_context_tokens).saturating_sub(output);
                 Self {
                     input_tokens: Self::TRACE_MEAN.input_tokens.min(room),

@@ -13,4 +13,4 @@ mod decision;
 mod warnings;
 
 pub use decision::{DeploymentDecision, LifecyclePolicy, TypicalRequest};
-pub use warnings::DeprecationWarning;
+pub use warnings::{DeprecationWarning, EndOfLifeSource};

@@ -1,7 +1,8 @@
-//! Deprecation warnings and retirement: what the clock says about deprecated versions.
+//! End-of-life warnings and retirement: what the clock says about versions
+//! we deprecated and versions whose provider announced an end of life.
 
 use lifecycle_domain::chrono::{DateTime, Utc};
-use lifecycle_domain::{ModelId, ModelVersion, Severity, Version};
+use lifecycle_domain::{ModelId, ModelStatus, ModelVersion, Severity, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::LifecyclePolicy;
@@ -9,7 +10,19 @@ use crate::LifecyclePolicy;
 /// Versions this close to (or past) end of life get a critical warning.
 const CRITICAL_DAYS: i64 = 7;
 
-/// A deprecated version approaching or past its end of life.
+/// Whose end of life a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EndOfLifeSource {
+    /// We deprecated the version (`deprecate`, or a promotion that replaced it).
+    Deprecated,
+    /// Its provider announced an end of life (say, LiteLLM's
+    /// `deprecation_date`); the version is in any other state.
+    Provider,
+}
+
+/// A version approaching or past its end of life: deprecated by us, or
+/// announced by its provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeprecationWarning {
@@ -23,15 +36,25 @@ pub struct DeprecationWarning {
     pub end_of_life: DateTime<Utc>,
     /// What to move to, when known.
     pub replacement: Option<Version>,
+    /// Another model to move to, as the provider suggests, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor_model: Option<ModelId>,
     /// Why it was deprecated.
     pub reason: String,
     /// Info beyond the policy's warning threshold, warning within it,
-    /// critical under 7 days or past end of life.
+    /// critical under 7 days or past end of life; always critical for an
+    /// active or canary version past its provider's end of life.
     pub severity: Severity,
+    /// Who set the end of life.
+    pub source: EndOfLifeSource,
+    /// The version's status: whether it still serves traffic.
+    pub status: ModelStatus,
 }
 
 impl LifecyclePolicy {
-    /// One warning per deprecated version among `versions`, most urgent first.
+    /// One warning per version with an end of life among `versions` (not
+    /// retired: deprecated by us, or announced by its provider), most
+    /// urgent first.
     pub fn deprecation_warnings<'a>(
         &self,
         versions: impl IntoIterator<Item = &'a ModelVersion>,
@@ -40,16 +63,22 @@ impl LifecyclePolicy {
         let threshold = i64::from(self.policy().settings().eol_warning_threshold_days);
         let mut warnings: Vec<DeprecationWarning> = versions
             .into_iter()
-            .filter(|v| v.is_deprecated())
+            .filter(|v| !v.is_retired())
             .filter_map(|v| {
                 let d = v.deprecation()?;
                 let days = d.days_until_eol(now);
-                let severity = if days < CRITICAL_DAYS {
+                let serving = matches!(v.status(), ModelStatus::Active | ModelStatus::Canary);
+                let severity = if days < CRITICAL_DAYS || serving && d.is_past_eol(now) {
                     Severity::Critical
                 } else if days <= threshold {
                     Severity::Warning
                 } else {
                     Severity::Info
+                };
+                let source = if v.is_deprecated() {
+                    EndOfLifeSource::Deprecated
+                } else {
+                    EndOfLifeSource::Provider
                 };
                 Some(DeprecationWarning {
                     model_id: v.model_id.clone(),
@@ -57,8 +86,11 @@ impl LifecyclePolicy {
                     days_until_eol: days,
                     end_of_life: d.end_of_life,
                     replacement: d.replacement_version.clone(),
+                    successor_model: d.successor_model.clone(),
                     reason: d.reason.clone(),
                     severity,
+                    source,
+                    status: v.status(),
                 })
             })
             .collect();
@@ -66,9 +98,11 @@ impl LifecyclePolicy {
         warnings
     }
 
-    /// Deprecated versions among `versions` whose end of life has come.
-    /// A maintenance run retires them when the policy's
-    /// `enable_automatic_retirement` is on.
+    /// Versions among `versions` whose end of life has come and that serve
+    /// no traffic: deprecated ones, and inactive or testing ones past their
+    /// provider's end of life. A maintenance run retires them when the
+    /// policy's `enable_automatic_retirement` is on. An active or canary
+    /// version is never retired here: it gets a critical warning instead.
     pub fn retirement_due<'a>(
         &self,
         versions: impl IntoIterator<Item = &'a ModelVersion>,
@@ -76,7 +110,12 @@ impl LifecyclePolicy {
     ) -> Vec<&'a ModelVersion> {
         versions
             .into_iter()
-            .filter(|v| v.is_deprecated())
+            .filter(|v| {
+                matches!(
+                    v.status(),
+                    ModelStatus::Deprecated | ModelStatus::Inactive | ModelStatus::Testing
+                )
+            })
             .filter(|v| v.deprecation().is_some_and(|d| d.is_past_eol(now)))
             .collect()
     }

@@ -4,7 +4,7 @@
 
 use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::*;
-use lifecycle_policy::{LifecyclePolicy, TypicalRequest};
+use lifecycle_policy::{EndOfLifeSource, LifecyclePolicy, TypicalRequest};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
@@ -30,6 +30,8 @@ fn metrics(samples: u64, failures: u64, p95: f64) -> ModelPerformanceMetrics {
         p50_latency_ms: Some(p95 / 2.0),
         p95_latency_ms: Some(p95),
         p99_latency_ms: Some(p95),
+        latency_quantiles: Default::default(),
+        failures_by_kind: Default::default(),
         mean_confidence: Some(0.9),
         total_input_tokens: samples * 2_000,
         total_output_tokens: samples * 500,
@@ -292,8 +294,10 @@ fn an_end_of_life_announced_by_the_provider_warns_then_rejects() {
         "{}",
         later.reason
     );
-    assert!(
-        policy.deprecation_warnings([&v], now()).is_empty(),
-        "not deprecated here"
-    );
+    // Not deprecated here, yet warned about: the provider's date counts.
+    let warnings = policy.deprecation_warnings([&v], now());
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].source, EndOfLifeSource::Provider);
+    assert_eq!(warnings[0].days_until_eol, 20);
+    assert_eq!(warnings[0].severity, Severity::Warning, "within the 30-day threshold");
 }

@@ -52,7 +52,9 @@ pub use lifecycle_evaluator::{
     Alert, AlertLevel, Class, ComparisonConfig, ComparisonReport, EvaluationReport,
     EvaluationStatus, Evaluator, EvaluatorError, Verdict,
 };
-pub use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
+pub use lifecycle_policy::{
+    DeploymentDecision, DeprecationWarning, EndOfLifeSource, LifecyclePolicy,
+};
 pub use lifecycle_registry::{Lane, ModelRegistry, Resolved, Routed};
 pub use lifecycle_store::{
     AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, StoreImage, SystemClock,

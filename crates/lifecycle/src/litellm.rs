@@ -4,14 +4,16 @@
 //!
 //! Each entry becomes one inactive version: `litellm_provider` is the
 //! provider; `max_input_tokens` (else `max_tokens`) the context and
-//! `max_output_tokens` (else `max_tokens`) the output limit; per-token prices
+//! `max_output_tokens` (else `max_tokens`) the output limit (unknown when
+//! neither is given); per-token prices
 //! times 1,000 the per-1k prices (USD), exactly as decimals (an entry
 //! without both prices is registered with its price unknown, never as
 //! free); `supports_function_calling`,
 //! `supports_vision`, `supports_response_schema` (JSON mode) and
 //! `supports_native_streaming` the capabilities, other `supports_*` flags
 //! their names in `capabilities.other`; `mode` a tag `mode:<mode>`;
-//! `deprecation_date` an announced end of life. The `sample_spec` entry
+//! `deprecation_date` an announced end of life, with `successor_model` as
+//! the suggested replacement. The `sample_spec` entry
 //! documents the format and is skipped.
 
 use lifecycle_domain::chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -143,10 +145,11 @@ fn to_version(
     let context = tokens("max_input_tokens")
         .or(tokens("max_tokens"))
         .ok_or("no max_input_tokens or max_tokens")?;
-    let output = tokens("max_output_tokens")
-        .or(tokens("max_tokens"))
-        .ok_or("no max_output_tokens or max_tokens")?;
-    let mut capabilities = ModelCapabilities::new(context, output);
+    // Without an output limit the version registers with it unknown.
+    let mut capabilities = match tokens("max_output_tokens").or(tokens("max_tokens")) {
+        Some(output) => ModelCapabilities::new(context, output),
+        None => ModelCapabilities::without_output_limit(context),
+    };
     for (key, value) in entry {
         let Some(flag) = key.strip_prefix("supports_") else {
             continue;
@@ -183,8 +186,17 @@ fn to_version(
         record.tags.insert(format!("mode:{mode}"));
     }
     if let Some(date) = entry.get("deprecation_date").and_then(Value::as_str) {
+        let mut end = announced(date, now)?;
+        // A successor that is not a valid model id is left out, not fatal.
+        if let Some(successor) = entry
+            .get("successor_model")
+            .and_then(Value::as_str)
+            .and_then(|name| ModelId::new(name).ok())
+        {
+            end = end.with_successor(successor);
+        }
         record
-            .announce_end_of_life(announced(date, now)?)
+            .announce_end_of_life(end)
             .map_err(|e| e.to_string())?;
     }
     record.validate().map_err(|e| e.to_string())?;

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use lifecycle::chrono::{DateTime, NaiveDate, Utc};
 use lifecycle::{
-    signing_key, verifying_key, AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat,
-    ModelId, ModelLifecycleManager, SignedCheckpoint, Version,
+    signing_key, verifying_key, AuditLogEntry, BackupSummary, DeprecationWarning, EndOfLifeSource,
+    ExportFormat, ModelId, ModelLifecycleManager, SignedCheckpoint, Version,
 };
 use serde::Serialize;
 
@@ -49,7 +49,7 @@ pub async fn warnings(m: &ModelLifecycleManager, out: &Output) -> Outcome {
 
 fn warning_table(out: &Output, warnings: &[DeprecationWarning]) {
     if warnings.is_empty() {
-        out.print("No deprecated versions.");
+        out.print("No version has an end of life.");
         return;
     }
     let rows: Vec<Vec<String>> = warnings
@@ -63,7 +63,14 @@ fn warning_table(out: &Output, warnings: &[DeprecationWarning]) {
                 time(w.end_of_life),
                 w.replacement
                     .as_ref()
-                    .map_or_else(String::new, ToString::to_string),
+                    .map(ToString::to_string)
+                    .or_else(|| w.successor_model.as_ref().map(ToString::to_string))
+                    .unwrap_or_default(),
+                match w.source {
+                    EndOfLifeSource::Deprecated => "deprecated".to_string(),
+                    EndOfLifeSource::Provider => "provider".to_string(),
+                },
+                out.status(w.status),
                 w.reason.clone(),
             ]
         })
@@ -75,6 +82,8 @@ fn warning_table(out: &Output, warnings: &[DeprecationWarning]) {
         "DAYS LEFT",
         "END OF LIFE",
         "REPLACEMENT",
+        "SOURCE",
+        "STATUS",
         "REASON",
     ];
     out.table(&headers, &rows);

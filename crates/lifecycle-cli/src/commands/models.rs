@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{model_id, version};
 use crate::args::{CanaryCommand, ListArgs, RegisterArgs, StatusArg};
 use crate::failure::{Failure, Outcome};
-use crate::output::{ms, time, Output};
+use crate::output::{figures, time, Output};
 
 pub async fn register(m: &ModelLifecycleManager, args: &RegisterArgs, out: &Output) -> Outcome {
     let record = match &args.file {
@@ -169,7 +169,10 @@ pub async fn show(
                 "context",
                 format!(
                     "{} tokens in, {} out",
-                    v.capabilities.max_context_tokens, v.capabilities.max_output_tokens
+                    v.capabilities.max_context_tokens,
+                    v.capabilities
+                        .max_output_tokens
+                        .map_or_else(|| "unknown".to_string(), |n| n.to_string())
                 ),
             ),
             (
@@ -205,17 +208,7 @@ pub async fn show(
             ));
         }
         if let Some(metrics) = &v.metrics {
-            rows.push((
-                "metrics",
-                format!(
-                    "{} requests, error rate {:.2} %, p50 {}, p95 {}, p99 {}",
-                    metrics.sample_count,
-                    metrics.error_rate() * 100.0,
-                    ms(metrics.p50_latency_ms),
-                    ms(metrics.p95_latency_ms),
-                    ms(metrics.p99_latency_ms)
-                ),
-            ));
+            rows.push(("metrics", figures(metrics)));
         }
         for (label, value) in rows {
             out.print(&format!("{:<11} {value}", format!("{label}:")));

@@ -14,7 +14,7 @@ use super::models::read_input;
 use super::{model_id, version};
 use crate::args::{ErrorKindArg, RecordArgs};
 use crate::failure::{Failure, Outcome};
-use crate::output::{ms, time, Output};
+use crate::output::{by_kind, figures, time, Output};
 
 /// One line of an NDJSON results file.
 #[derive(Deserialize)]
@@ -286,11 +286,8 @@ pub fn print_evaluation(out: &Output, report: &EvaluationReport) {
         report.model_id, report.version, report.window_secs, report.samples
     ));
     out.print(&format!(
-        "  error rate {:.2} %, latency p50 {}, p95 {}, p99 {}, confidence {}",
-        m.error_rate() * 100.0,
-        ms(m.p50_latency_ms),
-        ms(m.p95_latency_ms),
-        ms(m.p99_latency_ms),
+        "  {}, confidence {}",
+        figures(m),
         m.mean_confidence
             .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2}"))
     ));
@@ -341,6 +338,14 @@ pub fn print_comparison(out: &Output, report: &ComparisonReport) {
         })
         .collect();
     out.table(&["METRIC", "BASELINE", "CANDIDATE", "P", "CLASS"], &rows);
+    for (side, failures) in [
+        ("baseline", &report.baseline_failures),
+        ("candidate", &report.candidate_failures),
+    ] {
+        if !failures.is_empty() {
+            out.print(&format!("{side} failures: {}", by_kind(failures)));
+        }
+    }
     out.print(&report.summary);
 }
 

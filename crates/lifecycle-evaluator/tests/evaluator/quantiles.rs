@@ -1,13 +1,9 @@
-//! Latency quantiles are within 1 % of the exact order statistics: on a
-//! million samples of three distributions, and per run of the real LLMPerf
-//! requests (tests/fixtures/llmperf).
-//!
-//! Quantile definition reported: the order statistic of rank q·(n−1),
-//! rounded down, over successful requests (DDSketch's; within 1 % of it).
-//! LLMPerf's summaries interpolate linearly between order statistics, which
-//! differs from this by at most the gap between neighbouring samples.
+//! Latency quantiles: exact (R-7, numpy's default) while a span keeps every
+//! latency, so the real LLMPerf runs (tests/fixtures/llmperf) give numpy's
+//! figures to 1e-9; beyond, the sketch's, within 1 % of the exact order
+//! statistics, on a million samples of three distributions.
 use crate::common::{evaluator, Random};
-use lifecycle_domain::{ErrorKind, InferenceResult, Version};
+use lifecycle_domain::{ErrorKind, InferenceResult, QuantileMethod, Version};
 
 /// The order statistic of rank q·(n−1), rounded down, of sorted `values`.
 fn exact(sorted: &[f64], q: f64) -> f64 {
@@ -32,6 +28,7 @@ fn check_distribution(name: &str, mut values: Vec<f64>) {
     }
     let metrics = evaluator.lifetime_metrics(name, &v).unwrap();
     assert_eq!(metrics.sample_count, values.len() as u64);
+    assert_eq!(metrics.latency_quantiles, QuantileMethod::Sketch, "{name}");
     values.sort_by(f64::total_cmp);
     within_one_percent(
         metrics.p50_latency_ms.unwrap(),
@@ -127,9 +124,33 @@ fn llmperf() -> Vec<Request> {
         .collect()
 }
 
+/// numpy's p50/p95/p99 per run and its count of successful requests,
+/// written by `numpy_quantiles.py` beside the fixture.
+fn numpy_quantiles() -> std::collections::HashMap<String, (u64, [f64; 3])> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/llmperf/numpy_quantiles.csv"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let q = |i: usize| f[i].parse::<f64>().unwrap();
+            (
+                f[0].to_string(),
+                (f[1].parse().unwrap(), [q(2), q(3), q(4)]),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn real_llmperf_runs_error_rates_and_quantiles() {
+fn real_llmperf_runs_error_rates_and_quantiles_as_numpy_computes_them() {
     let requests = llmperf();
+    let expected = numpy_quantiles();
+    assert_eq!(expected.len(), 19);
     assert_eq!(requests.len(), 2_845);
     assert_eq!(requests.iter().filter(|r| !r.success).count(), 539);
     let mut runs: Vec<String> = requests.iter().map(|r| r.run.clone()).collect();
@@ -164,22 +185,22 @@ fn real_llmperf_runs_error_rates_and_quantiles() {
             failures as f64 / of_run.len() as f64,
             "{run}"
         );
-        let mut latencies: Vec<f64> = of_run
-            .iter()
-            .filter(|r| r.success)
-            .map(|r| r.latency_s * 1_000.0)
-            .collect();
-        if latencies.is_empty() {
+        if of_run.iter().all(|r| !r.success) {
             assert_eq!(metrics.p95_latency_ms, None, "{run}: no successful request");
             continue;
         }
-        latencies.sort_by(f64::total_cmp);
-        for (q, estimate) in [
-            (0.5, metrics.p50_latency_ms.unwrap()),
-            (0.95, metrics.p95_latency_ms.unwrap()),
-            (0.99, metrics.p99_latency_ms.unwrap()),
+        let numpy = &expected[run.as_str()];
+        assert_eq!(metrics.success_count, numpy.0, "{run}");
+        assert_eq!(metrics.latency_quantiles, QuantileMethod::Exact, "{run}");
+        for (q, ours, theirs) in [
+            ("p50", metrics.p50_latency_ms.unwrap(), numpy.1[0]),
+            ("p95", metrics.p95_latency_ms.unwrap(), numpy.1[1]),
+            ("p99", metrics.p99_latency_ms.unwrap(), numpy.1[2]),
         ] {
-            within_one_percent(estimate, exact(&latencies, q), &format!("{run} q{q}"));
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * theirs,
+                "{run} {q}: ours {ours}, numpy {theirs}"
+            );
         }
     }
     let rate_limited = requests
@@ -198,4 +219,36 @@ fn real_llmperf_runs_error_rates_and_quantiles() {
         })
         .sum();
     assert_eq!(by_kind, rate_limited);
+}
+
+#[test]
+fn quantiles_are_exact_up_to_4096_successes_and_from_the_sketch_beyond() {
+    let (evaluator, _) = evaluator(&["m"]);
+    let v = Version::new(1, 0, 0);
+    // 1..=4096 ms, then failures (which keep no latency): still exact.
+    for ms in 1..=4_096 {
+        evaluator
+            .record("m", &v, &InferenceResult::success(f64::from(ms)))
+            .unwrap();
+    }
+    for _ in 0..10 {
+        let failure = InferenceResult::failure(ErrorKind::Timeout, 30_000.0);
+        evaluator.record("m", &v, &failure).unwrap();
+    }
+    let exact = evaluator.lifetime_metrics("m", &v).unwrap();
+    assert_eq!(exact.latency_quantiles, QuantileMethod::Exact);
+    // R-7 on 1..=4096: 1 + 4095·q.
+    assert_eq!(exact.p50_latency_ms, Some(2_048.5));
+    assert_eq!(exact.p99_latency_ms, Some(1.0 + 4_095.0 * 0.99));
+    let window = evaluator.window_metrics("m", &v).unwrap();
+    assert_eq!(window.latency_quantiles, QuantileMethod::Exact);
+    assert_eq!(window.p95_latency_ms, exact.p95_latency_ms);
+
+    evaluator
+        .record("m", &v, &InferenceResult::success(5_000.0))
+        .unwrap();
+    let sketched = evaluator.lifetime_metrics("m", &v).unwrap();
+    assert_eq!(sketched.latency_quantiles, QuantileMethod::Sketch);
+    let p50 = sketched.p50_latency_ms.unwrap();
+    assert!((p50 - 2_049.0).abs() <= 0.01 * 2_049.0, "{p50}");
 }

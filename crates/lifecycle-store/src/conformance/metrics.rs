@@ -20,6 +20,8 @@ pub fn snapshot(model: &str, v: &str, samples: u64, secs: i64) -> MetricsSnapsho
             p50_latency_ms: Some(400.0),
             p95_latency_ms: Some(900.25),
             p99_latency_ms: Some(1500.0),
+            latency_quantiles: Default::default(),
+            failures_by_kind: Default::default(),
             mean_confidence: Some(0.875),
             total_input_tokens: samples * 800,
             total_output_tokens: samples * 120,
