@@ -197,6 +197,13 @@ pub fn figures(m: &ModelPerformanceMetrics) -> String {
     } else {
         format!(" ({})", by_kind(&m.failures_by_kind))
     };
+    if m.success_count == 0 {
+        return format!(
+            "{} requests, error rate {:.2} %{breakdown}, no successful request: latency n/a",
+            m.sample_count,
+            m.error_rate() * 100.0
+        );
+    }
     format!(
         "{} requests, error rate {:.2} %{breakdown}, latency p50 {}, p95 {}, p99 {} ({} of {} successful)",
         m.sample_count,

@@ -1201,3 +1201,45 @@ fn provider_ends_of_life_from_an_imported_catalogue_are_warned_and_acted_on() {
     let history = scratch.run(&["audit", "history", "gpt-4-32k"]).ok().stdout;
     assert!(history.contains("retired"), "{history}");
 }
+
+#[test]
+fn result_lines_carry_their_own_time_within_bounds() {
+    let scratch = Scratch::with_models("event-time");
+    let line = |at: &str| {
+        format!(
+            "{{\"modelId\":\"gpt-4-turbo\",\"version\":\"1.0.0\",\"success\":true,\"latencyMs\":120,\"at\":\"{at}\"}}\n"
+        )
+    };
+    let late = line("2024-01-01T00:00:00Z");
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&late))
+        .ok();
+    let shown = scratch
+        .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["metrics"]["sampleCount"], 1, "{shown}");
+    let window = scratch
+        .run(&["evaluate", "gpt-4-turbo", "1.0.0", "--json"])
+        .json();
+    assert_eq!(window["samples"], 0, "older than the window: lifetime only");
+
+    let future = format!("{late}{}", line("2999-01-01T00:00:00Z"));
+    let refused = scratch.run_with_input(&["record", "--file", "-"], Some(&future));
+    refused.fails(
+        1,
+        "line 2: at: 2999-01-01T00:00:00Z is more than 60 s ahead",
+    );
+    let bad = line("yesterday");
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&bad))
+        .fails(1, "give RFC 3339");
+    let after = scratch
+        .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        after["metrics"]["sampleCount"], 1,
+        "refused files record nothing"
+    );
+}

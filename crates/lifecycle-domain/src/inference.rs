@@ -1,8 +1,9 @@
 //! The outcome of one model request, as an application reports it.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::bounds::{check_latency, check_tokens};
+use crate::bounds::{check_latency, check_time, check_tokens};
 use crate::error::fraction;
 use crate::DomainError;
 
@@ -36,6 +37,12 @@ pub struct InferenceResult {
     /// Why it failed; only on failures (a failure without one counts as `other`).
     #[serde(default)]
     pub error_kind: Option<ErrorKind>,
+    /// When the request happened (event time, RFC 3339), for results
+    /// reported late or replayed; `None` means now. Windows count it at this
+    /// time: older than the window, it counts in the lifetime only; more
+    /// than a minute ahead of the evaluator's clock, it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl InferenceResult {
@@ -48,6 +55,7 @@ impl InferenceResult {
             input_tokens: 0,
             output_tokens: 0,
             error_kind: None,
+            at: None,
         }
     }
 
@@ -77,8 +85,19 @@ impl InferenceResult {
         }
     }
 
-    /// Checks latency, confidence, tokens and that only failures carry an error kind.
+    /// With the time the request happened.
+    pub fn at(self, at: DateTime<Utc>) -> Self {
+        Self {
+            at: Some(at),
+            ..self
+        }
+    }
+
+    /// Checks latency, confidence, tokens, time and that only failures carry an error kind.
     pub fn validate(&self) -> Result<(), DomainError> {
+        if let Some(at) = self.at {
+            check_time("at", at)?;
+        }
         check_latency("latencyMs", self.latency_ms)?;
         check_tokens("inputTokens", self.input_tokens)?;
         check_tokens("outputTokens", self.output_tokens)?;

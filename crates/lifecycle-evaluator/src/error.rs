@@ -34,6 +34,15 @@ pub enum EvaluatorError {
         reason: String,
     },
 
+    /// The result's own time is more than a minute ahead of the clock.
+    #[error("at: {at} is {skew_secs} s ahead of this clock (at most 60 s are allowed); send the time the request happened, or fix the sender's clock")]
+    FromTheFuture {
+        /// The result's time.
+        at: lifecycle_domain::chrono::DateTime<lifecycle_domain::chrono::Utc>,
+        /// How far ahead, in seconds.
+        skew_secs: i64,
+    },
+
     /// The version is retired: it must not serve traffic.
     #[error("{model_id} {version} is retired; results for it are refused — route traffic to a usable version")]
     Retired {

@@ -205,6 +205,25 @@ fn shard_count() -> usize {
     })
 }
 
+/// How far ahead of the evaluator's clock a result's own time may be
+/// (clocks of reporting machines differ): one minute.
+pub const MAX_FUTURE_SKEW_MS: i64 = 60_000;
+
+/// The time a result counts at, in ms: its own, or now.
+fn event_time(result: &InferenceResult, now_ms: i64) -> Result<i64, EvaluatorError> {
+    let Some(at) = result.at else {
+        return Ok(now_ms);
+    };
+    let at_ms = at.timestamp_millis();
+    if at_ms > now_ms.saturating_add(MAX_FUTURE_SKEW_MS) {
+        return Err(EvaluatorError::FromTheFuture {
+            at,
+            skew_secs: (at_ms - now_ms) / 1_000,
+        });
+    }
+    Ok(at_ms)
+}
+
 /// This thread's shard number (threads are numbered in order of first use).
 fn thread_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -326,9 +345,10 @@ impl Evaluator {
         let snapshot = self.shared.tracked.load();
         let tracked = recordable(&snapshot, model_id, version)?;
         let now_ms = self.shared.clock.now_millis();
+        let at_ms = event_time(result, now_ms)?;
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
         let mut window = lock(&shard.0);
-        window.current(now_ms).record(result, tracked.per_token);
+        window.record(at_ms, now_ms, result, tracked.per_token);
         let interval = self.shared.config.settings().metrics_update_interval;
         if window.checkpoint_due(interval) {
             drop(window);
@@ -537,8 +557,9 @@ impl Evaluator {
                     deltas.len() - 1
                 }
             };
+            let at_ms = event_time(result, now_ms)?;
             let (_, tracked, delta) = &mut deltas[at];
-            delta.current(now_ms).record(result, tracked.per_token);
+            delta.record(at_ms, now_ms, result, tracked.per_token);
         }
         // No checkpoint may run between the snapshot taken here and the
         // merge below, or it would save a state without this batch after it.

@@ -28,5 +28,6 @@ pub use compare::{
 pub use error::EvaluatorError;
 pub use evaluator::{
     alert_event, EvaluationReport, EvaluationStatus, Evaluator, Published, Restored,
+    MAX_FUTURE_SKEW_MS,
 };
 pub use stats::FailureSummary;

@@ -138,6 +138,35 @@ impl Window {
         self.current = (0, 0, 0);
     }
 
+    /// Records one (already validated) result that happened at `at_ms`, as
+    /// seen at `now_ms`: into its sub-window when that is within the window
+    /// ending now (and not overtaken by a newer one in its place), else into
+    /// the lifetime only.
+    pub fn record(
+        &mut self,
+        at_ms: i64,
+        now_ms: i64,
+        result: &InferenceResult,
+        per_token: Option<(f64, f64)>,
+    ) {
+        let (start, end, index) = self.current;
+        if (start..end).contains(&at_ms) {
+            self.slots[index].record(result, per_token);
+            return;
+        }
+        let number = at_ms.div_euclid(self.slot_ms);
+        let in_window = number > now_ms.div_euclid(self.slot_ms) - SLOTS as i64;
+        let overtaken = self
+            .slots
+            .get(number.rem_euclid(SLOTS as i64) as usize)
+            .is_some_and(|slot| slot.number > number);
+        if in_window && !overtaken {
+            self.current(at_ms).record(result, per_token);
+        } else {
+            self.closed.record(result);
+        }
+    }
+
     /// The statistics of the sub-window the time `at_ms` (milliseconds since
     /// the epoch) falls in; an older sub-window there is closed first.
     pub fn current(&mut self, at_ms: i64) -> &mut Slot {

@@ -299,5 +299,9 @@ fn an_end_of_life_announced_by_the_provider_warns_then_rejects() {
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].source, EndOfLifeSource::Provider);
     assert_eq!(warnings[0].days_until_eol, 20);
-    assert_eq!(warnings[0].severity, Severity::Warning, "within the 30-day threshold");
+    assert_eq!(
+        warnings[0].severity,
+        Severity::Warning,
+        "within the 30-day threshold"
+    );
 }

@@ -1,12 +1,13 @@
 //! Monitoring: record results, evaluate, compare, watch alerts.
 
+use lifecycle::chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
 use lifecycle::{
-    Alert, Class, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, EvaluatorError,
-    InferenceResult, LifecycleError, ModelId, ModelLifecycleManager, ModelStatus, StoreError,
-    Version,
+    shorten, Alert, Class, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus,
+    EvaluatorError, InferenceResult, LifecycleError, ModelId, ModelLifecycleManager, ModelStatus,
+    StoreError, Version, MAX_FUTURE_SKEW_MS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,10 @@ struct ResultLine {
     output_tokens: u32,
     #[serde(default)]
     error_kind: Option<ErrorKind>,
+    /// When the request happened (RFC 3339); absent: now. Read as text,
+    /// so that a bad time gets our message, not the parser's.
+    #[serde(default)]
+    at: Option<String>,
 }
 
 /// A result checked against the registry, ready to record.
@@ -51,6 +56,16 @@ async fn check(
 ) -> Outcome<Checked> {
     let (model_id, version) = (model_id(model)?, version(number)?);
     result.validate()?;
+    if let Some(at) = result.at {
+        let limit = m.now() + lifecycle::chrono::Duration::milliseconds(MAX_FUTURE_SKEW_MS);
+        if at > limit {
+            return Err(Failure::error(format!(
+                "at: {} is more than {} s ahead of this clock; send the time the request happened, or fix the sender's clock",
+                time(at),
+                MAX_FUTURE_SKEW_MS / 1_000
+            )));
+        }
+    }
     let key = (model_id.clone(), version.clone());
     let status = match known.get(&key) {
         Some(status) => *status,
@@ -72,6 +87,18 @@ async fn check(
     })
 }
 
+/// A result's `at`: an RFC 3339 time.
+fn event_time(text: &str) -> Outcome<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Failure::error(format!(
+                "at: {:?} is not a time ({e}); give RFC 3339, such as 2026-12-01T10:00:00Z",
+                shorten(text)
+            ))
+        })
+}
+
 /// Parses and checks line `number` of `source`; errors name both once.
 async fn check_line(
     m: &ModelLifecycleManager,
@@ -83,6 +110,12 @@ async fn check_line(
     let at = |f: Failure| Failure::error(format!("{source}, line {number}: {}", f.message));
     let parsed: ResultLine =
         crate::input::parse_object(line, source, Some(number), "an inference result")?;
+    let event_time = parsed
+        .at
+        .as_deref()
+        .map(event_time)
+        .transpose()
+        .map_err(at)?;
     let result = InferenceResult {
         success: parsed.success,
         latency_ms: parsed.latency_ms,
@@ -90,6 +123,7 @@ async fn check_line(
         input_tokens: parsed.input_tokens,
         output_tokens: parsed.output_tokens,
         error_kind: parsed.error_kind,
+        at: event_time,
     };
     check(m, known, &parsed.model_id, &parsed.version, result)
         .await

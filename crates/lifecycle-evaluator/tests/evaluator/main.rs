@@ -7,5 +7,6 @@ mod behaviour;
 mod checkpoints;
 mod common;
 mod compare;
+mod event_time;
 mod quantiles;
 mod significance;
