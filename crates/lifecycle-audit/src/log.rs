@@ -1,7 +1,7 @@
 //! `ModelAuditLog`: queries and chain verification over the store's audit log.
 
 use std::ops::RangeInclusive;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
@@ -20,6 +20,9 @@ pub(crate) const PAGE: usize = 1_000;
 #[derive(Clone)]
 pub struct ModelAuditLog {
     pub(crate) store: Arc<dyn Store>,
+    /// The last entry [`ModelAuditLog::verify_new_entries`] checked: where
+    /// its next call starts. Shared by clones.
+    verified: Arc<Mutex<Option<ChainHead>>>,
 }
 
 /// The outcome of [`ModelAuditLog::verify`].
@@ -56,7 +59,10 @@ impl VerifyReport {
 impl ModelAuditLog {
     /// The log of `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            verified: Arc::default(),
+        }
     }
 
     /// Entries matching any query, in sequence order.
@@ -132,6 +138,41 @@ impl ModelAuditLog {
         }
         report.state_mismatch = state_mismatch(&*self.store, &replay, checkpoint.is_some()).await?;
         Ok(report)
+    }
+
+    /// Checks the chain's links and hashes from where this log's last call
+    /// left off (the whole chain on the first call), so that a process that
+    /// asks often — `status`, a server's health — pays for each entry once.
+    /// The entry it left off at is read again and must be unchanged. `Ok(false)`
+    /// on a broken link. It does not replay the state against the entries:
+    /// [`Self::verify`] does, and re-hashes everything.
+    pub async fn verify_new_entries(&self) -> Result<bool, AuditError> {
+        let cached = *self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        let pruned_to = self.store.audit_checkpoint().await?.map(|c| c.head);
+        let mut head = match cached {
+            // Pruned past it since: start again from the pruning checkpoint.
+            Some(head) if pruned_to.is_some_and(|p| p.sequence >= head.sequence) => pruned_to,
+            Some(head) => {
+                let query = AuditQuery::all().sequences(head.sequence..=head.sequence);
+                let again = self.store.audit(&query).await?;
+                if again.first().map(AuditLogEntry::head) != Some(head) {
+                    *self.verified.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    return Ok(false);
+                }
+                Some(head)
+            }
+            None => pruned_to,
+        };
+        let first = head.map_or(1, |h| h.sequence + 1);
+        let mut pages = self.pages(first..=u64::MAX);
+        while let Some(page) = pages.next(&*self.store).await? {
+            match verify_chain(&page, head) {
+                Ok(next) => head = next,
+                Err(_) => return Ok(false),
+            }
+        }
+        *self.verified.lock().unwrap_or_else(PoisonError::into_inner) = head;
+        Ok(true)
     }
 
     /// Pages of entries with sequence numbers in `range`, in order.

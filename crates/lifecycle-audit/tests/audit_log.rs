@@ -283,6 +283,13 @@ async fn verify_finds_an_entry_altered_on_disk() {
         db.flush().unwrap();
     }
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
+    assert!(
+        !ModelAuditLog::new(store.clone())
+            .verify_new_entries()
+            .await
+            .unwrap(),
+        "a first incremental check walks the whole chain"
+    );
     let report = ModelAuditLog::new(store.clone()).verify().await.unwrap();
     let broken = report.broken.unwrap();
     assert_eq!(broken.sequence, 17);
@@ -365,4 +372,23 @@ async fn a_failed_archive_prunes_nothing() {
     assert!(matches!(err, AuditError::Write(_)), "{err}");
     assert_eq!(store.audit(&AuditQuery::all()).await.unwrap().len(), 100);
     assert_eq!(store.audit_checkpoint().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn new_entries_are_verified_from_where_the_last_check_left_off() {
+    on_each_store(|store| async move {
+        populate(&*store, 1_500).await;
+        let log = ModelAuditLog::new(store.clone());
+        assert!(log.verify_new_entries().await.unwrap());
+        // More entries, then a prune past the point last checked.
+        populate(&*store, 700).await;
+        assert!(log.clone().verify_new_entries().await.unwrap());
+        populate(&*store, 300).await;
+        log.export_and_prune(t0() + Duration::days(2), ExportFormat::Ndjson, Vec::new())
+            .await
+            .unwrap();
+        assert!(log.verify_new_entries().await.unwrap());
+        assert!(log.verify().await.unwrap().is_intact());
+    })
+    .await;
 }

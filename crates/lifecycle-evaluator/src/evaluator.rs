@@ -46,9 +46,13 @@ struct Shared {
     /// Held while a checkpoint runs: two runs never interleave, so a
     /// snapshot taken earlier is never saved over a later one.
     checkpointing: tokio::sync::Mutex<()>,
-    /// model -> its tracked versions; replaced whole when tracking changes (rare).
-    tracked: ArcSwap<FxHashMap<ModelId, Vec<Arc<Tracked>>>>,
+    /// model -> its tracked versions. A model's versions are swapped on
+    /// their own; the map itself is copied only to add models.
+    tracked: ArcSwap<FxHashMap<ModelId, Arc<TrackedVersions>>>,
 }
+
+/// A model's tracked versions, swapped whole when one changes.
+type TrackedVersions = ArcSwap<Vec<Arc<Tracked>>>;
 
 /// One tracked version: its prices and its statistics, in shards so that
 /// threads recording the same version do not contend for one lock: each
@@ -293,42 +297,75 @@ impl Evaluator {
         self.track_all(std::slice::from_ref(version));
     }
 
-    /// [`Evaluator::track`] for many versions at once: the tracked map is
-    /// copied once, not once per version, so opening a catalogue of n
-    /// versions costs O(n), not O(n²).
+    /// [`Evaluator::track`] for many versions at once. A model's versions
+    /// are replaced on their own (the map of models is copied only to add
+    /// models, once per call), so a change costs the same with 50,000
+    /// models tracked as with one.
     pub fn track_all(&self, versions: &[ModelVersion]) {
-        if versions.is_empty() {
-            return;
-        }
-        let window_secs = self.shared.config.settings().evaluation_window_secs;
-        self.shared.tracked.rcu(|tracked| {
-            let mut tracked = FxHashMap::clone(tracked);
-            for version in versions {
-                let entries = tracked.entry(version.model_id.clone()).or_default();
-                let (shards, books) =
-                    match entries.iter().position(|t| t.version == version.version) {
-                        Some(i) => {
-                            let old = entries.remove(i);
-                            (old.shards.clone(), old.books.clone())
-                        }
-                        None => {
-                            let shards = (0..shard_count())
-                                .map(|_| Shard(Mutex::new(Window::new(window_secs))))
-                                .collect();
-                            (shards, Arc::default())
-                        }
-                    };
-                entries.push(Arc::new(Tracked {
-                    version: version.version.clone(),
-                    prices: version.cost_info.clone(),
-                    per_token: version.cost_info.as_ref().map(ModelCostInfo::per_token_f64),
-                    retired: version.is_retired(),
-                    shards,
-                    books,
-                }));
+        let mut by_model: Vec<(&ModelId, Vec<&ModelVersion>)> = Vec::new();
+        for version in versions {
+            match by_model
+                .iter_mut()
+                .rev()
+                .find(|(m, _)| *m == &version.model_id)
+            {
+                Some((_, of_model)) => of_model.push(version),
+                None => by_model.push((&version.model_id, vec![version])),
             }
-            tracked
-        });
+        }
+        let missing: Vec<&ModelId> = {
+            let tracked = self.shared.tracked.load();
+            by_model
+                .iter()
+                .map(|(m, _)| *m)
+                .filter(|m| !tracked.contains_key(*m))
+                .collect()
+        };
+        if !missing.is_empty() {
+            self.shared.tracked.rcu(|tracked| {
+                let mut tracked = FxHashMap::clone(tracked);
+                for model in &missing {
+                    tracked.entry((*model).clone()).or_default();
+                }
+                tracked
+            });
+        }
+        let tracked = self.shared.tracked.load();
+        for (model, of_model) in by_model {
+            if let Some(slot) = tracked.get(model) {
+                slot.rcu(|current| self.replaced(current, &of_model));
+            }
+        }
+    }
+
+    /// A model's tracked versions with `versions` put in: a version tracked
+    /// again keeps its statistics and bookkeeping, a new one starts empty.
+    fn replaced(&self, current: &[Arc<Tracked>], versions: &[&ModelVersion]) -> Vec<Arc<Tracked>> {
+        let window_secs = self.shared.config.settings().evaluation_window_secs;
+        let mut entries = current.to_vec();
+        for version in versions {
+            let (shards, books) = match entries.iter().position(|t| t.version == version.version) {
+                Some(i) => {
+                    let old = entries.remove(i);
+                    (old.shards.clone(), old.books.clone())
+                }
+                None => {
+                    let shards = (0..shard_count())
+                        .map(|_| Shard(Mutex::new(Window::new(window_secs))))
+                        .collect();
+                    (shards, Arc::default())
+                }
+            };
+            entries.push(Arc::new(Tracked {
+                version: version.version.clone(),
+                prices: version.cost_info.clone(),
+                per_token: version.cost_info.as_ref().map(ModelCostInfo::per_token_f64),
+                retired: version.is_retired(),
+                shards,
+                books,
+            }));
+        }
+        entries
     }
 
     /// Records the outcome of one request. Validates it first: an invalid
@@ -343,7 +380,8 @@ impl Evaluator {
         result.validate()?;
         // Borrowed from the snapshot: no reference count touched per call.
         let snapshot = self.shared.tracked.load();
-        let tracked = recordable(&snapshot, model_id, version)?;
+        let versions = snapshot.get(model_id).map(|v| v.load());
+        let tracked = recordable(versions.as_ref().map(|v| v.as_slice()), model_id, version)?;
         let now_ms = self.shared.clock.now_millis();
         let at_ms = event_time(result, now_ms)?;
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
@@ -377,7 +415,7 @@ impl Evaluator {
         let snapshot = self.shared.tracked.load();
         let mut all = Vec::new();
         for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.iter().filter(|t| t.samples() > 0) {
+            for tracked in versions.load().iter().filter(|t| t.samples() > 0) {
                 all.push(Published {
                     model_id: model_id.clone(),
                     version: tracked.version.clone(),
@@ -451,7 +489,7 @@ impl Evaluator {
         let snapshot = self.shared.tracked.load();
         let mut firing = Vec::new();
         for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.iter() {
+            for tracked in versions.load_full().iter() {
                 if let Some(level) = lock(&tracked.books.health).level() {
                     firing.push((model_id.clone(), tracked.version.clone(), level));
                 }
@@ -501,7 +539,7 @@ impl Evaluator {
         let now = self.shared.clock.now();
         let mut saved = Vec::new();
         for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.iter() {
+            for tracked in versions.load_full().iter() {
                 let due = tracked.books.dirty.swap(false, Ordering::AcqRel)
                     | tracked.books.health_changed.swap(false, Ordering::AcqRel);
                 // Only a flush looks at versions nobody asked to save.
@@ -549,7 +587,12 @@ impl Evaluator {
         let window_secs = self.shared.config.settings().evaluation_window_secs;
         for (model_id, version, result) in results {
             result.validate()?;
-            let tracked = recordable(&snapshot, model_id.as_str(), version)?;
+            let versions = snapshot.get(model_id).map(|v| v.load_full());
+            let tracked = recordable(
+                versions.as_ref().map(|v| v.as_slice()),
+                model_id.as_str(),
+                version,
+            )?;
             let at = match deltas.iter().position(|(_, t, _)| Arc::ptr_eq(t, tracked)) {
                 Some(at) => at,
                 None => {
@@ -600,7 +643,7 @@ impl Evaluator {
         let snapshot = self.shared.tracked.load_full();
         let mut restored = Restored::default();
         for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.iter() {
+            for tracked in versions.load_full().iter() {
                 let Some(saved) = store.metrics(model_id, &tracked.version).await? else {
                     continue;
                 };
@@ -733,7 +776,9 @@ impl Evaluator {
         let snapshot = self.shared.tracked.load_full();
         let mut sent = Vec::new();
         for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.iter().filter(|t| !t.retired) {
+            // A version that never recorded has no health to change.
+            let versions = versions.load_full();
+            for tracked in versions.iter().filter(|t| !t.retired && t.samples() > 0) {
                 let Ok(report) = self.evaluate(model_id.as_str(), &tracked.version) else {
                     continue;
                 };
@@ -755,20 +800,24 @@ impl Evaluator {
         let tracked = self.shared.tracked.load();
         tracked
             .get(model_id)
-            .and_then(|versions| versions.iter().find(|t| &t.version == version))
-            .cloned()
+            .and_then(|versions| {
+                versions
+                    .load()
+                    .iter()
+                    .find(|t| &t.version == version)
+                    .cloned()
+            })
             .ok_or_else(|| unknown(model_id, version))
     }
 }
 
 /// The tracked version results may be recorded for: known and not retired.
 fn recordable<'a>(
-    tracked: &'a FxHashMap<ModelId, Vec<Arc<Tracked>>>,
+    versions: Option<&'a [Arc<Tracked>]>,
     model_id: &str,
     version: &Version,
 ) -> Result<&'a Arc<Tracked>, EvaluatorError> {
-    let found = tracked
-        .get(model_id)
+    let found = versions
         .and_then(|versions| versions.iter().find(|t| &t.version == version))
         .ok_or_else(|| unknown(model_id, version))?;
     if found.retired {

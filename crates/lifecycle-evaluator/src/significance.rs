@@ -69,29 +69,86 @@ pub struct ShiftEstimate {
 /// The Hodges–Lehmann estimate of how much `y` is shifted from `x`, with the
 /// distribution-free 95 % interval from the order statistics of the
 /// pairwise differences; `None` if either sample is empty.
+///
+/// The n₁·n₂ differences are never built: each order statistic needed is
+/// found by bisection on the value, counting the differences at or below it
+/// in one merge-like pass (O((n₁ + n₂) log n) time, O(n₁ + n₂) memory); the
+/// results are the exact order statistics, as sorting every difference gives.
 pub fn hodges_lehmann(x: &[f64], y: &[f64]) -> Option<ShiftEstimate> {
     if x.is_empty() || y.is_empty() {
         return None;
     }
-    let mut differences: Vec<f64> = y
-        .iter()
-        .flat_map(|b| x.iter().map(move |a| b - a))
-        .collect();
-    differences.sort_by(f64::total_cmp);
-    let m = differences.len();
+    let mut x = x.to_vec();
+    let mut y = y.to_vec();
+    x.sort_by(f64::total_cmp);
+    y.sort_by(f64::total_cmp);
+    let differences = Differences { x: &x, y: &y };
+    let m = x.len() * y.len();
     let estimate = if m % 2 == 1 {
-        differences[m / 2]
+        differences.kth(m / 2 + 1)
     } else {
-        (differences[m / 2 - 1] + differences[m / 2]) / 2.0
+        (differences.kth(m / 2) + differences.kth(m / 2 + 1)) / 2.0
     };
     let (n1, n2) = (x.len() as f64, y.len() as f64);
     let k = (n1 * n2 / 2.0 - Z_975 * (n1 * n2 * (n1 + n2 + 1.0) / 12.0).sqrt()).floor();
     let k = (k.max(1.0) as usize).min(m);
     Some(ShiftEstimate {
         estimate,
-        low: differences[k - 1],
-        high: differences[m - k],
+        low: differences.kth(k),
+        high: differences.kth(m - k + 1),
     })
+}
+
+/// The differences `y[j] - x[i]` of two sorted samples, without building them.
+struct Differences<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
+}
+
+impl Differences<'_> {
+    /// How many differences are at most `t`. Floating subtraction is
+    /// monotone, so the x index where `y[j] - x[i] <= t` starts only moves
+    /// right as j grows.
+    fn at_most(&self, t: f64) -> usize {
+        let (mut start, mut count) = (0, 0);
+        for &b in self.y {
+            while start < self.x.len() && b - self.x[start] > t {
+                start += 1;
+            }
+            count += self.x.len() - start;
+        }
+        count
+    }
+
+    /// The `k`-th smallest difference (1-based): the smallest value with at
+    /// least `k` differences at or below it, found by bisection over the
+    /// ordered bit patterns of `f64` (at most 64 steps).
+    fn kth(&self, k: usize) -> f64 {
+        let smallest = self.y[0] - self.x[self.x.len() - 1];
+        let largest = self.y[self.y.len() - 1] - self.x[0];
+        let (mut low, mut high) = (order_key(smallest), order_key(largest));
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.at_most(from_order_key(middle)) >= k {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        from_order_key(low)
+    }
+}
+
+/// A key that orders every `f64` as `total_cmp` does.
+fn order_key(value: f64) -> i128 {
+    let bits = value.to_bits() as i64;
+    i128::from(bits ^ ((((bits >> 63) as u64) >> 1) as i64))
+}
+
+fn from_order_key(key: i128) -> f64 {
+    // Keys between two f64 keys are f64 keys: the conversion is exact.
+    let key = key as i64;
+    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
 }
 
 /// A two-proportion z-test.

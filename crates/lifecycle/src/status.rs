@@ -27,7 +27,10 @@ pub struct SystemStatus {
     pub deprecation_warnings: Vec<DeprecationWarning>,
     /// The audit log's last entry.
     pub audit_head: Option<ChainHead>,
-    /// Whether the whole audit chain verifies (walks the log: costs a read of every entry).
+    /// Whether the audit chain's links and hashes verify: the whole chain on
+    /// a manager's first call, then only the entries added since
+    /// ([`crate::ModelAuditLog::verify_new_entries`]). `audit_log().verify()`
+    /// re-hashes everything and also replays the state.
     pub audit_chain_verified: bool,
     /// Seconds since the manager was built.
     pub uptime_secs: u64,

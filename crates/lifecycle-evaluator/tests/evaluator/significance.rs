@@ -96,3 +96,53 @@ fn the_normal_tail_is_accurate_far_out() {
     close(normal_sf(5.0), 2.866515718791939e-7, 1e-6, "sf(5)");
     close(normal_sf(-3.0), 0.9986501019683699, 1e-7, "sf(-3)");
 }
+
+/// The order statistics of every pairwise difference, sorted: what the
+/// shift must equal exactly, however it is computed.
+fn brute_force(x: &[f64], y: &[f64]) -> (f64, f64, f64) {
+    let mut d: Vec<f64> = y
+        .iter()
+        .flat_map(|b| x.iter().map(move |a| b - a))
+        .collect();
+    d.sort_by(f64::total_cmp);
+    let m = d.len();
+    let median = if m % 2 == 1 {
+        d[m / 2]
+    } else {
+        (d[m / 2 - 1] + d[m / 2]) / 2.0
+    };
+    let (n1, n2) = (x.len() as f64, y.len() as f64);
+    let k =
+        (n1 * n2 / 2.0 - 1.959_963_984_540_054 * (n1 * n2 * (n1 + n2 + 1.0) / 12.0).sqrt()).floor();
+    let k = (k.max(1.0) as usize).min(m);
+    (median, d[k - 1], d[m - k])
+}
+
+#[test]
+fn the_shift_is_the_exact_order_statistic_of_all_differences() {
+    let mut r = crate::common::Random(11);
+    for (n1, n2, ties) in [
+        (1, 1, false),
+        (7, 3, true),
+        (40, 55, false),
+        (300, 257, true),
+    ] {
+        let draw = |r: &mut crate::common::Random| {
+            let v = (6.0 + r.normal()).exp();
+            if ties {
+                v.round()
+            } else {
+                v
+            }
+        };
+        let x: Vec<f64> = (0..n1).map(|_| draw(&mut r)).collect();
+        let y: Vec<f64> = (0..n2).map(|_| draw(&mut r) * 1.1).collect();
+        let shift = hodges_lehmann(&x, &y).unwrap();
+        let (median, low, high) = brute_force(&x, &y);
+        assert_eq!(
+            (shift.estimate, shift.low, shift.high),
+            (median, low, high),
+            "{n1}x{n2}"
+        );
+    }
+}

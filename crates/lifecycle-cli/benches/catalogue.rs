@@ -1,0 +1,122 @@
+//! Read commands of the `lifecycle` binary on a real-sized catalogue, as a
+//! user runs them (process start, store open, command, close): 5,000 models
+//! against a one-model store in the same run, and `show` at 500 / 5,000 /
+//! 50,000 models for the startup curve. A tenth of the models have an active
+//! version with results recorded; the rest are registered only, as after an
+//! import of LiteLLM's map.
+// Bench code: a failed setup step panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use lifecycle::*;
+
+fn catalogue(dir: &Path, models: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let m = ModelLifecycleManager::builder()
+            .sled(dir)
+            .build()
+            .await
+            .unwrap();
+        let versions: Vec<ModelVersion> = (0..models)
+            .map(|i| {
+                ModelVersion::new(
+                    ModelId::new(format!("provider-{}/model-{i}", i % 40)).unwrap(),
+                    Version::new(1, 0, 0),
+                    ["openai", "anthropic", "bedrock", "vertex_ai"][i % 4],
+                    ModelCapabilities::new(128_000, 4_096),
+                    ModelCostInfo::usd(dec!(0.0025), dec!(0.01)),
+                    m.now(),
+                )
+            })
+            .collect();
+        for result in m.register_models(versions).await {
+            result.unwrap();
+        }
+        for i in (0..models).step_by(10) {
+            let id = ModelId::new(format!("provider-{}/model-{i}", i % 40)).unwrap();
+            m.activate_model(&id, &Version::new(1, 0, 0)).await.unwrap();
+            let ok = InferenceResult::success(420.0).with_tokens(900, 120);
+            for _ in 0..20 {
+                m.record_inference(id.as_str(), &Version::new(1, 0, 0), &ok)
+                    .unwrap();
+            }
+        }
+        m.dispose().await.unwrap();
+    });
+}
+
+fn run(dir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn store(models: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lifecycle-bench-catalogue-{}-{models}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    catalogue(&dir, models);
+    dir
+}
+
+const COMMANDS: [(&str, &[&str]); 5] = [
+    ("list", &["list"]),
+    ("show", &["show", "provider-0/model-0", "1.0.0"]),
+    ("route", &["route", "provider-0/model-0", "user-1"]),
+    ("status", &["status"]),
+    ("audit recent", &["audit", "recent"]),
+];
+
+fn commands(
+    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    dir: &Path,
+    models: usize,
+) {
+    for (name, args) in COMMANDS {
+        group.bench_function(format!("{name} ({models} models)"), |b| {
+            b.iter(|| run(dir, args))
+        });
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let one = store(1);
+    let five_thousand = store(5_000);
+    let mut group = c.benchmark_group("catalogue");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    commands(&mut group, &one, 1);
+    commands(&mut group, &five_thousand, 5_000);
+    for models in [500, 50_000] {
+        let dir = store(models);
+        group.bench_function(format!("show ({models} models)"), |b| {
+            b.iter(|| run(&dir, COMMANDS[1].1))
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&one);
+    let _ = std::fs::remove_dir_all(&five_thousand);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
