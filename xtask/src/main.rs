@@ -205,6 +205,7 @@ fn bench(report_only: bool) -> ExitCode {
             "on disk:",
             "export of",
             "backup of",
+            "compare of",
         ];
         let printed: Vec<String> = lines
             .into_iter()

@@ -97,7 +97,56 @@ fn commands(
     }
 }
 
+/// A map in LiteLLM's format with `entries` chat models, a tenth of them
+/// with an announced end of life and a successor.
+fn litellm_map(entries: usize) -> String {
+    let mut map = serde_json::Map::new();
+    for i in 0..entries {
+        let context = [8_192, 32_768, 128_000, 200_000][i % 4];
+        let output = [4_096, 8_192, 16_384][i % 3];
+        let input_price = [1e-7, 5e-7, 2.5e-6, 3e-6][i % 4];
+        let output_price = [4e-7, 1e-6, 1e-5, 1.5e-5][i % 4];
+        let provider = ["openai", "anthropic", "bedrock", "vertex_ai"][i % 4];
+        let mut entry = serde_json::json!({
+            "max_input_tokens": context,
+            "max_output_tokens": output,
+            "input_cost_per_token": input_price,
+            "output_cost_per_token": output_price,
+            "litellm_provider": provider,
+            "mode": "chat",
+        });
+        if i % 10 == 0 {
+            entry["deprecation_date"] = "2027-06-30".into();
+            entry["successor_model"] = format!("model-{}", i + 1).into();
+        }
+        map.insert(format!("model-{i}"), entry);
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
 fn bench(c: &mut Criterion) {
+    let map = std::env::temp_dir().join(format!(
+        "lifecycle-bench-litellm-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&map, litellm_map(5_000)).unwrap();
+    let target =
+        std::env::temp_dir().join(format!("lifecycle-bench-import-{}", std::process::id()));
+    let mut import = c.benchmark_group("catalogue import");
+    import
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    import.bench_function("import litellm (5000 entries, new store)", |b| {
+        b.iter(|| {
+            let _ = std::fs::remove_dir_all(&target);
+            run(&target, &["init"]);
+            run(&target, &["import", "litellm", map.to_str().unwrap()]);
+        })
+    });
+    import.finish();
+    let _ = std::fs::remove_dir_all(&target);
+    let _ = std::fs::remove_file(&map);
+
     let one = store(1);
     let five_thousand = store(5_000);
     let mut group = c.benchmark_group("catalogue");
