@@ -302,22 +302,15 @@ impl Evaluator {
     /// models, once per call), so a change costs the same with 50,000
     /// models tracked as with one.
     pub fn track_all(&self, versions: &[ModelVersion]) {
-        let mut by_model: Vec<(&ModelId, Vec<&ModelVersion>)> = Vec::new();
+        let mut by_model: FxHashMap<&ModelId, Vec<&ModelVersion>> = FxHashMap::default();
         for version in versions {
-            match by_model
-                .iter_mut()
-                .rev()
-                .find(|(m, _)| *m == &version.model_id)
-            {
-                Some((_, of_model)) => of_model.push(version),
-                None => by_model.push((&version.model_id, vec![version])),
-            }
+            by_model.entry(&version.model_id).or_default().push(version);
         }
         let missing: Vec<&ModelId> = {
             let tracked = self.shared.tracked.load();
             by_model
-                .iter()
-                .map(|(m, _)| *m)
+                .keys()
+                .copied()
                 .filter(|m| !tracked.contains_key(*m))
                 .collect()
         };

@@ -7,7 +7,7 @@ use std::path::Path;
 use lifecycle::chrono::{DateTime, NaiveDate, Utc};
 use lifecycle::{
     signing_key, verifying_key, AuditLogEntry, BackupSummary, DeprecationWarning, EndOfLifeSource,
-    ExportFormat, ModelId, ModelLifecycleManager, SignedCheckpoint, Version,
+    ExportFormat, ModelId, ModelLifecycleManager, Severity, SignedCheckpoint, Version,
 };
 use serde::Serialize;
 
@@ -627,8 +627,13 @@ pub async fn status(m: &ModelLifecycleManager, out: &Output) -> Outcome {
                 f.model_id, f.version, f.level
             ));
         }
+        let critical = view
+            .deprecation_warnings
+            .iter()
+            .filter(|w| w.severity == Severity::Critical)
+            .count();
         out.print(&format!(
-            "warnings:  {} deprecated versions",
+            "warnings:  {} versions with an end of life ({critical} critical; see `lifecycle warnings`)",
             view.deprecation_warnings.len()
         ));
         let chain = if view.audit_chain_verified {
