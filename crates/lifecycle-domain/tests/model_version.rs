@@ -303,7 +303,10 @@ fn misspelled_fields_are_refused_naming_the_field() {
 #[test]
 fn metrics_failures_by_kind_must_add_up() {
     let mut m = metrics(100, 4, 900.0, None);
-    assert!(m.validate().is_ok(), "no breakdown (an older record) is fine");
+    assert!(
+        m.validate().is_ok(),
+        "no breakdown (an older record) is fine"
+    );
     m.failures_by_kind = [(ErrorKind::RateLimited, 3), (ErrorKind::ServerError, 1)].into();
     assert!(m.validate().is_ok());
     m.failures_by_kind.insert(ErrorKind::RateLimited, 2);
@@ -311,5 +314,9 @@ fn metrics_failures_by_kind_must_add_up() {
     assert!(err.contains("metrics.failuresByKind"), "{err}");
     assert!(err.contains("sum to 3, not failureCount 4"), "{err}");
     m.failures_by_kind.insert(ErrorKind::Timeout, u64::MAX);
-    assert!(m.validate().unwrap_err().to_string().contains("more than 2^64"));
+    assert!(m
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("more than 2^64"));
 }
