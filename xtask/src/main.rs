@@ -337,7 +337,12 @@ fn fuzz(seconds: &str) -> ExitCode {
             }
         }
         if !child.wait().is_ok_and(|s| s.success()) {
-            eprintln!("xtask: fuzz target {target} failed; its crashing input is in fuzz/artifacts/{target}/");
+            let artifacts = root.join("fuzz/artifacts").join(target);
+            if artifacts.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+                eprintln!("xtask: fuzz target {target} failed; its crashing input is in fuzz/artifacts/{target}/");
+            } else {
+                eprintln!("xtask: fuzz target {target} failed before finding a crash (it did not build or start; see above)");
+            }
             return ExitCode::FAILURE;
         }
         summary.push(format!("{target}: {} | {}", last.1, last.0));
