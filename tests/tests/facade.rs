@@ -204,7 +204,7 @@ fn damaged(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let text = String::from_utf8(good.to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let without_end = lines[..lines.len() - 1].join("\n") + "\n";
-    let newer = text.replacen("\"formatVersion\":1", "\"formatVersion\":2", 1);
+    let newer = text.replacen("\"formatVersion\":2", "\"formatVersion\":3", 1);
     let edited = text.replacen("latency complaints", "latency complaint!", 1);
     let mut flipped = good.to_vec();
     let middle = flipped.len() / 2;
@@ -249,8 +249,8 @@ async fn damaged_newer_or_misplaced_backups_are_refused_and_change_nothing() {
                 "newer format" => matches!(
                     err,
                     LifecycleError::Backup(BackupError::NewerFormat {
-                        found: 2,
-                        supported: 1
+                        found: 3,
+                        supported: 2
                     })
                 ),
                 "not a backup" => {
@@ -606,4 +606,40 @@ async fn a_version_past_its_providers_end_of_life_is_retired_only_when_it_serves
         );
         manager.dispose().await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_written_by_an_earlier_build_restores() {
+    let old = include_bytes!("../fixtures/backups/format-1.ndjson");
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap();
+    manager.restore_backup(&old[..]).await.unwrap();
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let restored = manager.get_model(&model, &v(1)).await.unwrap();
+    assert_eq!(restored.status(), ModelStatus::Active);
+    let lifetime = manager
+        .evaluator()
+        .lifetime_metrics("gpt-4-turbo", &v(1))
+        .unwrap();
+    assert_eq!(
+        lifetime.sample_count, 60,
+        "the old checkpoint's statistics are back"
+    );
+    assert_eq!(lifetime.failure_count, 4);
+    assert!(manager.audit_log().verify().await.unwrap().is_intact());
+    let mut again = Vec::new();
+    manager.create_backup(&mut again).await.unwrap();
+    let text = String::from_utf8(again).unwrap();
+    assert!(text.starts_with(&format!(
+        "{{\"format\":\"lifecycle-backup\",\"formatVersion\":{BACKUP_FORMAT_VERSION}"
+    )));
+    assert!(
+        text.contains("\"state\":\"{"),
+        "checkpoint states are written as text now"
+    );
+    manager.dispose().await.unwrap();
 }

@@ -952,7 +952,7 @@ fn status_backup_and_restore_round_trip() {
     run_in(&fresh, &["restore", truncated.to_str().unwrap()], None).fails(1, "truncated");
     let newer = scratch.file(
         "newer.ndjson",
-        &text.replacen("\"formatVersion\":1", "\"formatVersion\":9", 1),
+        &text.replacen("\"formatVersion\":2", "\"formatVersion\":9", 1),
     );
     run_in(&fresh, &["restore", newer.to_str().unwrap()], None).fails(1, "newer");
     let empty = run_in(&fresh, &["list", "--json"], None).ok().json();

@@ -11,7 +11,13 @@ use std::time::Duration;
 use lifecycle_store::StoreError;
 
 /// The format this build writes and reads. Bump on any change to keys or records.
-pub const FORMAT: u32 = 1;
+/// 2: metrics records may carry `latencyQuantiles` and `failuresByKind`, and
+/// checkpoint states are strings.
+pub const FORMAT: u32 = 2;
+/// Older formats this build reads; opening one marks it as `FORMAT`, so an
+/// older build then refuses it with a clear message instead of failing on a
+/// field it does not know.
+const READS: std::ops::RangeInclusive<u32> = 1..=FORMAT;
 const FORMAT_PREFIX: &str = "lifecycle-store-sled/";
 pub const FORMAT_KEY: &[u8] = b"format";
 
@@ -126,6 +132,13 @@ pub fn check_format(path: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<(),
         .and_then(|n| n.parse().ok());
     match found {
         Some(FORMAT) => Ok(()),
+        Some(older) if READS.contains(&older) => {
+            let marker = format!("{FORMAT_PREFIX}{FORMAT}");
+            meta.insert(FORMAT_KEY, marker.as_bytes())
+                .and_then(|_| db.flush())
+                .map_err(|e| open_error(path, e))?;
+            Ok(())
+        }
         Some(_) => Err(StoreError::UnsupportedFormat {
             path: path.to_path_buf(),
             found: text,

