@@ -150,6 +150,8 @@ impl Tracked {
         now: DateTime<Utc>,
     ) -> Result<(MetricsSnapshot, Published), EvaluatorError> {
         let metrics = window.lifetime().metrics(now, self.prices.as_ref());
+        let mut window = window;
+        window.drop_useless_exact();
         let health = *lock(&self.books.health);
         let state = serde_json::to_vec(&Saved { window, health }).map_err(|e| {
             EvaluatorError::Checkpoint {

@@ -176,6 +176,16 @@ impl VersionStats {
         }
     }
 
+    /// How many latencies it keeps exactly.
+    pub fn exact_len(&self) -> usize {
+        self.exact.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Stops keeping exact latencies: its quantiles come from the sketch.
+    pub fn forget_exact(&mut self) {
+        self.exact = None;
+    }
+
     /// Every successful request's latency, if all are kept.
     fn exact_latencies(&self) -> Option<Vec<f64>> {
         self.exact

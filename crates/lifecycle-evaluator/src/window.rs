@@ -5,7 +5,7 @@ use lifecycle_domain::InferenceResult;
 use serde::{Deserialize, Serialize};
 
 use crate::reservoir::{Reservoir, Sampled};
-use crate::stats::VersionStats;
+use crate::stats::{VersionStats, EXACT_LIMIT};
 
 /// Sub-windows per window: the window moves forward a tenth at a time.
 const SLOTS: usize = 10;
@@ -223,6 +223,18 @@ impl Window {
             total.merge(&slot.stats);
         }
         total
+    }
+
+    /// Forgets the sub-windows' exact latencies when together they hold
+    /// more than [`EXACT_LIMIT`] (no span they make up can be exact then), so
+    /// that a checkpoint stays small: at most the limit's worth of them.
+    /// After a restart such a window is judged by its sketches until its
+    /// sub-windows have turned over.
+    pub fn drop_useless_exact(&mut self) {
+        let kept: usize = self.slots.iter().map(|s| s.stats.exact_len()).sum();
+        if kept > EXACT_LIMIT {
+            self.slots.iter_mut().for_each(|s| s.stats.forget_exact());
+        }
     }
 
     /// How many requests it ever recorded.

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use crate::common::{record_of, t0};
 use lifecycle_domain::{
     EvaluationConfig, EvaluationSettings, InferenceResult, ModelId, ModelPerformanceMetrics,
-    Version,
+    QuantileMethod, Version,
 };
 use lifecycle_evaluator::{Evaluator, EvaluatorError};
 use lifecycle_store::{Commit, ManualClock, MemoryStore, MetricsSnapshot, Store, StoreError};
@@ -341,4 +341,43 @@ async fn a_batch_counts_only_after_its_save_and_only_once() {
         restarted.lifetime_metrics("m", &v1()).unwrap().sample_count,
         250
     );
+}
+
+/// Exact latencies survive a restart while there are few; once the
+/// sub-windows together hold more than the limit, a checkpoint drops them
+/// (its size stays bounded) and the restored window uses the sketch.
+#[tokio::test]
+async fn exact_quantiles_survive_a_restart_and_checkpoints_stay_bounded() {
+    let store = store().await;
+    let clock = Arc::new(ManualClock::new(t0()));
+    let fresh = || {
+        let e = Evaluator::new(EvaluationConfig::default(), clock.clone());
+        e.track(&record_of("m"));
+        e
+    };
+    let m = ModelId::new("m").unwrap();
+    let before = fresh();
+    record(&before, 3_000);
+    before.checkpoint(&*store, true).await.unwrap();
+    let exact_size = store.metrics(&m, &v1()).await.unwrap().unwrap().state.len();
+    let expected = before.lifetime_metrics("m", &v1()).unwrap();
+    assert_eq!(expected.latency_quantiles, QuantileMethod::Exact);
+    let after = fresh();
+    after.restore(&*store).await.unwrap();
+    assert_eq!(after.lifetime_metrics("m", &v1()).unwrap(), expected);
+
+    // Two sub-windows of 3,000: each under the limit, together over it.
+    clock.advance(lifecycle_domain::chrono::Duration::minutes(1));
+    record(&before, 3_000);
+    before.checkpoint(&*store, true).await.unwrap();
+    let size = store.metrics(&m, &v1()).await.unwrap().unwrap().state.len();
+    assert!(
+        size < exact_size,
+        "{size} bytes for 6,000 results, {exact_size} for 3,000 kept exactly"
+    );
+    let again = fresh();
+    again.restore(&*store).await.unwrap();
+    let restored = again.lifetime_metrics("m", &v1()).unwrap();
+    assert_eq!(restored.latency_quantiles, QuantileMethod::Sketch);
+    assert_eq!(restored.sample_count, 6_000);
 }
