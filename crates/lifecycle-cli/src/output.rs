@@ -1,7 +1,6 @@
 //! Output for people (aligned tables, colours on a terminal) or machines (`--json`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
 use lifecycle::chrono::{DateTime, Utc};
@@ -195,7 +194,7 @@ pub fn figures(m: &ModelPerformanceMetrics) -> String {
     let breakdown = if m.failures_by_kind.is_empty() {
         String::new()
     } else {
-        format!(" ({})", by_kind(&m.failures_by_kind))
+        format!(" ({})", ErrorKind::breakdown(&m.failures_by_kind))
     };
     if m.success_count == 0 {
         return format!(
@@ -214,15 +213,6 @@ pub fn figures(m: &ModelPerformanceMetrics) -> String {
         m.latency_quantiles.as_str(),
         m.success_count
     )
-}
-
-/// Failures by kind: `rateLimited 3, serverError 1`.
-pub fn by_kind(failures: &BTreeMap<ErrorKind, u64>) -> String {
-    let kinds: Vec<String> = failures
-        .iter()
-        .map(|(kind, n)| format!("{} {n}", kind.as_str()))
-        .collect();
-    kinds.join(", ")
 }
 
 pub fn ms(latency: Option<f64>) -> String {

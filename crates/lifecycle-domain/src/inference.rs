@@ -149,6 +149,15 @@ impl ErrorKind {
         Self::Other,
     ];
 
+    /// Failures by kind for people: `rateLimited 3, serverError 1`.
+    pub fn breakdown(failures: &std::collections::BTreeMap<ErrorKind, u64>) -> String {
+        let kinds: Vec<String> = failures
+            .iter()
+            .map(|(kind, n)| format!("{} {n}", kind.as_str()))
+            .collect();
+        kinds.join(", ")
+    }
+
     /// Its name in JSON and reports: `rateLimited`, `serverError`, ...
     pub fn as_str(self) -> &'static str {
         match self {

@@ -370,6 +370,15 @@ fn compare_metric(
             if passed { ", an improvement" } else { "" }
         ),
     };
+    // Whether a higher error rate is throttling or the model failing.
+    let candidate_failures = candidate.stats.failures().by_kind;
+    if rule.metric == Metric::ErrorRate && class != Class::Pass && !candidate_failures.is_empty() {
+        m.explanation = format!(
+            "{}; the candidate's failures: {}",
+            m.explanation,
+            ErrorKind::breakdown(&candidate_failures)
+        );
+    }
     m.baseline = Some(base);
     m.candidate = Some(cand);
     m.difference = Some(difference);

@@ -15,7 +15,7 @@ use super::models::read_input;
 use super::{model_id, version};
 use crate::args::{ErrorKindArg, RecordArgs};
 use crate::failure::{Failure, Outcome};
-use crate::output::{by_kind, figures, time, Output};
+use crate::output::{figures, time, Output};
 
 /// One line of an NDJSON results file.
 #[derive(Deserialize)]
@@ -377,7 +377,10 @@ pub fn print_comparison(out: &Output, report: &ComparisonReport) {
         ("candidate", &report.candidate_failures),
     ] {
         if !failures.is_empty() {
-            out.print(&format!("{side} failures: {}", by_kind(failures)));
+            out.print(&format!(
+                "{side} failures: {}",
+                ErrorKind::breakdown(failures)
+            ));
         }
     }
     out.print(&report.summary);

@@ -97,6 +97,14 @@ fn a_regressed_canary_fails_naming_what_regressed() {
     assert_eq!(report.score, 0.0, "a critical metric failed");
     assert_eq!(class_of(&report, Metric::Latency), Class::High);
     assert_eq!(class_of(&report, Metric::ErrorRate), Class::High);
+    assert!(
+        report
+            .summary
+            .contains("the candidate's failures: serverError"),
+        "{}",
+        report.summary
+    );
+    assert!(report.candidate_failures[&ErrorKind::ServerError] > 0);
     let latency = report
         .metrics
         .iter()
