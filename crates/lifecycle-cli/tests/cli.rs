@@ -1233,7 +1233,11 @@ fn result_lines_carry_their_own_time_within_bounds() {
     let bad = line("yesterday");
     scratch
         .run_with_input(&["record", "--file", "-"], Some(&bad))
-        .fails(1, "give RFC 3339");
+        .fails(1, "give an RFC 3339 time");
+    let number = bad.replace("\"yesterday\"", "12");
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&number))
+        .fails(1, "line 1: at: 12 is not a time");
     let after = scratch
         .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
         .ok()

@@ -33,10 +33,10 @@ struct ResultLine {
     output_tokens: u32,
     #[serde(default)]
     error_kind: Option<ErrorKind>,
-    /// When the request happened (RFC 3339); absent: now. Read as text,
-    /// so that a bad time gets our message, not the parser's.
+    /// When the request happened (RFC 3339); absent: now. Read as any
+    /// JSON value, so that a bad time gets our message, not the parser's.
     #[serde(default)]
-    at: Option<String>,
+    at: Option<serde_json::Value>,
 }
 
 /// A result checked against the registry, ready to record.
@@ -87,16 +87,22 @@ async fn check(
     })
 }
 
-/// A result's `at`: an RFC 3339 time.
-fn event_time(text: &str) -> Outcome<DateTime<Utc>> {
+/// A result's `at`: an RFC 3339 time, as a JSON string.
+fn event_time(value: &serde_json::Value) -> Outcome<DateTime<Utc>> {
+    let refused = |why: String| {
+        Failure::error(format!(
+            "at: {why}; give an RFC 3339 time as a string, such as \"2026-12-01T10:00:00Z\""
+        ))
+    };
+    let Some(text) = value.as_str() else {
+        return Err(refused(format!(
+            "{} is not a time",
+            shorten(&value.to_string())
+        )));
+    };
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            Failure::error(format!(
-                "at: {:?} is not a time ({e}); give RFC 3339, such as 2026-12-01T10:00:00Z",
-                shorten(text)
-            ))
-        })
+        .map_err(|e| refused(format!("{:?} is not a time ({e})", shorten(text))))
 }
 
 /// Parses and checks line `number` of `source`; errors name both once.
@@ -110,12 +116,7 @@ async fn check_line(
     let at = |f: Failure| Failure::error(format!("{source}, line {number}: {}", f.message));
     let parsed: ResultLine =
         crate::input::parse_object(line, source, Some(number), "an inference result")?;
-    let event_time = parsed
-        .at
-        .as_deref()
-        .map(event_time)
-        .transpose()
-        .map_err(at)?;
+    let event_time = parsed.at.as_ref().map(event_time).transpose().map_err(at)?;
     let result = InferenceResult {
         success: parsed.success,
         latency_ms: parsed.latency_ms,
