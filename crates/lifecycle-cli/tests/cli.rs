@@ -810,7 +810,7 @@ fn every_json_input_follows_one_rule() {
     scratch
         .run(&["register", "--file", array.to_str().unwrap()])
         .fails(1, "expected an object (a model version), found an array");
-    let lines = scratch.file("lines.ndjson", "\n{\"modelId\":\"gpt-4-turbo\",\"version\":\"1.0.0\",\"success\":true,\"latencyMs\":5,\"at\":1}\n");
+    let lines = scratch.file("lines.ndjson", "\n{\"modelId\":\"gpt-4-turbo\",\"version\":\"1.0.0\",\"success\":true,\"latencyMs\":5,\"tagz\":1}\n");
     let run = scratch
         .run(&["record", "--file", lines.to_str().unwrap()])
         .fails(1, "lines.ndjson, line 2, column");
