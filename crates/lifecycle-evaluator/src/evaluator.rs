@@ -221,13 +221,20 @@ fn event_time(result: &InferenceResult, now_ms: i64) -> Result<i64, EvaluatorErr
         return Ok(now_ms);
     };
     let at_ms = at.timestamp_millis();
-    if at_ms > now_ms.saturating_add(MAX_FUTURE_SKEW_MS) {
+    if too_far_ahead(at_ms, now_ms) {
         return Err(EvaluatorError::FromTheFuture {
             at,
             skew_secs: (at_ms - now_ms) / 1_000,
         });
     }
     Ok(at_ms)
+}
+
+/// Whether a result's own time `at_ms` is beyond the allowed skew ahead of
+/// `now_ms`: the one rule for everything that checks results ahead of
+/// recording them.
+pub fn too_far_ahead(at_ms: i64, now_ms: i64) -> bool {
+    at_ms > now_ms.saturating_add(MAX_FUTURE_SKEW_MS)
 }
 
 /// This thread's shard number (threads are numbered in order of first use).

@@ -49,7 +49,7 @@ pub use lifecycle_audit::{
 };
 pub use lifecycle_domain::*;
 pub use lifecycle_evaluator::{
-    Alert, AlertLevel, Class, ComparisonConfig, ComparisonReport, EvaluationReport,
+    too_far_ahead, Alert, AlertLevel, Class, ComparisonConfig, ComparisonReport, EvaluationReport,
     EvaluationStatus, Evaluator, EvaluatorError, Verdict, MAX_FUTURE_SKEW_MS,
 };
 pub use lifecycle_policy::{

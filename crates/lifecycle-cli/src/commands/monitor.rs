@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
 use lifecycle::{
-    shorten, Alert, Class, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus,
-    EvaluatorError, InferenceResult, LifecycleError, ModelId, ModelLifecycleManager, ModelStatus,
-    StoreError, Version, MAX_FUTURE_SKEW_MS,
+    shorten, too_far_ahead, Alert, Class, ComparisonReport, ErrorKind, EvaluationReport,
+    EvaluationStatus, EvaluatorError, InferenceResult, LifecycleError, ModelId,
+    ModelLifecycleManager, ModelStatus, StoreError, Version, MAX_FUTURE_SKEW_MS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,15 +56,17 @@ async fn check(
 ) -> Outcome<Checked> {
     let (model_id, version) = (model_id(model)?, version(number)?);
     result.validate()?;
-    if let Some(at) = result.at {
-        let limit = m.now() + lifecycle::chrono::Duration::milliseconds(MAX_FUTURE_SKEW_MS);
-        if at > limit {
-            return Err(Failure::error(format!(
-                "at: {} is more than {} s ahead of this clock; send the time the request happened, or fix the sender's clock",
-                time(at),
-                MAX_FUTURE_SKEW_MS / 1_000
-            )));
-        }
+    // Checked here too, so that the message names the line.
+    let now_ms = m.now().timestamp_millis();
+    if let Some(at) = result
+        .at
+        .filter(|at| too_far_ahead(at.timestamp_millis(), now_ms))
+    {
+        return Err(Failure::error(format!(
+            "at: {} is more than {} s ahead of this clock; send the time the request happened, or fix the sender's clock",
+            time(at),
+            MAX_FUTURE_SKEW_MS / 1_000
+        )));
     }
     let key = (model_id.clone(), version.clone());
     let status = match known.get(&key) {
