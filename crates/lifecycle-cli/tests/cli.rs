@@ -1222,7 +1222,23 @@ fn result_lines_carry_their_own_time_within_bounds() {
     let window = scratch
         .run(&["evaluate", "gpt-4-turbo", "1.0.0", "--json"])
         .json();
-    assert_eq!(window["samples"], 0, "older than the window: lifetime only");
+    assert_eq!(window["samples"], 1, "the window ends at the newest result");
+    let later = line("2024-01-01T00:30:00Z");
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&later))
+        .ok();
+    let window = scratch
+        .run(&["evaluate", "gpt-4-turbo", "1.0.0", "--json"])
+        .json();
+    assert_eq!(
+        window["samples"], 1,
+        "30 minutes older than the newest: lifetime only"
+    );
+    let shown = scratch
+        .run(&["show", "gpt-4-turbo", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["metrics"]["sampleCount"], 2, "{shown}");
 
     let future = format!("{late}{}", line("2999-01-01T00:00:00Z"));
     let refused = scratch.run_with_input(&["record", "--file", "-"], Some(&future));
@@ -1243,7 +1259,7 @@ fn result_lines_carry_their_own_time_within_bounds() {
         .ok()
         .json();
     assert_eq!(
-        after["metrics"]["sampleCount"], 1,
+        after["metrics"]["sampleCount"], 2,
         "refused files record nothing"
     );
 }

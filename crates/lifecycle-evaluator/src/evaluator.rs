@@ -126,17 +126,32 @@ impl Tracked {
             .sum()
     }
 
-    /// The rolling window ending at `now`, all shards merged.
+    /// Where its rolling window ends: at its newest result (all shards),
+    /// so a window judged later — a batch recorded from yesterday's logs, a
+    /// canary that stopped receiving traffic — is the same window; `now`
+    /// when it has recorded nothing.
+    fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.shards
+            .iter()
+            .filter_map(|shard| lock(&shard.0).newest_ms())
+            .max()
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or(now)
+    }
+
+    /// Its rolling window (see [`Self::window_end`]), all shards merged.
     fn window(&self, now: DateTime<Utc>) -> VersionStats {
-        self.merged(|window| window.total(now))
+        let end = self.window_end(now);
+        self.merged(|window| window.total(end))
     }
 
     /// A sample of the window's requests, all shards combined by traffic.
     fn sample(&self, now: DateTime<Utc>) -> Vec<crate::reservoir::Sampled> {
+        let end = self.window_end(now);
         let parts: Vec<crate::reservoir::Reservoir> = self
             .shards
             .iter()
-            .flat_map(|shard| lock(&shard.0).samples(now))
+            .flat_map(|shard| lock(&shard.0).samples(end))
             .collect();
         crate::reservoir::combine(&parts)
     }
@@ -388,7 +403,7 @@ impl Evaluator {
         let at_ms = event_time(result, now_ms)?;
         let shard = &tracked.shards[thread_shard() & (tracked.shards.len() - 1)];
         let mut window = lock(&shard.0);
-        window.record(at_ms, now_ms, result, tracked.per_token);
+        window.record(at_ms, result, tracked.per_token);
         let interval = self.shared.config.settings().metrics_update_interval;
         if window.checkpoint_due(interval) {
             drop(window);
@@ -604,7 +619,7 @@ impl Evaluator {
             };
             let at_ms = event_time(result, now_ms)?;
             let (_, tracked, delta) = &mut deltas[at];
-            delta.record(at_ms, now_ms, result, tracked.per_token);
+            delta.record(at_ms, result, tracked.per_token);
         }
         // No checkpoint may run between the snapshot taken here and the
         // merge below, or it would save a state without this batch after it.

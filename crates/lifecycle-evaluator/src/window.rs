@@ -138,24 +138,19 @@ impl Window {
         self.current = (0, 0, 0);
     }
 
-    /// Records one (already validated) result that happened at `at_ms`, as
-    /// seen at `now_ms`: into its sub-window when that is within the window
-    /// ending now (and not overtaken by a newer one in its place), else into
-    /// the lifetime only.
-    pub fn record(
-        &mut self,
-        at_ms: i64,
-        now_ms: i64,
-        result: &InferenceResult,
-        per_token: Option<(f64, f64)>,
-    ) {
+    /// Records one (already validated) result that happened at `at_ms`:
+    /// into its sub-window when that is within the window ending at the
+    /// newest result recorded (this one included) and not overtaken by a
+    /// newer sub-window in its place, else into the lifetime only.
+    pub fn record(&mut self, at_ms: i64, result: &InferenceResult, per_token: Option<(f64, f64)>) {
         let (start, end, index) = self.current;
         if (start..end).contains(&at_ms) {
             self.slots[index].record(result, per_token);
             return;
         }
         let number = at_ms.div_euclid(self.slot_ms);
-        let in_window = number > now_ms.div_euclid(self.slot_ms) - SLOTS as i64;
+        let newest = self.newest_slot().map_or(number, |n| n.max(number));
+        let in_window = number > newest - SLOTS as i64;
         let overtaken = self
             .slots
             .get(number.rem_euclid(SLOTS as i64) as usize)
@@ -201,6 +196,24 @@ impl Window {
                 SLOTS
             ];
         }
+    }
+
+    /// The number of the newest sub-window holding anything.
+    fn newest_slot(&self) -> Option<i64> {
+        self.slots
+            .iter()
+            .map(|s| s.number)
+            .filter(|&n| n != i64::MIN)
+            .max()
+    }
+
+    /// The last moment (ms since the epoch) of the newest sub-window that
+    /// holds anything: where the window of this version's results ends.
+    pub fn newest_ms(&self) -> Option<i64> {
+        self.newest_slot().map(|n| {
+            n.saturating_mul(self.slot_ms)
+                .saturating_add(self.slot_ms - 1)
+        })
     }
 
     /// The sub-windows within the window ending at `at`.

@@ -155,3 +155,39 @@ async fn a_late_batch_counts_in_the_lifetime_and_its_recent_part_in_the_window()
         10
     );
 }
+
+/// The window ends at the version's newest result, not at the clock: a
+/// batch recorded from yesterday's logs is judged on its own last ten
+/// minutes, and stays so as time passes, until newer results move it on.
+#[test]
+fn the_window_ends_at_the_newest_result_not_at_the_clock() {
+    let now = Utc.with_ymd_and_hms(2026, 7, 2, 12, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let evaluator = Evaluator::new(EvaluationConfig::default(), clock.clone());
+    evaluator.track(&record_of("m"));
+    let yesterday = now - Duration::days(1);
+    // One result every 10 s over 20 minutes of yesterday, oldest first.
+    for i in 0..120 {
+        let at = yesterday + Duration::seconds(10 * i);
+        evaluator
+            .record("m", &v1(), &InferenceResult::success(100.0).at(at))
+            .unwrap();
+    }
+    let window = || evaluator.window_metrics("m", &v1()).unwrap().sample_count;
+    // The last ten minutes of those results: 60 of them (or 61, with the
+    // sub-window holding the boundary).
+    let judged = window();
+    assert!((60..=66).contains(&judged), "{judged}");
+    clock.set(now + Duration::days(7));
+    assert_eq!(window(), judged, "a week later, the same window");
+    assert_eq!(evaluator.evaluate("m", &v1()).unwrap().samples, judged);
+
+    evaluator
+        .record("m", &v1(), &InferenceResult::success(100.0))
+        .unwrap();
+    assert_eq!(window(), 1, "a result now moves the window to now");
+    assert_eq!(
+        evaluator.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        121
+    );
+}
