@@ -204,7 +204,7 @@ fn damaged(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let text = String::from_utf8(good.to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let without_end = lines[..lines.len() - 1].join("\n") + "\n";
-    let newer = text.replacen("\"formatVersion\":2", "\"formatVersion\":3", 1);
+    let newer = text.replacen("\"formatVersion\":3", "\"formatVersion\":4", 1);
     let edited = text.replacen("latency complaints", "latency complaint!", 1);
     let mut flipped = good.to_vec();
     let middle = flipped.len() / 2;
@@ -249,8 +249,8 @@ async fn damaged_newer_or_misplaced_backups_are_refused_and_change_nothing() {
                 "newer format" => matches!(
                     err,
                     LifecycleError::Backup(BackupError::NewerFormat {
-                        found: 3,
-                        supported: 2
+                        found: 4,
+                        supported: BACKUP_FORMAT_VERSION
                     })
                 ),
                 "not a backup" => {

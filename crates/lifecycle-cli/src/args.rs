@@ -54,7 +54,7 @@ pub enum Command {
     /// Create the store in --data-dir.
     Init,
     /// Register a new version (inactive), from flags or a JSON file.
-    Register(RegisterArgs),
+    Register(Box<RegisterArgs>),
     /// List versions, optionally filtered.
     List(ListArgs),
     /// Show a model's versions, or one version in full.
@@ -192,6 +192,28 @@ pub struct RegisterArgs {
     /// It has a JSON output mode.
     #[arg(long)]
     pub json_mode: bool,
+    /// The model name the provider's API takes, e.g. gpt-4o-2024-08-06
+    /// (default: the model id). Fixed at registration: a change is a new version.
+    #[arg(
+        long,
+        help_heading = "Serving (what `route` tells the application to call)"
+    )]
+    pub provider_model: Option<String>,
+    /// The endpoint URL or deployment name to call, when not the provider's default.
+    #[arg(
+        long,
+        help_heading = "Serving (what `route` tells the application to call)"
+    )]
+    pub endpoint: Option<String>,
+    /// A request parameter sent with every call, NAME=VALUE; VALUE is JSON
+    /// when it parses as JSON (0.2, true, ["\n"]), else a string. Repeat for more.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parameter,
+        help_heading = "Serving (what `route` tells the application to call)")]
+    pub parameters: Vec<(String, serde_json::Value)>,
+    /// The system prompt this version ships with, NAME@VERSION (support-agent@14).
+    #[arg(long, value_name = "NAME@VERSION", value_parser = prompt,
+        help_heading = "Serving (what `route` tells the application to call)")]
+    pub prompt: Option<lifecycle::PromptRef>,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +427,32 @@ fn whole<T: TryFrom<i128>>(text: &str, min: i128, max: i128, unit: &str) -> Resu
         return Err(format!("{value} is out of range; {}", range()));
     }
     T::try_from(value).map_err(|_| range())
+}
+
+/// `NAME=VALUE`, the value taken as JSON when it is JSON.
+fn parameter(text: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!(
+            "{:?} has no '='; give NAME=VALUE, such as temperature=0.2",
+            lifecycle::shorten(text)
+        ));
+    };
+    let value = serde_json::from_str(value)
+        .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+    Ok((name.to_string(), value))
+}
+
+/// `NAME@VERSION`.
+fn prompt(text: &str) -> Result<lifecycle::PromptRef, String> {
+    match text.rsplit_once('@') {
+        Some((name, version)) if !name.is_empty() && !version.is_empty() => {
+            Ok(lifecycle::PromptRef::new(name, version))
+        }
+        _ => Err(format!(
+            "{:?} is not NAME@VERSION, such as support-agent@14",
+            lifecycle::shorten(text)
+        )),
+    }
 }
 
 fn grace_days(text: &str) -> Result<u32, String> {

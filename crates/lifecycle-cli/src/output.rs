@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
 use lifecycle::chrono::{DateTime, Utc};
-use lifecycle::{ErrorKind, ModelPerformanceMetrics, ModelStatus, Severity};
+use lifecycle::{ErrorKind, ModelPerformanceMetrics, ModelStatus, ServingSpec, Severity};
 use serde::Serialize;
 
 use crate::failure::{Failure, Outcome};
@@ -222,4 +222,24 @@ pub fn ms(latency: Option<f64>) -> String {
 /// A time as people and machines both read it: `2026-11-26T09:00:00Z`.
 pub fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// What to call, on one line: `openai gpt-4o-2024-08-06 at <endpoint>,
+/// parameters {"temperature":0.2}, prompt support-agent@14`.
+pub fn serving(provider: &str, spec: &ServingSpec) -> String {
+    let mut text = format!(
+        "{provider} {}",
+        spec.provider_model.as_deref().unwrap_or("(the model id)")
+    );
+    if let Some(endpoint) = &spec.endpoint {
+        text.push_str(&format!(" at {endpoint}"));
+    }
+    if !spec.parameters.is_empty() {
+        let json = serde_json::to_string(&spec.parameters).unwrap_or_default();
+        text.push_str(&format!(", parameters {json}"));
+    }
+    if let Some(prompt) = &spec.prompt {
+        text.push_str(&format!(", prompt {}@{}", prompt.name, prompt.version));
+    }
+    text
 }

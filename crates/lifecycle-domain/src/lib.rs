@@ -29,6 +29,7 @@ mod model_version;
 mod money;
 mod names;
 mod replay;
+mod serving;
 mod status;
 mod version;
 
@@ -54,6 +55,7 @@ pub use model_version::ModelVersion;
 pub use money::parse_decimal;
 pub use names::{Actor, ModelId};
 pub use replay::{AuditReplay, Replayed};
+pub use serving::{PromptRef, ServingSpec};
 pub use status::ModelStatus;
 pub use version::Version;
 

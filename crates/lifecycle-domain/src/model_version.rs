@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounds::check_time;
 use crate::{
     CanaryWeight, DomainError, EvaluationConfig, ModelCapabilities, ModelCostInfo,
-    ModelDeprecationInfo, ModelId, ModelPerformanceMetrics, ModelStatus, Version,
+    ModelDeprecationInfo, ModelId, ModelPerformanceMetrics, ModelStatus, ServingSpec, Version,
 };
 
 /// One version of one model, such as `gpt-4-turbo` `2.0.0`.
@@ -59,6 +59,10 @@ pub struct ModelVersion {
     status: ModelStatus,
     /// What it can do.
     pub capabilities: ModelCapabilities,
+    /// How to call it: the provider's model name, endpoint, request
+    /// parameters and system prompt; what `route` hands the application.
+    #[serde(default)]
+    pub serving: ServingSpec,
     /// What it costs; `None` (JSON `null` or absent) when the price is not
     /// known: its costs are then unknown, never zero.
     #[serde(default)]
@@ -111,6 +115,7 @@ impl ModelVersion {
             release_date: None,
             status: ModelStatus::Inactive,
             capabilities,
+            serving: ServingSpec::default(),
             cost_info: cost_info.into(),
             metrics: None,
             deprecation: None,
@@ -120,6 +125,27 @@ impl ModelVersion {
             created_at: now,
             updated_at: now,
             revision: 0,
+        }
+    }
+
+    /// The same, called as `serving` says.
+    pub fn with_serving(mut self, serving: ServingSpec) -> Self {
+        self.serving = serving;
+        self
+    }
+
+    /// The model name to send the provider: [`ServingSpec::provider_model`],
+    /// or the model id when none was given.
+    pub fn provider_model(&self) -> &str {
+        self.serving.provider_model_of(&self.model_id)
+    }
+
+    /// Its serving specification with the provider model name always set
+    /// (see [`Self::provider_model`]): what a caller is told to call.
+    pub fn resolved_serving(&self) -> ServingSpec {
+        ServingSpec {
+            provider_model: Some(self.provider_model().to_string()),
+            ..self.serving.clone()
         }
     }
 
@@ -300,6 +326,7 @@ impl ModelVersion {
             check_text("tags", tag)?;
         }
         self.capabilities.validate()?;
+        self.serving.validate()?;
         if let Some(cost_info) = &self.cost_info {
             cost_info.validate()?;
         }

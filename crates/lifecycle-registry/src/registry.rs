@@ -123,11 +123,16 @@ impl ModelRegistry {
         &self.actor
     }
 
-    /// Registers a new, inactive version; stamps its creation time and
-    /// names it `<model> <version>` if it has no display name.
+    /// Registers a new, inactive version; stamps its creation time, names
+    /// it `<model> <version>` if it has no display name, and fixes its
+    /// provider model name (the model id if none is given).
     pub async fn register(&self, mut version: ModelVersion) -> Result<ModelVersion, RegistryError> {
         if version.display_name.is_empty() {
             version.display_name = format!("{} {}", version.model_id, version.version);
+        }
+        // Fixed here: what the version calls never changes afterwards.
+        if version.serving.provider_model.is_none() {
+            version.serving.provider_model = Some(version.model_id.to_string());
         }
         version.validate()?;
         if version.status() != ModelStatus::Inactive {
@@ -151,7 +156,8 @@ impl ModelRegistry {
             record.updated_at = now;
 
             let event = event(AuditEventKind::ModelRegistered, actor, &record, now)
-                .with_detail("provider", &record.provider);
+                .with_detail("provider", &record.provider)
+                .with_detail("providerModel", record.provider_model());
             Ok(Plan::one(record, event))
         })
         .await

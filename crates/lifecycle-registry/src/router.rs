@@ -18,6 +18,8 @@ pub enum Lane {
 }
 
 /// Where one request goes: a shared pointer to the version's record (no copy).
+/// What to call is on it: `routed.version.provider_model()`, and the
+/// endpoint, request parameters and prompt in `routed.version.serving`.
 ///
 /// Only active versions and canaries are routed, and neither is ever
 /// deprecated; a caller pinning a range with `resolve` gets a deprecation

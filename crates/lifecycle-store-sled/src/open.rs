@@ -12,8 +12,8 @@ use lifecycle_store::StoreError;
 
 /// The format this build writes and reads. Bump on any change to keys or records.
 /// 2: metrics records may carry `latencyQuantiles` and `failuresByKind`, and
-/// checkpoint states are strings.
-pub const FORMAT: u32 = 2;
+/// checkpoint states are strings. 3: version records may carry `serving`.
+pub const FORMAT: u32 = 3;
 /// Older formats this build reads; opening one marks it as `FORMAT`, so an
 /// older build then refuses it with a clear message instead of failing on a
 /// field it does not know.

@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 /// The `format` field of a backup's header.
 pub const BACKUP_FORMAT: &str = "lifecycle-backup";
 /// The format version this build writes and the newest it reads.
-pub const BACKUP_FORMAT_VERSION: u32 = 2;
+/// 3: version records may carry `serving`.
+pub const BACKUP_FORMAT_VERSION: u32 = 3;
 /// Audit entries read from the store per page while writing a backup.
 const PAGE: u64 = 1_000;
 

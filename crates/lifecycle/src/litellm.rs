@@ -13,13 +13,15 @@
 //! `supports_native_streaming` the capabilities, other `supports_*` flags
 //! their names in `capabilities.other`; `mode` a tag `mode:<mode>`;
 //! `deprecation_date` an announced end of life, with `successor_model` as
-//! the suggested replacement. The `sample_spec` entry
+//! the suggested replacement; the key without its `<litellm_provider>/`
+//! prefix the provider model name (`anthropic/claude-3-opus` calls
+//! `claude-3-opus`; the model id is the whole key). The `sample_spec` entry
 //! documents the format and is skipped.
 
 use lifecycle_domain::chrono::{DateTime, Duration, NaiveDate, Utc};
 use lifecycle_domain::{
     parse_decimal, Decimal, ModelCapabilities, ModelCostInfo, ModelDeprecationInfo, ModelId,
-    ModelVersion, Version,
+    ModelVersion, ServingSpec, Version,
 };
 use serde_json::{Map, Value};
 
@@ -182,6 +184,15 @@ fn to_version(
         prices,
         now,
     );
+    // The name LiteLLM sends the provider: its key without the provider's
+    // prefix (`anthropic/claude-3-opus` → `claude-3-opus`); the model id
+    // keeps the whole key, the name LiteLLM itself is called with.
+    let provider_model = name
+        .strip_prefix(provider)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(name);
+    record.serving = ServingSpec::new(provider_model);
     if let Some(mode) = entry.get("mode").and_then(Value::as_str) {
         record.tags.insert(format!("mode:{mode}"));
     }

@@ -4,14 +4,14 @@ use std::io::Read;
 
 use lifecycle::{
     CanaryWeight, Lane, ModelCapabilities, ModelCostInfo, ModelLifecycleManager, ModelStatus,
-    ModelVersion,
+    ModelVersion, ServingSpec,
 };
 use serde::Serialize;
 
 use super::{model_id, version};
 use crate::args::{CanaryCommand, ListArgs, RegisterArgs, StatusArg};
 use crate::failure::{Failure, Outcome};
-use crate::output::{figures, time, Output};
+use crate::output::{self, figures, time, Output};
 
 pub async fn register(m: &ModelLifecycleManager, args: &RegisterArgs, out: &Output) -> Outcome {
     let record = match &args.file {
@@ -79,6 +79,12 @@ fn from_flags(m: &ModelLifecycleManager, args: &RegisterArgs) -> Outcome<ModelVe
     }
     record.description = args.description.clone();
     record.tags = args.tags.iter().cloned().collect();
+    record.serving = ServingSpec {
+        provider_model: args.provider_model.clone(),
+        endpoint: args.endpoint.clone(),
+        parameters: args.parameters.iter().cloned().collect(),
+        prompt: args.prompt.clone(),
+    };
     Ok(record)
 }
 
@@ -165,6 +171,7 @@ pub async fn show(
             ("name", v.display_name.clone()),
             ("status", out.status(v.status())),
             ("provider", v.provider.clone()),
+            ("calls", output::serving(&v.provider, &v.resolved_serving())),
             (
                 "context",
                 format!(
@@ -316,11 +323,14 @@ pub async fn canary(m: &ModelLifecycleManager, command: &CanaryCommand, out: &Ou
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RouteAnswer {
+struct RouteAnswer<'a> {
     model_id: String,
     key: String,
     version: String,
     lane: &'static str,
+    /// What to call: the provider's model name always set.
+    serving: ServingSpec,
+    provider: &'a str,
 }
 
 pub fn route(m: &ModelLifecycleManager, model: &str, key: &str, out: &Output) -> Outcome {
@@ -338,11 +348,17 @@ pub fn route(m: &ModelLifecycleManager, model: &str, key: &str, out: &Output) ->
             Lane::Active => "active",
             Lane::Canary => "canary",
         },
+        serving: routed.version.resolved_serving(),
+        provider: &routed.version.provider,
     };
     out.emit(&answer, |out| {
         out.print(&format!(
             "{} -> {} {} ({})",
             answer.key, answer.model_id, answer.version, answer.lane
+        ));
+        out.print(&format!(
+            "  call {}",
+            output::serving(answer.provider, &answer.serving)
         ));
     })
 }
