@@ -291,11 +291,8 @@ async fn damaged_newer_or_misplaced_backups_are_refused_and_change_nothing() {
 async fn a_stream_of_failing_routed_requests_rolls_the_release_back_on_its_own() {
     for kind in STORES {
         let scratch = Scratch::new("rollback");
-        let policy = PolicyConfig::new(PolicySettings {
-            auto_rollback_on_critical: true,
-            ..PolicySettings::default()
-        })
-        .unwrap();
+        // The default policy rolls back on a critical alert.
+        let policy = PolicyConfig::default();
         // The background checker is on (every 50 ms): nobody calls check_alerts.
         let manager = ModelLifecycleManager::builder()
             .store(store_of(kind, &scratch, "store"))
@@ -324,6 +321,14 @@ async fn a_stream_of_failing_routed_requests_rolls_the_release_back_on_its_own()
         serve(300, &|_| {
             InferenceResult::success(380.0).with_confidence(0.9)
         });
+        // 2.0.0 passes its tests, then fails in production.
+        manager.deploy_to_testing(&gpt(), &v(2)).await.unwrap();
+        for _ in 0..60 {
+            let tested = InferenceResult::success(390.0).with_confidence(0.9);
+            manager
+                .record_inference("gpt-4-turbo", &v(2), &tested)
+                .unwrap();
+        }
         manager.activate_model(&gpt(), &v(2)).await.unwrap();
         serve(200, &|version| {
             if version == &v(2) {

@@ -140,7 +140,13 @@ fn good_backup() -> Vec<u8> {
             )
             .unwrap();
         }
-        m.activate_model(&id, &Version::new(2, 0, 0)).await.unwrap();
+        m.force_activate_model(
+            &id,
+            &Version::new(2, 0, 0),
+            "a backup with an override in it",
+        )
+        .await
+        .unwrap();
         let mut backup = Vec::new();
         m.create_backup(&mut backup).await.unwrap();
         backup

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lifecycle_audit::{ExportFormat, ModelAuditLog};
 use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::*;
-use lifecycle_policy::LifecyclePolicy;
+use lifecycle_policy::{DeploymentContext, LifecyclePolicy};
 use lifecycle_registry::{Lane, ModelRegistry};
 use lifecycle_store::{Clock, ManualClock, MemoryStore, Store};
 use lifecycle_store_sled::SledStore;
@@ -87,10 +87,16 @@ async fn standard_workflow(store: Arc<dyn Store>) {
         .await
         .unwrap();
     clock.set(step(40));
+    // The registry alone publishes no results: the policy refuses a
+    // replacement it cannot judge (the facade feeds it the evaluator's).
+    let decision = policy.can_deploy(
+        &registry.get(&model, &v2).await.unwrap(),
+        &DeploymentContext::replacing(Version::new(1, 0, 0)),
+        clock.now(),
+    );
     assert!(
-        policy
-            .can_deploy(&registry.get(&model, &v2).await.unwrap(), clock.now())
-            .approved
+        !decision.approved && decision.reason.contains("no results yet"),
+        "{decision:?}"
     );
     registry.promote_canary(&model).await.unwrap();
     let routed = registry.route("gpt-4-turbo", b"user-1").unwrap();

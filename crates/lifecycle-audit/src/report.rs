@@ -31,6 +31,9 @@ pub struct ComplianceReport {
     /// Threshold violations, and deployment decisions that rejected a
     /// version (detail `approved` = `false`).
     pub policy_violations: Vec<AuditLogEntry>,
+    /// Deployments forced past a refusal of the policy (detail `override`:
+    /// who, why, and what was refused).
+    pub policy_overrides: Vec<AuditLogEntry>,
     /// Deployments (activations, canary promotions) and rollbacks per model.
     pub models: BTreeMap<ModelId, ModelActivity>,
     /// Whether the hash chain verifies over the range.
@@ -83,6 +86,7 @@ impl ModelAuditLog {
             critical_events: Vec::new(),
             errors: Vec::new(),
             policy_violations: Vec::new(),
+            policy_overrides: Vec::new(),
             models: BTreeMap::new(),
             chain: ChainStatus {
                 verified: true,
@@ -163,6 +167,9 @@ impl ComplianceReport {
             Severity::Critical => self.critical_events.push(entry.clone()),
             Severity::Error => self.errors.push(entry.clone()),
             _ => {}
+        }
+        if event.details.contains_key("override") {
+            self.policy_overrides.push(entry.clone());
         }
         if violation {
             self.policy_violations.push(entry);

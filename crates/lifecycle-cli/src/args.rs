@@ -9,8 +9,10 @@ Exit codes:
   0  success
   1  error (bad input, unknown model or version, illegal transition, store problems)
   2  usage (unknown command or flag, missing argument)
-  3  a policy rejection or a failed evaluation: `can-deploy`, `activate`,
-     `canary promote` rejected by the policy; `evaluate` not passed
+  3  a policy rejection or a failed judgement: `can-deploy`, `activate`,
+     `canary promote` rejected by the policy; `evaluate` not passed;
+     `compare` not passed (fail or no data; marginal with
+     policy.refuseMarginalJudgement)
 
 Output: tables for people; `--json` prints one JSON document per command
 (NDJSON events for `watch` and `demo`), field names in camelCase.";
@@ -65,7 +67,12 @@ pub enum Command {
     /// Move a version into testing.
     Testing { model: String, version: String },
     /// Make a version active (the policy is consulted first).
-    Activate { model: String, version: String },
+    Activate {
+        model: String,
+        version: String,
+        #[command(flatten)]
+        force: ForceArgs,
+    },
     /// Take a version out of service without deprecating it.
     Deactivate { model: String, version: String },
     /// Run, adjust, promote or abort a canary.
@@ -107,11 +114,17 @@ pub enum Command {
         baseline: String,
         candidate: String,
     },
-    /// Follow alerts live until interrupted (Ctrl-C).
+    /// Follow alerts live until interrupted (Ctrl-C or SIGTERM); with
+    /// --stdin, record results read from stdin meanwhile and stop at its end.
     Watch {
         /// Seconds between health checks, 1 to 86400.
         #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = seconds)]
         interval_secs: u64,
+        /// Record the results piped on stdin (NDJSON lines, as `record
+        /// --file -`) and stop at the end of the input. Without it, stdin is
+        /// not read: `watch` runs until interrupted, under cron or systemd too.
+        #[arg(long)]
+        stdin: bool,
     },
     /// Whether the policy allows deploying a version (exit 3 if not).
     CanDeploy { model: String, version: String },
@@ -216,6 +229,18 @@ pub struct RegisterArgs {
     pub prompt: Option<lifecycle::PromptRef>,
 }
 
+/// The emergency override of a policy refusal.
+#[derive(Debug, Args)]
+pub struct ForceArgs {
+    /// Deploy even if the policy refuses (an emergency): recorded in the
+    /// audit log at warning severity with --reason and what was refused.
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the policy is overridden (required with --force).
+    #[arg(long, requires = "force")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this model.
@@ -258,7 +283,11 @@ pub enum CanaryCommand {
         percent: u8,
     },
     /// Make the canary the active version (the policy is consulted first).
-    Promote { model: String },
+    Promote {
+        model: String,
+        #[command(flatten)]
+        force: ForceArgs,
+    },
     /// Stop the canary; it goes back to inactive.
     Abort { model: String },
 }

@@ -47,7 +47,11 @@ async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome
         List(args) => models::list(m, args, out).await,
         Show { model, version } => models::show(m, model, version.as_deref(), out).await,
         Testing { model, version } => models::testing(m, model, version, out).await,
-        Activate { model, version } => models::activate(m, model, version, out).await,
+        Activate {
+            model,
+            version,
+            force,
+        } => models::activate(m, model, version, force, out).await,
         Deactivate { model, version } => models::deactivate(m, model, version, out).await,
         Canary(command) => models::canary(m, command, out).await,
         Deprecate {
@@ -74,7 +78,10 @@ async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome
             baseline,
             candidate,
         } => monitor::compare(m, model, baseline, candidate, out),
-        Watch { interval_secs } => monitor::watch(m, *interval_secs, out).await,
+        Watch {
+            interval_secs,
+            stdin,
+        } => monitor::watch(m, *interval_secs, *stdin, out).await,
         CanDeploy { model, version } => audit::can_deploy(m, model, version, out).await,
         Warnings => audit::warnings(m, out).await,
         Maintain => audit::maintain(m, out).await,

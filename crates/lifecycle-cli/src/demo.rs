@@ -178,9 +178,8 @@ fn demo_dir(cli: &Cli, seed: u64) -> PathBuf {
 
 pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Outcome {
     let clock = Arc::new(ManualClock::new(start()));
+    // The safe defaults, and a cost limit.
     let policy = PolicyConfig::new(PolicySettings {
-        auto_rollback_on_critical: true,
-        enforce_performance_thresholds: true,
         max_cost_per_request: Some(dec!(0.10)),
         ..PolicySettings::default()
     })?;
@@ -319,7 +318,6 @@ impl Demo {
         )?;
 
         m.deploy_to_testing(&model, &v1).await?;
-        let refused = m.activate_model(&model, &v1).await.err();
         self.test_traffic(&v1, 300)?;
         let report = m.evaluate_model(MODEL, &v1)?;
         m.activate_model(&model, &v1).await?;
@@ -327,29 +325,31 @@ impl Demo {
             "Test and activate 1.0.0",
             &[
                 format!(
-                    "activating before any traffic: refused — {}",
-                    refused
-                        .as_ref()
-                        .map_or_else(|| "approved".into(), ToString::to_string)
-                ),
-                format!(
                     "300 test requests: {:?}, p95 {}, error rate {:.1} %",
                     report.status,
                     crate::output::ms(report.metrics.p95_latency_ms),
                     report.metrics.error_rate() * 100.0
                 ),
-                "activated: the policy saw enough good samples".into(),
+                "activated: the policy judged its results against the thresholds".into(),
             ],
-            json!({"refusedFirst": refused.is_some(), "evaluation": report}),
+            json!({"evaluation": report}),
         )?;
 
         let (active, _) = self.traffic(5_000, n.out)?;
+        let refused = m.activate_model(&model, &v2).await.err();
         n.step(
             "Production traffic through the router",
-            &[format!(
-                "{active} requests, each routed by a sticky user key to 1.0.0"
-            )],
-            json!({"requests": active}),
+            &[
+                format!("{active} requests, each routed by a sticky user key to 1.0.0"),
+                format!(
+                    "activating 2.0.0 in its place at once: refused — {}",
+                    refused
+                        .as_ref()
+                        .map_or_else(|| "approved".into(), ToString::to_string)
+                ),
+                "so 2.0.0 goes out as a canary".into(),
+            ],
+            json!({"requests": active, "directSwapRefused": refused.is_some()}),
         )?;
 
         let mut comparisons = Vec::new();
@@ -383,7 +383,8 @@ impl Demo {
         n.step(
             "Promote 2.0.0",
             &[
-                "the policy approved it on the canary's window".into(),
+                "the policy approved it: the thresholds and the judge pass on the canary's window"
+                    .into(),
                 format!(
                     "1.0.0 is {}, end of life {} (90 days' grace), replacement 2.0.0",
                     old.status(),

@@ -33,9 +33,17 @@ impl Failure {
         }
     }
 
-    /// Prints the message on stderr and gives the exit code.
+    /// A rejection (exit 3) whose reason the command's output already gave:
+    /// nothing more is said.
+    pub fn rejected_quietly() -> Self {
+        Self::rejected(String::new())
+    }
+
+    /// Prints the message (if any) on stderr and gives the exit code.
     pub fn report(&self) -> ExitCode {
-        eprintln!("lifecycle: {}", self.message);
+        if !self.message.is_empty() {
+            eprintln!("lifecycle: {}", self.message);
+        }
         ExitCode::from(self.code)
     }
 }

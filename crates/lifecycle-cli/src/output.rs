@@ -99,6 +99,14 @@ impl Output {
         self.write_line(line, true);
     }
 
+    /// A warning for the person at the terminal, on stderr, whatever the
+    /// output format: `lifecycle: warning: ...`.
+    pub fn warn(&self, line: &str) {
+        let mut stderr = std::io::stderr().lock();
+        // A closed stderr leaves nobody to tell.
+        let _ = writeln!(stderr, "lifecycle: warning: {line}");
+    }
+
     /// Prints rows under headers, each column as wide as its widest cell.
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

@@ -179,15 +179,23 @@ pub struct PolicySettings {
     pub deprecate_old_versions_on_new_deployment: bool,
     /// Maintenance retires versions past end of life. Default on.
     pub enable_automatic_retirement: bool,
-    /// Refuse to deploy versions whose evaluation failed or lacks data. Default off,
-    /// so that a first version can be activated before it has served traffic.
+    /// Refuse to deploy a version whose results fail the thresholds or are
+    /// too few, and one without results while another version is active.
+    /// Default on; a model's first version may be activated before it has
+    /// served traffic (the decision says so).
     pub enforce_performance_thresholds: bool,
+    /// Refuse to promote or activate a version the canary judge fails
+    /// against the active version (when both have results). Default on.
+    pub require_passing_judge: bool,
+    /// Treat a marginal verdict of the judge as a failure: in the
+    /// deployment gate and in `compare`'s exit code. Default off.
+    pub refuse_marginal_judgement: bool,
     /// Refuse to deploy versions whose estimated cost per request is higher,
     /// or whose price is unknown. Default none. 0 to
     /// [`crate::MAX_COST_PER_REQUEST`]; a JSON string or number.
     #[serde(with = "crate::money::optional_decimal")]
     pub max_cost_per_request: Option<Decimal>,
-    /// Roll back (or abort a canary) on a critical alert. Default off.
+    /// Roll back (or abort a canary) on a critical alert. Default on.
     pub auto_rollback_on_critical: bool,
 }
 
@@ -198,9 +206,11 @@ impl Default for PolicySettings {
             eol_warning_threshold_days: 30,
             deprecate_old_versions_on_new_deployment: true,
             enable_automatic_retirement: true,
-            enforce_performance_thresholds: false,
+            enforce_performance_thresholds: true,
+            require_passing_judge: true,
+            refuse_marginal_judgement: false,
             max_cost_per_request: None,
-            auto_rollback_on_critical: false,
+            auto_rollback_on_critical: true,
         }
     }
 }
@@ -245,7 +255,10 @@ mod tests {
             (p.default_grace_period_days, p.eol_warning_threshold_days),
             (90, 30)
         );
-        assert!(p.deprecate_old_versions_on_new_deployment && !p.auto_rollback_on_critical);
+        // The safe ones: gated deployments, a judge that must pass, rollback on a critical alert.
+        assert!(p.deprecate_old_versions_on_new_deployment && p.auto_rollback_on_critical);
+        assert!(p.enforce_performance_thresholds && p.require_passing_judge);
+        assert!(!p.refuse_marginal_judgement);
         assert!(p.validate().is_ok());
     }
 

@@ -20,6 +20,67 @@ pub struct DeploymentDecision {
     pub warnings: Vec<String>,
 }
 
+/// What a deployment decision depends on besides the version itself: what
+/// serves the model now, and how the canary judge compared the two.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeploymentContext {
+    /// The version serving the model now, when another one does. A version
+    /// without results may be deployed only when this is `None`: the first.
+    pub active: Option<Version>,
+    /// The judge's verdict on the version against the active one, when it
+    /// could be asked (both have results).
+    pub judgement: Option<Judgement>,
+}
+
+impl DeploymentContext {
+    /// A model with nothing active yet.
+    pub fn first() -> Self {
+        Self::default()
+    }
+
+    /// A model on which `active` serves now.
+    pub fn replacing(active: Version) -> Self {
+        Self {
+            active: Some(active),
+            judgement: None,
+        }
+    }
+
+    /// The same, with the judge's verdict.
+    pub fn judged(mut self, judgement: Judgement) -> Self {
+        self.judgement = Some(judgement);
+        self
+    }
+}
+
+/// The canary judge's verdict on a version against a baseline, as the
+/// policy weighs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// The version judged against.
+    pub baseline: Version,
+    /// The verdict.
+    pub verdict: JudgeVerdict,
+    /// 0–100.
+    pub score: f64,
+    /// What decided it, in words.
+    pub summary: String,
+}
+
+/// The judge's verdict (see the evaluator's `Verdict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum JudgeVerdict {
+    /// No worse than the baseline.
+    Pass,
+    /// Between the marginal and the pass score.
+    Marginal,
+    /// Worse than the baseline.
+    Fail,
+    /// A critical metric lacks data on one side.
+    NoData,
+}
+
 /// The request size used to estimate a version's cost per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,13 +132,13 @@ impl TypicalRequest {
 /// ```
 /// use lifecycle_domain::chrono::{TimeZone, Utc};
 /// use lifecycle_domain::*;
-/// use lifecycle_policy::LifecyclePolicy;
+/// use lifecycle_policy::{DeploymentContext, LifecyclePolicy};
 /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
 /// let mut old = ModelVersion::new(ModelId::new("gpt-4")?, Version::new(1, 0, 0), "openai",
 ///     ModelCapabilities::new(8_192, 1_024), ModelCostInfo::usd(dec!(0.03), dec!(0.06)), now);
 /// old.activate(now)?;
 /// old.deprecate(ModelDeprecationInfo::new("superseded", Some(Version::new(2, 0, 0)), 90, now)?, now)?;
-/// let decision = LifecyclePolicy::default().can_deploy(&old, now);
+/// let decision = LifecyclePolicy::default().can_deploy(&old, &DeploymentContext::first(), now);
 /// assert!(!decision.approved);
 /// assert_eq!(decision.replacement, Some(Version::new(2, 0, 0)));
 /// # Ok::<(), DomainError>(())
@@ -99,15 +160,27 @@ impl LifecyclePolicy {
         &self.policy
     }
 
-    /// Whether `version` may be deployed (activated or promoted) now.
+    /// Whether `version` may be deployed (activated or promoted) now, in
+    /// `context`.
     ///
     /// Rejected: retired and deprecated versions (naming the replacement
     /// when known), and versions past an end of life their provider
-    /// announced (a warning within `eol_warning_threshold_days` of it); with `enforce_performance_thresholds`, versions without
-    /// enough samples (saying how many more are needed) or whose metrics
-    /// break a threshold (observed against limit); versions whose estimated
-    /// cost of a [`TypicalRequest`] exceeds `max_cost_per_request`.
-    pub fn can_deploy(&self, version: &ModelVersion, now: DateTime<Utc>) -> DeploymentDecision {
+    /// announced (a warning within `eol_warning_threshold_days` of it).
+    /// With `enforce_performance_thresholds` (the default): a version with
+    /// results whose metrics lack samples (saying how many more are
+    /// needed) or break a threshold (observed against limit), and a version
+    /// without results while another is active (one without results may
+    /// become the first active version, and the decision says so). With
+    /// `require_passing_judge` (the default): a version the judge fails
+    /// against the active one (and a marginal one with
+    /// `refuse_marginal_judgement`). And versions whose estimated cost of a
+    /// [`TypicalRequest`] exceeds `max_cost_per_request`.
+    pub fn can_deploy(
+        &self,
+        version: &ModelVersion,
+        context: &DeploymentContext,
+        now: DateTime<Utc>,
+    ) -> DeploymentDecision {
         let name = format!("{} {}", version.model_id, version.version);
         let replacement = version
             .deprecation()
@@ -155,12 +228,65 @@ impl LifecyclePolicy {
                 ));
             }
         }
-        let performance = self.performance_problem(version);
-        if let Some(problem) = performance {
+        let has_results = version.metrics.as_ref().is_some_and(|m| m.sample_count > 0);
+        let mut note = None;
+        if !has_results {
+            let min = self.evaluation.settings().min_samples;
+            match (&context.active, settings.enforce_performance_thresholds) {
+                (Some(active), true) => {
+                    return reject(format!(
+                        "{name} has no results yet and {active} is active: run it as a canary \
+                         and record {min} results first, or override the policy with a reason \
+                         (`--force --reason`, `force_activate_model`)"
+                    ))
+                }
+                (None, true) => {
+                    note = Some(format!(
+                        " as the model's first active version: it has no results yet and \
+                         nothing else is active (record {min} results to judge it)"
+                    ));
+                }
+                (_, false) => warnings.push(format!(
+                    "no results yet: {min} more samples needed (not enforced: \
+                     policy.enforcePerformanceThresholds is off)"
+                )),
+            }
+        } else if let Some(problem) = self.performance_problem(version) {
             if settings.enforce_performance_thresholds {
                 return reject(format!("{name}: {problem}"));
             }
-            warnings.push(format!("{problem} (not enforced by policy)"));
+            warnings.push(format!(
+                "{problem} (not enforced: policy.enforcePerformanceThresholds is off)"
+            ));
+        }
+        if let Some(judged) = &context.judgement {
+            let against = format!(
+                "the canary judge gives {name} {} against {} (score {:.0}): {}",
+                verdict_name(judged.verdict),
+                judged.baseline,
+                judged.score,
+                judged.summary
+            );
+            let refuses = match judged.verdict {
+                JudgeVerdict::Fail => true,
+                JudgeVerdict::Marginal => settings.refuse_marginal_judgement,
+                JudgeVerdict::Pass | JudgeVerdict::NoData => false,
+            };
+            if refuses && settings.require_passing_judge {
+                return reject(against);
+            }
+            match judged.verdict {
+                JudgeVerdict::Pass => {}
+                JudgeVerdict::NoData => warnings.push(against),
+                _ => warnings.push(format!(
+                    "{against} (not enforced: {})",
+                    if settings.require_passing_judge {
+                        "policy.refuseMarginalJudgement is off"
+                    } else {
+                        "policy.requirePassingJudge is off"
+                    }
+                )),
+            }
         }
         if let Some(max) = settings.max_cost_per_request {
             let typical = TypicalRequest::of(version);
@@ -189,20 +315,18 @@ impl LifecyclePolicy {
         }
         DeploymentDecision {
             approved: true,
-            reason: format!("{name} meets the deployment policy"),
+            reason: match note {
+                Some(note) => format!("{name} is approved{note}"),
+                None => format!("{name} meets the deployment policy"),
+            },
             replacement: None,
             warnings,
         }
     }
 
-    /// What keeps the version's metrics from passing, if anything.
+    /// What keeps the metrics of a version with results from passing, if anything.
     fn performance_problem(&self, version: &ModelVersion) -> Option<String> {
-        let min = self.evaluation.settings().min_samples;
-        let Some(metrics) = &version.metrics else {
-            return Some(format!(
-                "no performance data yet: {min} more samples needed"
-            ));
-        };
+        let metrics = version.metrics.as_ref()?;
         let violations = metrics.threshold_violations(&self.evaluation);
         if violations.is_empty() {
             return None;
@@ -219,5 +343,14 @@ impl LifecyclePolicy {
         }
         let broken: Vec<String> = violations.iter().map(ToString::to_string).collect();
         Some(format!("fails its thresholds: {}", broken.join("; ")))
+    }
+}
+
+fn verdict_name(verdict: JudgeVerdict) -> &'static str {
+    match verdict {
+        JudgeVerdict::Pass => "pass",
+        JudgeVerdict::Marginal => "marginal",
+        JudgeVerdict::Fail => "fail",
+        JudgeVerdict::NoData => "no verdict (a metric lacks data)",
     }
 }

@@ -12,5 +12,7 @@
 mod decision;
 mod warnings;
 
-pub use decision::{DeploymentDecision, LifecyclePolicy, TypicalRequest};
+pub use decision::{
+    DeploymentContext, DeploymentDecision, JudgeVerdict, Judgement, LifecyclePolicy, TypicalRequest,
+};
 pub use warnings::{DeprecationWarning, EndOfLifeSource};

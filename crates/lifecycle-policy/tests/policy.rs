@@ -4,7 +4,17 @@
 
 use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::*;
-use lifecycle_policy::{EndOfLifeSource, LifecyclePolicy, TypicalRequest};
+use lifecycle_policy::{
+    DeploymentContext, EndOfLifeSource, JudgeVerdict, Judgement, LifecyclePolicy, TypicalRequest,
+};
+
+fn first() -> DeploymentContext {
+    DeploymentContext::first()
+}
+
+fn replacing_1() -> DeploymentContext {
+    DeploymentContext::replacing(Version::new(1, 0, 0))
+}
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
@@ -65,7 +75,7 @@ fn deprecated(v: &str, days: u32, replacement: Option<&str>, at: DateTime<Utc>) 
 fn retired_and_deprecated_versions_are_rejected_naming_the_replacement() {
     let engine = LifecyclePolicy::default();
     let old = deprecated("1.0.0", 90, Some("2.0.0"), now());
-    let decision = engine.can_deploy(&old, now() + Duration::days(10));
+    let decision = engine.can_deploy(&old, &first(), now() + Duration::days(10));
     assert!(!decision.approved);
     assert_eq!(decision.replacement, Some(Version::new(2, 0, 0)));
     assert_eq!(
@@ -74,7 +84,7 @@ fn retired_and_deprecated_versions_are_rejected_naming_the_replacement() {
     );
     let mut gone = version("0.9.0");
     gone.retire(now()).unwrap();
-    let decision = engine.can_deploy(&gone, now());
+    let decision = engine.can_deploy(&gone, &first(), now());
     assert!(
         !decision.approved && decision.reason.contains("is retired"),
         "{decision:?}"
@@ -88,16 +98,17 @@ fn enforced_thresholds_reject_missing_or_insufficient_data_and_violations() {
         ..PolicySettings::default()
     });
     let mut v = version("2.0.0");
-    let decision = strict.can_deploy(&v, now());
+    let decision = strict.can_deploy(&v, &replacing_1(), now());
     assert!(!decision.approved);
-    assert!(
-        decision.reason.contains("50 more samples needed"),
-        "{}",
-        decision.reason
+    assert_eq!(
+        decision.reason,
+        "gpt-4-turbo 2.0.0 has no results yet and 1.0.0 is active: run it as a canary and \
+         record 50 results first, or override the policy with a reason (`--force --reason`, \
+         `force_activate_model`)"
     );
 
     v.metrics = Some(metrics(20, 0, 800.0));
-    let decision = strict.can_deploy(&v, now());
+    let decision = strict.can_deploy(&v, &first(), now());
     assert!(
         decision
             .reason
@@ -107,7 +118,7 @@ fn enforced_thresholds_reject_missing_or_insufficient_data_and_violations() {
     );
 
     v.metrics = Some(metrics(200, 30, 7_000.0));
-    let decision = strict.can_deploy(&v, now());
+    let decision = strict.can_deploy(&v, &first(), now());
     assert!(!decision.approved);
     assert!(
         decision
@@ -125,19 +136,103 @@ fn enforced_thresholds_reject_missing_or_insufficient_data_and_violations() {
     );
 
     v.metrics = Some(metrics(200, 2, 800.0));
-    assert!(strict.can_deploy(&v, now()).approved);
+    assert!(strict.can_deploy(&v, &first(), now()).approved);
+}
+
+#[test]
+fn a_first_version_without_results_is_approved_saying_so() {
+    let decision = LifecyclePolicy::default().can_deploy(&version("1.0.0"), &first(), now());
+    assert!(decision.approved, "{decision:?}");
+    assert_eq!(
+        decision.reason,
+        "gpt-4-turbo 1.0.0 is approved as the model's first active version: it has no results \
+         yet and nothing else is active (record 50 results to judge it)"
+    );
+    let mut failing = version("1.0.0");
+    failing.metrics = Some(metrics(200, 30, 800.0));
+    let decision = LifecyclePolicy::default().can_deploy(&failing, &first(), now());
+    assert!(
+        !decision.approved,
+        "results that fail are judged, first or not"
+    );
 }
 
 #[test]
 fn unenforced_thresholds_only_warn() {
-    let lenient = LifecyclePolicy::default();
-    let decision = lenient.can_deploy(&version("2.0.0"), now());
+    let lenient = policy(PolicySettings {
+        enforce_performance_thresholds: false,
+        ..PolicySettings::default()
+    });
+    let decision = lenient.can_deploy(&version("2.0.0"), &replacing_1(), now());
     assert!(decision.approved, "{decision:?}");
     assert_eq!(decision.warnings.len(), 1);
     assert!(
-        decision.warnings[0].contains("not enforced"),
+        decision.warnings[0].contains("not enforced: policy.enforcePerformanceThresholds is off"),
         "{:?}",
         decision.warnings
+    );
+    let mut failing = version("2.0.0");
+    failing.metrics = Some(metrics(200, 30, 800.0));
+    let decision = lenient.can_deploy(&failing, &replacing_1(), now());
+    assert!(decision.approved);
+    assert!(
+        decision.warnings[0].contains("fails its thresholds"),
+        "{decision:?}"
+    );
+}
+
+fn judged(verdict: JudgeVerdict) -> DeploymentContext {
+    replacing_1().judged(Judgement {
+        baseline: Version::new(1, 0, 0),
+        verdict,
+        score: 40.0,
+        summary: "ErrorRate is higher".into(),
+    })
+}
+
+#[test]
+fn a_failing_judge_refuses_and_a_marginal_one_warns_unless_configured() {
+    let mut healthy = version("2.0.0");
+    healthy.metrics = Some(metrics(200, 2, 800.0));
+    let engine = LifecyclePolicy::default();
+    let failed = engine.can_deploy(&healthy, &judged(JudgeVerdict::Fail), now());
+    assert!(!failed.approved, "thresholds pass, the judge does not");
+    assert_eq!(
+        failed.reason,
+        "the canary judge gives gpt-4-turbo 2.0.0 fail against 1.0.0 (score 40): ErrorRate is higher"
+    );
+    let marginal = engine.can_deploy(&healthy, &judged(JudgeVerdict::Marginal), now());
+    assert!(marginal.approved);
+    assert!(
+        marginal.warnings[0].contains("refuseMarginalJudgement is off"),
+        "{marginal:?}"
+    );
+    let strict = policy(PolicySettings {
+        refuse_marginal_judgement: true,
+        ..PolicySettings::default()
+    });
+    assert!(
+        !strict
+            .can_deploy(&healthy, &judged(JudgeVerdict::Marginal), now())
+            .approved
+    );
+    let no_data = engine.can_deploy(&healthy, &judged(JudgeVerdict::NoData), now());
+    assert!(
+        no_data.approved && no_data.warnings[0].contains("no verdict"),
+        "{no_data:?}"
+    );
+    let passed = engine.can_deploy(&healthy, &judged(JudgeVerdict::Pass), now());
+    assert!(passed.approved && passed.warnings.is_empty(), "{passed:?}");
+
+    let unjudged = policy(PolicySettings {
+        require_passing_judge: false,
+        ..PolicySettings::default()
+    });
+    let decision = unjudged.can_deploy(&healthy, &judged(JudgeVerdict::Fail), now());
+    assert!(decision.approved);
+    assert!(
+        decision.warnings[0].contains("requirePassingJudge is off"),
+        "{decision:?}"
     );
 }
 
@@ -152,7 +247,7 @@ fn cost_uses_observed_averages_or_the_trace_mean() {
         max_cost_per_request: Some(expected - dec!(0.00001)),
         ..PolicySettings::default()
     });
-    let decision = capped.can_deploy(&v, now());
+    let decision = capped.can_deploy(&v, &first(), now());
     assert!(!decision.approved);
     assert!(
         decision
@@ -165,7 +260,7 @@ fn cost_uses_observed_averages_or_the_trace_mean() {
         max_cost_per_request: Some(expected * dec!(1.1)),
         ..PolicySettings::default()
     });
-    let decision = roomy.can_deploy(&v, now());
+    let decision = roomy.can_deploy(&v, &first(), now());
     assert!(decision.approved);
     assert!(
         decision.warnings.iter().any(|w| w.contains("within 20 %")),
@@ -185,19 +280,19 @@ fn cost_uses_observed_averages_or_the_trace_mean() {
         max_cost_per_request: Some(dec!(0.03)),
         ..PolicySettings::default()
     });
-    assert!(!cap.can_deploy(&v, now()).approved);
+    assert!(!cap.can_deploy(&v, &first(), now()).approved);
 
     // Exactly at the limit is within it.
     let exact = policy(PolicySettings {
         max_cost_per_request: Some(dec!(0.035)),
         ..PolicySettings::default()
     });
-    assert!(exact.can_deploy(&v, now()).approved);
+    assert!(exact.can_deploy(&v, &first(), now()).approved);
 
     // Unknown prices cannot be judged against a cost limit: never free.
     let mut unpriced = version("4.0.0");
     unpriced.cost_info = None;
-    let decision = cap.can_deploy(&unpriced, now());
+    let decision = cap.can_deploy(&unpriced, &first(), now());
     assert!(!decision.approved);
     assert!(
         decision.reason.contains("price is unknown"),
@@ -206,7 +301,7 @@ fn cost_uses_observed_averages_or_the_trace_mean() {
     );
     assert!(
         LifecyclePolicy::default()
-            .can_deploy(&unpriced, now())
+            .can_deploy(&unpriced, &first(), now())
             .approved,
         "without a cost limit the price does not matter"
     );
@@ -278,14 +373,14 @@ fn an_end_of_life_announced_by_the_provider_warns_then_rejects() {
             .unwrap();
     v.announce_end_of_life(announced).unwrap();
     assert_eq!(v.status(), ModelStatus::Inactive, "the status stays");
-    let soon = policy.can_deploy(&v, now());
+    let soon = policy.can_deploy(&v, &first(), now());
     assert!(soon.approved, "{}", soon.reason);
     assert!(
         soon.warnings[0].contains("in 20 days"),
         "{:?}",
         soon.warnings
     );
-    let later = policy.can_deploy(&v, now() + Duration::days(21));
+    let later = policy.can_deploy(&v, &first(), now() + Duration::days(21));
     assert!(!later.approved);
     assert!(
         later

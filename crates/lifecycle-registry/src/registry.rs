@@ -7,7 +7,7 @@ use lifecycle_domain::semver::VersionReq;
 use lifecycle_domain::AuditReplay;
 use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId,
-    ModelPerformanceMetrics, ModelStatus, ModelVersion, PolicyConfig, Version,
+    ModelPerformanceMetrics, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
 };
 use lifecycle_store::{AuditQuery, Clock, Commit, ModelState, Store, StoreError};
 
@@ -51,6 +51,17 @@ impl Plan {
             events: vec![event],
         }
     }
+}
+
+/// An operator's override of a deployment the policy refused: why, and
+/// what was refused. Recorded on the activation's own audit entry (in the
+/// same commit), at warning severity, so the override is never silent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Why the operator overrode the policy, in their words.
+    pub reason: String,
+    /// The policy's reason for refusing.
+    pub refused: String,
 }
 
 /// A version picked by [`ModelRegistry::resolve`].
@@ -249,6 +260,24 @@ impl ModelRegistry {
     /// Makes the model's canary its active version; the previous active one
     /// is replaced as [`Self::activate`] describes.
     pub async fn promote_canary(&self, model_id: &ModelId) -> Result<ModelVersion, RegistryError> {
+        self.promote_canary_overriding(model_id, None).await
+    }
+
+    /// Promotes the canary although the policy refused it: the override is
+    /// recorded on the promotion's audit entry.
+    pub async fn force_promote_canary(
+        &self,
+        model_id: &ModelId,
+        forced: &Override,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.promote_canary_overriding(model_id, Some(forced)).await
+    }
+
+    async fn promote_canary_overriding(
+        &self,
+        model_id: &ModelId,
+        forced: Option<&Override>,
+    ) -> Result<ModelVersion, RegistryError> {
         let state = self.shared.store.model(model_id).await?;
         let version = canary(&state)
             .ok_or_else(|| RegistryError::NoCanary {
@@ -262,7 +291,14 @@ impl ModelRegistry {
                 .ok_or_else(|| RegistryError::NoCanary {
                     model_id: model_id.clone(),
                 })?;
-            self.take_over(state, record, AuditEventKind::CanaryPromoted, now, actor)
+            self.take_over(
+                state,
+                record,
+                AuditEventKind::CanaryPromoted,
+                now,
+                actor,
+                forced,
+            )
         })
         .await
     }
@@ -277,9 +313,37 @@ impl ModelRegistry {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, RegistryError> {
+        self.activate_overriding(model_id, version, None).await
+    }
+
+    /// Activates a version although the policy refused it: the override is
+    /// recorded on the activation's audit entry.
+    pub async fn force_activate(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        forced: &Override,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.activate_overriding(model_id, version, Some(forced))
+            .await
+    }
+
+    async fn activate_overriding(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        forced: Option<&Override>,
+    ) -> Result<ModelVersion, RegistryError> {
         self.change(model_id, version, |state, now, actor| {
             let record = find(state, model_id, version)?;
-            self.take_over(state, record, AuditEventKind::ModelActivated, now, actor)
+            self.take_over(
+                state,
+                record,
+                AuditEventKind::ModelActivated,
+                now,
+                actor,
+                forced,
+            )
         })
         .await
     }
@@ -530,11 +594,22 @@ impl ModelRegistry {
         kind: AuditEventKind,
         now: DateTime<Utc>,
         actor: &Actor,
+        forced: Option<&Override>,
     ) -> Result<Plan, RegistryError> {
         let mut record = record.clone();
         record.activate(now)?;
         let mut plan = Plan::default();
         let mut taken = event(kind, actor, &record, now);
+        if let Some(forced) = forced {
+            taken.message = format!(
+                "{}, overriding the policy ({}) because: {}",
+                taken.message, forced.refused, forced.reason
+            );
+            taken = taken
+                .with_severity(Severity::Warning)
+                .with_detail("override", &forced.reason)
+                .with_detail("refused", &forced.refused);
+        }
         if let Some(previous) = state.active() {
             let mut previous = previous.clone();
             taken = taken.with_detail("previous", &previous.version);

@@ -35,6 +35,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     manager.activate_model(&model, &v1).await?;
     clock.advance(Duration::days(3));
+    manager.deploy_to_testing(&model, &v2).await?;
+    for _ in 0..60 {
+        let tested = InferenceResult::success(480.0).with_confidence(0.9);
+        manager.record_inference(model.as_str(), &v2, &tested)?;
+    }
     manager.activate_model(&model, &v2).await?;
     clock.advance(Duration::days(1));
 

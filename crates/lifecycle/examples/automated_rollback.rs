@@ -1,6 +1,7 @@
-//! Guide, "Automated rollback": with `auto_rollback_on_critical`, a release
-//! whose requests start failing is rolled back to the last version that met
-//! its thresholds, as actor `auto-rollback`, with the alert in the audit log.
+//! Guide, "Automated rollback": with `auto_rollback_on_critical` (on by
+//! default), a release whose requests start failing is rolled back to the
+//! last version that met its thresholds, as actor `auto-rollback`, with the
+//! alert in the audit log.
 //!
 //! Run: `cargo run -p lifecycle --example automated_rollback`
 #![allow(clippy::print_stdout)]
@@ -9,16 +10,8 @@ use lifecycle::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let policy = PolicyConfig::new(PolicySettings {
-        auto_rollback_on_critical: true,
-        ..PolicySettings::default()
-    })?;
     // The background task checks every version's health every second.
-    let manager = ModelLifecycleManager::builder()
-        .memory()
-        .policy_config(policy)
-        .build()
-        .await?;
+    let manager = ModelLifecycleManager::builder().memory().build().await?;
     let model = ModelId::new("gpt-4o")?;
     let (v1, v2) = (Version::parse("1.0.0")?, Version::parse("1.1.0")?);
     for v in [&v1, &v2] {
@@ -35,6 +28,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     manager.activate_model(&model, &v1).await?;
     for _ in 0..200 {
         manager.record_inference("gpt-4o", &v1, &InferenceResult::success(650.0))?;
+    }
+    // 1.1.0 passes its tests...
+    manager.deploy_to_testing(&model, &v2).await?;
+    for _ in 0..60 {
+        manager.record_inference("gpt-4o", &v2, &InferenceResult::success(640.0))?;
     }
     manager.activate_model(&model, &v2).await?;
     println!("1.1.0 released; its requests start timing out");

@@ -1,5 +1,6 @@
 //! Guide, "Deployment workflow": register → testing → active, then a new
-//! version replaces it and the old one is deprecated with a grace period.
+//! version, tested with results, replaces it and the old one is deprecated
+//! with a grace period.
 //!
 //! Run: `cargo run -p lifecycle --example deployment_workflow`
 #![allow(clippy::print_stdout)]
@@ -40,7 +41,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         manager.get_model(&model, &v1).await?.status()
     );
 
-    // A new release: activating it deprecates the old one (policy default, 90 days).
+    // A new release is tested first: the policy refuses to replace a
+    // serving version with one that has no results.
+    let refused = manager.activate_model(&model, &v2).await;
+    assert!(matches!(refused, Err(LifecycleError::Rejected(_))));
+    manager.deploy_to_testing(&model, &v2).await?;
+    for _ in 0..60 {
+        let tested = InferenceResult::success(420.0).with_confidence(0.9);
+        manager.record_inference("gpt-4-turbo", &v2, &tested)?;
+    }
+    // Activating it deprecates the old one (policy default, 90 days).
     manager.activate_model(&model, &v2).await?;
     let old = manager.get_model(&model, &v1).await?;
     let deprecation = old.deprecation().ok_or("1.0.0 should be deprecated")?;

@@ -40,7 +40,7 @@ mod status;
 pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
 pub use error::LifecycleError;
-pub use manager::{MaintenanceReport, ModelLifecycleManager};
+pub use manager::{Forced, MaintenanceReport, ModelLifecycleManager};
 pub use status::SystemStatus;
 
 pub use lifecycle_audit::{
@@ -53,9 +53,10 @@ pub use lifecycle_evaluator::{
     EvaluationStatus, Evaluator, EvaluatorError, Verdict, MAX_FUTURE_SKEW_MS,
 };
 pub use lifecycle_policy::{
-    DeploymentDecision, DeprecationWarning, EndOfLifeSource, LifecyclePolicy,
+    DeploymentContext, DeploymentDecision, DeprecationWarning, EndOfLifeSource, JudgeVerdict,
+    Judgement, LifecyclePolicy,
 };
-pub use lifecycle_registry::{Lane, ModelRegistry, Resolved, Routed};
+pub use lifecycle_registry::{Lane, ModelRegistry, Override, Resolved, Routed};
 pub use lifecycle_store::{
     AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, StoreImage, SystemClock,
 };

@@ -11,14 +11,17 @@ use lifecycle_audit::{
 };
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, EvaluationConfig,
+    Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, DomainError, EvaluationConfig,
     InferenceResult, ModelId, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
 };
 use lifecycle_evaluator::{
-    Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator, Published,
+    Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator, Published, Verdict,
 };
-use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
-use lifecycle_registry::{ModelRegistry, Routed};
+use lifecycle_policy::{
+    DeploymentContext, DeploymentDecision, DeprecationWarning, JudgeVerdict, Judgement,
+    LifecyclePolicy,
+};
+use lifecycle_registry::{ModelRegistry, Override, Routed};
 use lifecycle_store::{AuditQuery, Clock, Commit, Store, StoreError};
 use tokio::task::JoinHandle;
 
@@ -136,6 +139,53 @@ async fn flush(inner: &Inner) -> Result<(), LifecycleError> {
     inner.evaluator.checkpoint(&*inner.store, true).await?;
     publish(&inner.registry, inner.evaluator.all_lifetime_metrics()).await;
     Ok(())
+}
+
+/// An override's reason: said, printable, short enough for one audit entry.
+fn check_reason(reason: &str) -> Result<(), LifecycleError> {
+    let reason_ok = !reason.trim().is_empty()
+        && reason.chars().count() <= 1_000
+        && !reason.chars().any(char::is_control);
+    if reason_ok {
+        return Ok(());
+    }
+    Err(DomainError::field(
+        "reason",
+        "an override needs its reason: 1 to 1,000 printable characters, such as \"incident 4711: v1 is down\"",
+    )
+    .into())
+}
+
+fn overriding(decision: &DeploymentDecision, reason: &str) -> Override {
+    Override {
+        reason: reason.trim().to_string(),
+        refused: decision.reason.clone(),
+    }
+}
+
+/// The judge's report as the policy weighs it.
+fn judgement(report: &ComparisonReport) -> Judgement {
+    Judgement {
+        baseline: report.baseline.clone(),
+        verdict: match report.verdict {
+            Verdict::Pass => JudgeVerdict::Pass,
+            Verdict::Marginal => JudgeVerdict::Marginal,
+            Verdict::Fail => JudgeVerdict::Fail,
+            Verdict::NoData => JudgeVerdict::NoData,
+        },
+        score: report.score,
+        summary: report.summary.clone(),
+    }
+}
+
+/// What a forced activation or promotion did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forced {
+    /// The version as it now is: active.
+    pub version: ModelVersion,
+    /// The policy's decision; when it is a refusal, the override is recorded
+    /// with the activation in the audit log.
+    pub decision: DeploymentDecision,
 }
 
 /// What a maintenance run did.
@@ -277,6 +327,11 @@ impl ModelLifecycleManager {
         &self.inner.evaluator
     }
 
+    /// The policy in force (its settings: `policy_config().settings()`).
+    pub fn policy_config(&self) -> &PolicyConfig {
+        self.inner.policy.policy()
+    }
+
     /// The audit log: queries, reports, export, verification, retention.
     pub fn audit_log(&self) -> &ModelAuditLog {
         &self.inner.audit
@@ -364,6 +419,65 @@ impl ModelLifecycleManager {
         }
         let changed = inner.registry.promote_canary(model_id).await;
         self.retracked(model_id, changed).await
+    }
+
+    /// Activates a version even if the policy refuses it: the emergency
+    /// override. The decision is audited as usual; when it is a refusal,
+    /// the activation's own audit entry records `reason` and what was
+    /// refused, at warning severity. An approved version is activated as
+    /// [`Self::activate_model`] does. `reason` is required: 1 to 1,000
+    /// printable characters.
+    pub async fn force_activate_model(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+        reason: &str,
+    ) -> Result<Forced, LifecycleError> {
+        let inner = self.live()?;
+        check_reason(reason)?;
+        let decision = self.can_deploy_model(model_id, version).await?;
+        let changed = if decision.approved {
+            inner.registry.activate(model_id, version).await
+        } else {
+            tracing::warn!(model = %model_id, %version, refused = %decision.reason, %reason,
+                "policy overridden");
+            let forced = overriding(&decision, reason);
+            inner
+                .registry
+                .force_activate(model_id, version, &forced)
+                .await
+        };
+        let version = self.retracked(model_id, changed).await?;
+        Ok(Forced { version, decision })
+    }
+
+    /// Promotes the canary even if the policy refuses it, as
+    /// [`Self::force_activate_model`] activates a version.
+    pub async fn force_promote_canary(
+        &self,
+        model_id: &ModelId,
+        reason: &str,
+    ) -> Result<Forced, LifecycleError> {
+        let inner = self.live()?;
+        check_reason(reason)?;
+        let versions = inner.registry.versions(model_id).await?;
+        let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) else {
+            return Err(lifecycle_registry::RegistryError::NoCanary {
+                model_id: model_id.clone(),
+            }
+            .into());
+        };
+        let decision = self.can_deploy_model(model_id, &canary.version).await?;
+        let changed = if decision.approved {
+            inner.registry.promote_canary(model_id).await
+        } else {
+            tracing::warn!(model = %model_id, version = %canary.version, refused = %decision.reason,
+                %reason, "policy overridden");
+            let forced = overriding(&decision, reason);
+            inner.registry.force_promote_canary(model_id, &forced).await
+        };
+        let version = self.retracked(model_id, changed).await?;
+        Ok(Forced { version, decision })
     }
 
     /// Moves a registered version into testing (before a canary).
@@ -628,15 +742,36 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<DeploymentDecision, LifecycleError> {
         let inner = self.live()?;
+        let versions = inner.registry.versions(model_id).await?;
         let mut record = inner.registry.get(model_id, version).await?;
         // Judge on what the evaluator sees now, when it has seen anything.
-        if let Ok(window) = inner.evaluator.window_metrics(model_id.as_str(), version) {
-            if window.sample_count > 0 {
-                record.metrics = Some(window);
+        let window = |v: &Version| {
+            inner
+                .evaluator
+                .window_metrics(model_id.as_str(), v)
+                .ok()
+                .filter(|w| w.sample_count > 0)
+        };
+        let candidate_window = window(version);
+        if let Some(recent) = candidate_window.clone() {
+            record.metrics = Some(recent);
+        }
+        let mut context = DeploymentContext::first();
+        let active = versions
+            .iter()
+            .find(|v| v.status() == ModelStatus::Active && &v.version != version);
+        if let Some(active) = active {
+            context = DeploymentContext::replacing(active.version.clone());
+            if candidate_window.is_some() && window(&active.version).is_some() {
+                if let Ok(report) =
+                    self.compare_versions(model_id.as_str(), &active.version, version)
+                {
+                    context = context.judged(judgement(&report));
+                }
             }
         }
         let now = inner.clock.now();
-        let decision = inner.policy.can_deploy(&record, now);
+        let decision = inner.policy.can_deploy(&record, &context, now);
         let severity = if decision.approved {
             Severity::Info
         } else {

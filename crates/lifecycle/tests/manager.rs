@@ -43,46 +43,119 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_activation_is_a_typed_error_and_is_audited() {
-    let policy = PolicyConfig::new(PolicySettings {
-        enforce_performance_thresholds: true,
-        ..PolicySettings::default()
-    })
-    .unwrap();
+    // The default policy: the safe one.
     let manager = ModelLifecycleManager::builder()
         .memory()
-        .policy_config(policy)
         .build()
         .await
         .unwrap();
     let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
     manager.register_model(version(&model, 1)).await.unwrap();
-    match manager.activate_model(&model, &Version::new(1, 0, 0)).await {
+    manager.register_model(version(&model, 2)).await.unwrap();
+    // Nothing active yet: a first version without results may serve.
+    manager.activate_model(&model, &v1).await.unwrap();
+    let first = manager.get_recent_audit_entries(3).await.unwrap();
+    assert!(
+        first
+            .iter()
+            .any(|e| e.event.message.contains("first active version")),
+        "the approval says why: {first:?}"
+    );
+    match manager.activate_model(&model, &v2).await {
         Err(LifecycleError::Rejected(decision)) => {
             assert!(!decision.approved);
             assert!(
-                decision.reason.contains("50 more samples needed"),
+                decision
+                    .reason
+                    .contains("no results yet and 1.0.0 is active"),
                 "{}",
                 decision.reason
             );
         }
         other => panic!("{other:?}"),
     }
-    let status = manager
-        .get_model(&model, &Version::new(1, 0, 0))
-        .await
-        .unwrap()
-        .status();
+    let status = manager.get_model(&model, &v2).await.unwrap().status();
     assert_eq!(status, ModelStatus::Inactive, "nothing changed");
     let last = manager.get_recent_audit_entries(1).await.unwrap().remove(0);
     assert_eq!(last.event.kind, AuditEventKind::DeploymentDecision);
     assert_eq!(last.event.details["approved"], "false");
     // With enough good traffic recorded, the same activation is approved.
     let ok = InferenceResult::success(300.0).with_confidence(0.9);
-    record_n(&manager, "gpt-4-turbo", &Version::new(1, 0, 0), 60, &ok);
-    manager
-        .activate_model(&model, &Version::new(1, 0, 0))
+    record_n(&manager, "gpt-4-turbo", &v2, 60, &ok);
+    manager.activate_model(&model, &v2).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_canary_is_refused_promotion_and_an_override_is_audited() {
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .alert_check_interval(None)
+        .build()
         .await
         .unwrap();
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.register_model(version(&model, 2)).await.unwrap();
+    manager.activate_model(&model, &v1).await.unwrap();
+    manager
+        .start_canary(&model, &v2, CanaryWeight::new(10).unwrap())
+        .await
+        .unwrap();
+    let ok = InferenceResult::success(300.0).with_confidence(0.9);
+    record_n(&manager, "gpt-4-turbo", &v1, 300, &ok);
+    // Twice as slow: within the thresholds (p95 5 s), but the judge sees
+    // 2.0.0's latency regress against 1.0.0's.
+    let slow = InferenceResult::success(600.0).with_confidence(0.9);
+    record_n(&manager, "gpt-4-turbo", &v2, 300, &slow);
+    let evaluated = manager.evaluate_model("gpt-4-turbo", &v2).unwrap();
+    assert_eq!(evaluated.status, EvaluationStatus::Passed, "{evaluated:?}");
+    let refused = manager.promote_canary(&model).await.unwrap_err();
+    let LifecycleError::Rejected(decision) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(
+        decision
+            .reason
+            .starts_with("the canary judge gives gpt-4-turbo 2.0.0 fail against 1.0.0"),
+        "{}",
+        decision.reason
+    );
+    assert_eq!(
+        manager
+            .get_active_model(&model)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        v1,
+        "nothing changed"
+    );
+
+    let blank = manager.force_promote_canary(&model, " ").await.unwrap_err();
+    assert!(blank.to_string().contains("reason"), "{blank}");
+    let forced = manager
+        .force_promote_canary(&model, "incident 4711: 1.0.0 is down at the provider")
+        .await
+        .unwrap();
+    assert!(!forced.decision.approved);
+    assert_eq!(forced.version.status(), ModelStatus::Active);
+    let promoted = manager
+        .get_model_history(&model)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.event.kind == AuditEventKind::CanaryPromoted)
+        .unwrap();
+    assert_eq!(promoted.event.severity, Severity::Warning);
+    assert_eq!(
+        promoted.event.details["override"],
+        "incident 4711: 1.0.0 is down at the provider"
+    );
+    assert_eq!(promoted.event.details["refused"], decision.reason);
+    assert!(promoted.event.message.contains("overriding the policy"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,7 +404,10 @@ async fn failing_inferences_on_the_active_version_roll_it_back() {
         &InferenceResult::success(300.0),
     );
     clock.advance(Duration::hours(1));
-    manager.activate_model(&model, &v2).await.unwrap();
+    manager
+        .force_activate_model(&model, &v2, "a direct swap, no canary")
+        .await
+        .unwrap();
     record_n(
         &manager,
         "gpt-4-turbo",
@@ -449,8 +525,15 @@ async fn a_failing_canary_is_aborted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_status_shows_what_serves_what_fires_and_the_chain() {
+    // The canary stays to be shown: no automatic abort here.
+    let policy = PolicyConfig::new(PolicySettings {
+        auto_rollback_on_critical: false,
+        ..PolicySettings::default()
+    })
+    .unwrap();
     let manager = ModelLifecycleManager::builder()
         .memory()
+        .policy_config(policy)
         .alert_check_interval(None)
         .build()
         .await

@@ -29,16 +29,19 @@ pub async fn can_deploy(m: &ModelLifecycleManager, model: &str, v: &str, out: &O
             out.print(&format!("  warning: {warning}"));
         }
         if let Some(instead) = &decision.replacement {
-            out.print(&format!("  deploy {instead} instead"));
+            if !decision
+                .reason
+                .contains(&format!("deploy {instead} instead"))
+            {
+                out.print(&format!("  deploy {instead} instead"));
+            }
         }
     })?;
+    // The verdict is the output: a rejection adds only its exit code.
     if decision.approved {
         Ok(())
     } else {
-        Err(Failure::rejected(format!(
-            "{model} {v} may not be deployed: {}",
-            decision.reason
-        )))
+        Err(Failure::rejected_quietly())
     }
 }
 
@@ -159,11 +162,21 @@ pub async fn audit(m: &ModelLifecycleManager, command: &AuditCommand, out: &Outp
                     out.print(&format!("  {:<22} {count}", kind.to_string()));
                 }
                 out.print(&format!(
-                    "  critical events: {}, errors: {}, policy violations: {}",
+                    "  critical events: {}, errors: {}, policy violations: {}, policy overrides: {}",
                     report.critical_events.len(),
                     report.errors.len(),
-                    report.policy_violations.len()
+                    report.policy_violations.len(),
+                    report.policy_overrides.len()
                 ));
+                for forced in &report.policy_overrides {
+                    out.print(&format!(
+                        "  override #{} {} by {}: {}",
+                        forced.sequence,
+                        time(forced.event.timestamp),
+                        forced.event.actor,
+                        forced.event.message
+                    ));
+                }
                 let chain = if report.chain.verified {
                     out.good("verified")
                 } else {

@@ -3,13 +3,13 @@
 use std::io::Read;
 
 use lifecycle::{
-    CanaryWeight, Lane, ModelCapabilities, ModelCostInfo, ModelLifecycleManager, ModelStatus,
-    ModelVersion, ServingSpec,
+    CanaryWeight, Forced, Lane, ModelCapabilities, ModelCostInfo, ModelLifecycleManager,
+    ModelStatus, ModelVersion, ServingSpec,
 };
 use serde::Serialize;
 
 use super::{model_id, version};
-use crate::args::{CanaryCommand, ListArgs, RegisterArgs, StatusArg};
+use crate::args::{CanaryCommand, ForceArgs, ListArgs, RegisterArgs, StatusArg};
 use crate::failure::{Failure, Outcome};
 use crate::output::{self, figures, time, Output};
 
@@ -240,9 +240,33 @@ pub async fn testing(m: &ModelLifecycleManager, model: &str, v: &str, out: &Outp
     moved(out, &moved_to)
 }
 
-pub async fn activate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
-    let moved_to = m.activate_model(&model_id(model)?, &version(v)?).await?;
-    moved(out, &moved_to)
+pub async fn activate(
+    m: &ModelLifecycleManager,
+    model: &str,
+    v: &str,
+    force: &ForceArgs,
+    out: &Output,
+) -> Outcome {
+    let (model, v) = (model_id(model)?, version(v)?);
+    match &force.reason {
+        Some(reason) if force.force => {
+            let forced = m.force_activate_model(&model, &v, reason).await?;
+            moved_forced(out, &forced)
+        }
+        _ => moved(out, &m.activate_model(&model, &v).await?),
+    }
+}
+
+/// A forced move: the version moved, and, when the policy had refused, that
+/// the refusal was overridden (on stderr too, so it is seen beside JSON).
+fn moved_forced(out: &Output, forced: &Forced) -> Outcome {
+    if !forced.decision.approved {
+        out.warn(&format!(
+            "policy overridden (recorded in the audit log): {}",
+            forced.decision.reason
+        ));
+    }
+    moved(out, &forced.version)
 }
 
 pub async fn deactivate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
@@ -305,7 +329,13 @@ pub async fn canary(m: &ModelLifecycleManager, command: &CanaryCommand, out: &Ou
             let weight = CanaryWeight::new(*percent)?;
             m.set_canary_weight(&model_id(model)?, weight).await?
         }
-        CanaryCommand::Promote { model } => m.promote_canary(&model_id(model)?).await?,
+        CanaryCommand::Promote { model, force } => match &force.reason {
+            Some(reason) if force.force => {
+                let forced = m.force_promote_canary(&model_id(model)?, reason).await?;
+                return moved_forced(out, &forced);
+            }
+            _ => m.promote_canary(&model_id(model)?).await?,
+        },
         CanaryCommand::Abort { model } => m.abort_canary(&model_id(model)?).await?,
     };
     out.emit(&moved_to, |out| {

@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use lifecycle::{
     shorten, too_far_ahead, Alert, Class, ComparisonReport, ErrorKind, EvaluationReport,
     EvaluationStatus, EvaluatorError, InferenceResult, LifecycleError, ModelId,
-    ModelLifecycleManager, ModelStatus, StoreError, Version, MAX_FUTURE_SKEW_MS,
+    ModelLifecycleManager, ModelStatus, StoreError, Verdict, Version, MAX_FUTURE_SKEW_MS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -342,7 +342,18 @@ pub fn compare(
 ) -> Outcome {
     let model = model_id(model)?;
     let report = m.compare_versions(model.as_str(), &version(baseline)?, &version(candidate)?)?;
-    out.emit(&report, |out| print_comparison(out, &report))
+    out.emit(&report, |out| print_comparison(out, &report))?;
+    // A pipeline gates on the exit code: 3 unless the verdict passes.
+    let passes = match report.verdict {
+        Verdict::Pass => true,
+        Verdict::Marginal => !m.policy_config().settings().refuse_marginal_judgement,
+        Verdict::Fail | Verdict::NoData => false,
+    };
+    if passes {
+        Ok(())
+    } else {
+        Err(Failure::rejected_quietly())
+    }
 }
 
 pub fn print_comparison(out: &Output, report: &ComparisonReport) {
@@ -389,12 +400,17 @@ pub fn print_comparison(out: &Output, report: &ComparisonReport) {
     out.print(&report.summary);
 }
 
-/// Follows alerts: checks health every `interval_secs`, recording results
-/// piped on stdin (NDJSON, as `record --file -`) meanwhile; ends at the end
-/// of the input or on Ctrl-C.
-pub async fn watch(m: &ModelLifecycleManager, interval_secs: u64, out: &Output) -> Outcome {
+/// Follows alerts: checks health every `interval_secs` until interrupted
+/// (Ctrl-C, SIGTERM). With `from_stdin`, also records the results read from
+/// stdin (NDJSON, as `record --file -`) and ends at the end of the input.
+pub async fn watch(
+    m: &ModelLifecycleManager,
+    interval_secs: u64,
+    from_stdin: bool,
+    out: &Output,
+) -> Outcome {
     let (lines, mut incoming) = tokio::sync::mpsc::channel::<String>(1_024);
-    let piped = !std::io::stdin().is_terminal();
+    let piped = from_stdin;
     if piped {
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines().map_while(Result::ok) {
@@ -405,16 +421,18 @@ pub async fn watch(m: &ModelLifecycleManager, interval_secs: u64, out: &Output) 
         });
     } else {
         drop(lines);
-        if !out.is_json() {
+        if !out.is_json() && std::io::stdout().is_terminal() {
             out.print_now("Watching alerts (Ctrl-C to stop)...");
         }
     }
+    let mut terminated = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut timer = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
     let mut known = BTreeMap::new();
     let mut line_number = 0;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
+            _ = terminated.recv() => break,
             _ = timer.tick() => report_alerts(m.check_alerts()?, out)?,
             line = incoming.recv(), if piped => match line {
                 Some(line) if line.trim().is_empty() => {}

@@ -199,6 +199,14 @@ fn every_lifecycle_move_from_the_shell() {
     scratch
         .run(&["canary", "start", "gpt-4-turbo", "2.0.0"])
         .ok();
+    // A canary without results is not promoted; with good ones it is.
+    scratch
+        .run(&["canary", "promote", "gpt-4-turbo"])
+        .fails(3, "no results yet and 1.0.0 is active");
+    let tested = results("2.0.0", 60, 0, 300.0);
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&tested))
+        .ok();
     assert_eq!(
         s(&["canary", "promote", "gpt-4-turbo", "--json"])["status"],
         "active"
@@ -318,15 +326,21 @@ fn results_are_recorded_evaluated_and_compared_with_gating_exit_codes() {
         .run(&["evaluate", "gpt-4-turbo", "2.0.0"])
         .fails(3, "failed its evaluation")
         .fails(3, "maximum error rate");
-    let judged = scratch
-        .run(&["compare", "gpt-4-turbo", "1.0.0", "2.0.0", "--json"])
-        .ok()
-        .json();
-    assert_eq!(judged["verdict"], "fail");
-    let table = scratch
-        .run(&["compare", "gpt-4-turbo", "1.0.0", "2.0.0"])
-        .ok();
+    let judged = scratch.run(&["compare", "gpt-4-turbo", "1.0.0", "2.0.0", "--json"]);
+    assert_eq!(judged.code, 3, "a failing verdict gates: {}", judged.stderr);
+    assert_eq!(judged.json()["verdict"], "fail");
+    let table = scratch.run(&["compare", "gpt-4-turbo", "1.0.0", "2.0.0"]);
+    assert_eq!(table.code, 3);
     assert!(table.stdout.contains("ErrorRate"), "{}", table.stdout);
+    assert!(
+        table.stderr.is_empty(),
+        "the verdict is said once: {}",
+        table.stderr
+    );
+    let same = scratch
+        .run(&["compare", "gpt-4-turbo", "1.0.0", "1.0.0"])
+        .ok();
+    assert!(same.stdout.contains(": pass"), "{}", same.stdout);
 
     scratch
         .run(&[
@@ -398,7 +412,8 @@ fn the_policy_gate_exits_3_with_the_reason() {
     scratch
         .run(&["--config", config, "activate", "gpt-4-turbo", "2.0.0"])
         .fails(3, "deployment rejected")
-        .fails(3, "20 more samples needed");
+        .fails(3, "no results yet and 1.0.0 is active")
+        .fails(3, "record 20 results first");
     let good = scratch.file("good.ndjson", &results("2.0.0", 30, 0, 300.0));
     scratch
         .run(&["record", "--file", good.to_str().unwrap()])
@@ -909,12 +924,44 @@ fn completions_are_printed_for_each_shell() {
     }
 }
 
+/// Under cron or systemd stdin is at its end (`/dev/null`): `watch` keeps
+/// watching until it is told to stop, and stops cleanly on SIGTERM.
+#[test]
+fn watch_runs_until_interrupted_when_stdin_is_at_its_end() {
+    let scratch = Scratch::with_models("watch-daemon");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .arg("--data-dir")
+        .arg(scratch.store())
+        .args(["watch", "--interval-secs", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "watch ended on its own at the end of stdin"
+    );
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM ends it cleanly");
+    // It released the store: the next command opens it.
+    scratch.run(&["status"]).ok();
+}
+
 #[test]
 fn watch_records_piped_results_and_reports_alerts_as_they_fire() {
     let scratch = Scratch::with_models("watch");
     let failing = results("1.0.0", 120, 2, 300.0);
     let watched = scratch
-        .run_with_input(&["watch", "--interval-secs", "1", "--json"], Some(&failing))
+        .run_with_input(
+            &["watch", "--interval-secs", "1", "--stdin", "--json"],
+            Some(&failing),
+        )
         .ok();
     let alerts: Vec<Value> = watched
         .stdout
