@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -17,6 +17,11 @@ Exit codes:
 Output: tables for people; `--json` prints one JSON document per command
 (NDJSON events for `watch` and `demo`), field names in camelCase.";
 
+/// The heading global flags are listed under, apart from each command's own.
+const GLOBAL: &str = "Global options";
+const MODEL: &str = "The model id, e.g. gpt-4-turbo";
+const VERSION: &str = "The version, strict SemVer, e.g. 2.0.0";
+
 /// Model lifecycle management from the shell: register model versions,
 /// roll them out behind canaries, record and judge how they perform,
 /// retire them on schedule, and prove who changed what.
@@ -28,24 +33,31 @@ pub struct Cli {
         long,
         global = true,
         env = "LIFECYCLE_DATA",
-        default_value = "lifecycle-data"
+        default_value = "lifecycle-data",
+        help_heading = GLOBAL
     )]
     pub data_dir: PathBuf,
     /// Thresholds and policy, as JSON: {"evaluation": {...}, "policy": {...}}
-    /// with the fields of EvaluationSettings and PolicySettings (docs/guide.md).
-    #[arg(long, global = true, env = "LIFECYCLE_CONFIG")]
+    /// with the fields of docs/configuration.md (camelCase, e.g. minSamples).
+    #[arg(long, global = true, env = "LIFECYCLE_CONFIG", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Use a throwaway in-memory store instead (gone when the command ends).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub memory: bool,
     /// Print machine-readable JSON instead of tables.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// Who is recorded in the audit log as making changes.
-    #[arg(long, global = true, env = "LIFECYCLE_ACTOR", default_value = "cli")]
+    #[arg(
+        long,
+        global = true,
+        env = "LIFECYCLE_ACTOR",
+        default_value = "cli",
+        help_heading = GLOBAL
+    )]
     pub actor: String,
     /// Log what happens inside (repeat for more detail) to stderr.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -54,33 +66,72 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the store in --data-dir.
+    #[command(after_help = "Examples:\n  lifecycle init
+  lifecycle --data-dir /var/lib/lifecycle init")]
     Init,
     /// Register a new version (inactive), from flags or a JSON file.
+    #[command(
+        after_help = "Examples:\n  lifecycle register --model gpt-4o --version 1.0.0 --provider openai \\
+      --provider-model gpt-4o-2024-08-06 --param temperature=0.2 \\
+      --input-price 0.0025 --output-price 0.01
+  lifecycle register --file version.json"
+    )]
     Register(Box<RegisterArgs>),
     /// List versions, optionally filtered.
+    #[command(after_help = "Examples:\n  lifecycle list --status active
+  lifecycle list --provider anthropic --json")]
     List(ListArgs),
     /// Show a model's versions, or one version in full.
+    #[command(after_help = "Examples:\n  lifecycle show gpt-4o
+  lifecycle show gpt-4o 1.0.0 --json")]
     Show {
+        #[arg(help = MODEL)]
         model: String,
+        /// One version to show in full (default: the table of all).
         version: Option<String>,
     },
     /// Move a version into testing.
-    Testing { model: String, version: String },
-    /// Make a version active (the policy is consulted first).
-    Activate {
+    #[command(after_help = "Examples:\n  lifecycle testing gpt-4o 1.1.0")]
+    Testing {
+        #[arg(help = MODEL)]
         model: String,
+        #[arg(help = VERSION)]
+        version: String,
+    },
+    /// Make a version active (the policy is consulted first).
+    #[command(after_help = "Examples:\n  lifecycle activate gpt-4o 1.0.0
+  lifecycle activate gpt-4o 1.1.0 --force --reason \"INC-4711: 1.0.0 is down\"")]
+    Activate {
+        #[arg(help = MODEL)]
+        model: String,
+        #[arg(help = VERSION)]
         version: String,
         #[command(flatten)]
         force: ForceArgs,
     },
     /// Take a version out of service without deprecating it.
-    Deactivate { model: String, version: String },
+    #[command(after_help = "Examples:\n  lifecycle deactivate gpt-4o 1.0.0")]
+    Deactivate {
+        #[arg(help = MODEL)]
+        model: String,
+        #[arg(help = VERSION)]
+        version: String,
+    },
     /// Run, adjust, promote or abort a canary.
+    #[command(
+        after_help = "Examples:\n  lifecycle canary start gpt-4o 1.1.0 --weight 5
+  lifecycle canary promote gpt-4o"
+    )]
     #[command(subcommand)]
     Canary(CanaryCommand),
     /// Deprecate a version: why, what replaces it, how long until end of life.
+    #[command(
+        after_help = "Examples:\n  lifecycle deprecate gpt-4o 1.0.0 --reason \"superseded\" --replacement 1.1.0 --grace-days 30"
+    )]
     Deprecate {
+        #[arg(help = MODEL)]
         model: String,
+        #[arg(help = VERSION)]
         version: String,
         /// Why it is deprecated.
         #[arg(long)]
@@ -88,34 +139,73 @@ pub enum Command {
         /// The version to move to.
         #[arg(long)]
         replacement: Option<String>,
-        /// Days until end of life, 0 to 3650 (the policy's default, 90, if not given).
+        /// Days until end of life, 0 to 3650 (default: the policy's
+        /// defaultGracePeriodDays).
         #[arg(long, allow_negative_numbers = true, value_parser = grace_days)]
         grace_days: Option<u32>,
     },
     /// Retire a version for good.
-    Retire { model: String, version: String },
-    /// Make VERSION active again in place of the current one.
-    Rollback {
+    #[command(after_help = "Examples:\n  lifecycle retire gpt-4o 0.9.0")]
+    Retire {
+        #[arg(help = MODEL)]
         model: String,
+        #[arg(help = VERSION)]
+        version: String,
+    },
+    /// Make VERSION active again in place of the current one.
+    #[command(
+        after_help = "Examples:\n  lifecycle rollback gpt-4o 1.0.0 --reason \"p95 regression in 1.1.0\""
+    )]
+    Rollback {
+        #[arg(help = MODEL)]
+        model: String,
+        #[arg(help = VERSION)]
         version: String,
         /// Why (recorded in the audit log).
         #[arg(long, default_value = "manual rollback")]
         reason: String,
     },
     /// Which version serves a request key (sticky).
-    Route { model: String, key: String },
+    #[command(after_help = "Examples:\n  lifecycle route gpt-4o user-42
+  lifecycle route gpt-4o user-42 --json   # with what to call: serving.providerModel, ...")]
+    Route {
+        #[arg(help = MODEL)]
+        model: String,
+        /// The request key: the same key always gets the same version (a
+        /// user id, a session id), unless weights change.
+        key: String,
+    },
     /// Record inference results: one from flags, or many from NDJSON.
+    #[command(
+        after_help = "Examples:\n  lifecycle record gpt-4o 1.0.0 --latency-ms 420 --input-tokens 900 --output-tokens 120
+  lifecycle record gpt-4o 1.0.0 --latency-ms 30000 --failed timeout
+  lifecycle record --file results.ndjson"
+    )]
     Record(RecordArgs),
     /// Judge a version against the thresholds over the rolling window (exit 3 unless passed).
-    Evaluate { model: String, version: String },
-    /// Judge CANDIDATE against BASELINE, the way a canary is judged.
-    Compare {
+    #[command(after_help = "Examples:\n  lifecycle evaluate gpt-4o 1.1.0 && echo passed")]
+    Evaluate {
+        #[arg(help = MODEL)]
         model: String,
+        #[arg(help = VERSION)]
+        version: String,
+    },
+    /// Judge CANDIDATE against BASELINE, the way a canary is judged.
+    #[command(
+        after_help = "Examples:\n  lifecycle compare gpt-4o 1.0.0 1.1.0 || echo \"the canary does not pass\""
+    )]
+    Compare {
+        #[arg(help = MODEL)]
+        model: String,
+        /// The version judged against, usually the active one.
         baseline: String,
+        /// The version judged, usually the canary.
         candidate: String,
     },
     /// Follow alerts live until interrupted (Ctrl-C or SIGTERM); with
     /// --stdin, record results read from stdin meanwhile and stop at its end.
+    #[command(after_help = "Examples:\n  lifecycle watch --interval-secs 10
+  tail -f results.ndjson | lifecycle watch --stdin --json")]
     Watch {
         /// Seconds between health checks, 1 to 86400.
         #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = seconds)]
@@ -127,30 +217,58 @@ pub enum Command {
         stdin: bool,
     },
     /// Whether the policy allows deploying a version (exit 3 if not).
-    CanDeploy { model: String, version: String },
+    #[command(after_help = "Examples:\n  lifecycle can-deploy gpt-4o 1.1.0 --json")]
+    CanDeploy {
+        #[arg(help = MODEL)]
+        model: String,
+        #[arg(help = VERSION)]
+        version: String,
+    },
     /// Deprecation warnings, most urgent first.
+    #[command(after_help = "Examples:\n  lifecycle warnings --json")]
     Warnings,
     /// Retire versions past end of life; list the warnings left.
+    #[command(after_help = "Examples:\n  lifecycle maintain   # e.g. daily from cron")]
     Maintain,
     /// Query, report on, export and verify the audit log.
+    #[command(after_help = "Examples:\n  lifecycle audit recent -n 5
+  lifecycle audit report --from 2026-11-01 --to 2026-12-01
+  lifecycle audit verify")]
     #[command(subcommand)]
     Audit(AuditCommand),
     /// What serves what, what fires, the store and the audit chain.
+    #[command(after_help = "Examples:\n  lifecycle status --json")]
     Status,
     /// Write a backup of the whole store.
+    #[command(after_help = "Examples:\n  lifecycle backup -o lifecycle-2026-12-01.ndjson")]
     Backup {
         /// The file to write.
         #[arg(short, long)]
         output: PathBuf,
     },
     /// Restore a backup into an empty store (created if missing).
-    Restore { file: PathBuf },
+    #[command(
+        after_help = "Examples:\n  lifecycle --data-dir restored restore lifecycle-2026-12-01.ndjson"
+    )]
+    Restore {
+        /// The backup file (written by `lifecycle backup`).
+        file: PathBuf,
+    },
     /// Print a shell completion script.
-    Completions { shell: clap_complete::Shell },
+    #[command(
+        after_help = "Examples:\n  lifecycle completions bash > ~/.local/share/bash-completion/completions/lifecycle"
+    )]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Register models from other tools' catalogues.
     #[command(subcommand)]
     Import(ImportCommand),
     /// A narrated end-to-end run of the whole system on the embedded store.
+    #[command(
+        after_help = "Examples:\n  lifecycle demo\n  lifecycle demo --seed 7 --json --memory"
+    )]
     Demo(DemoArgs),
 }
 
@@ -268,28 +386,41 @@ pub enum StatusArg {
 #[derive(Debug, Subcommand)]
 pub enum CanaryCommand {
     /// Start VERSION as the canary on --weight percent of traffic.
+    #[command(after_help = "Examples:\n  lifecycle canary start gpt-4o 1.1.0 --weight 5")]
     Start {
+        #[arg(help = MODEL)]
         model: String,
+        #[arg(help = VERSION)]
         version: String,
         /// Percent of traffic, 1–99 (promote to send all of it).
         #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = percent)]
         weight: u8,
     },
     /// Change the canary's share of traffic.
+    #[command(after_help = "Examples:\n  lifecycle canary weight gpt-4o 25")]
     Weight {
+        #[arg(help = MODEL)]
         model: String,
         /// Percent of traffic, 1–99.
         #[arg(allow_negative_numbers = true, value_parser = percent)]
         percent: u8,
     },
     /// Make the canary the active version (the policy is consulted first).
+    #[command(
+        after_help = "Examples:\n  lifecycle canary promote gpt-4o\n  lifecycle canary promote gpt-4o --force --reason \"INC-4711: 1.0.0 is down\""
+    )]
     Promote {
+        #[arg(help = MODEL)]
         model: String,
         #[command(flatten)]
         force: ForceArgs,
     },
     /// Stop the canary; it goes back to inactive.
-    Abort { model: String },
+    #[command(after_help = "Examples:\n  lifecycle canary abort gpt-4o")]
+    Abort {
+        #[arg(help = MODEL)]
+        model: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -311,12 +442,14 @@ pub struct RecordArgs {
     /// The version of a single result.
     #[arg(required_unless_present = "file")]
     pub version: Option<String>,
-    /// Latency in milliseconds.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub latency_ms: f64,
-    /// The request failed, of this kind.
-    #[arg(long, value_enum)]
-    pub failed: Option<ErrorKindArg>,
+    /// Latency in milliseconds of the request (required for a single result).
+    #[arg(long, allow_negative_numbers = true, required_unless_present = "file")]
+    pub latency_ms: Option<f64>,
+    /// The request failed, of this kind: timeout, rateLimited, serverError,
+    /// clientError, invalidResponse, contentFiltered, network or other (the
+    /// names of result files; rate-limited and rate_limited work too).
+    #[arg(long, value_name = "KIND", value_parser = error_kind)]
+    pub failed: Option<lifecycle::ErrorKind>,
     /// The model's confidence, 0–1.
     #[arg(long, allow_negative_numbers = true)]
     pub confidence: Option<f64>,
@@ -328,34 +461,33 @@ pub struct RecordArgs {
     pub output_tokens: u32,
 }
 
-/// Why a request failed, as typed on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ErrorKindArg {
-    Timeout,
-    RateLimited,
-    ServerError,
-    ClientError,
-    InvalidResponse,
-    ContentFiltered,
-    Network,
-    Other,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Everything recorded about a model, oldest first.
-    History { model: String },
+    #[command(after_help = "Examples:\n  lifecycle audit history gpt-4o --json")]
+    History {
+        #[arg(help = MODEL)]
+        model: String,
+    },
     /// The most recent entries, newest first.
+    #[command(after_help = "Examples:\n  lifecycle audit recent -n 50")]
     Recent {
         /// How many, 1 to 1000000.
         #[arg(short, default_value_t = 20, allow_negative_numbers = true, value_parser = entries)]
         n: usize,
     },
     /// Critical entries, newest first.
+    #[command(after_help = "Examples:\n  lifecycle audit critical --json")]
     Critical,
     /// A compliance report of [--from, --to).
+    #[command(
+        after_help = "Examples:\n  lifecycle audit report --from 2026-11-01 --to 2026-12-01 --json"
+    )]
     Report(RangeArgs),
     /// Export entries of [--from, --to) as JSON or NDJSON.
+    #[command(
+        after_help = "Examples:\n  lifecycle audit export --from 2026-11-01 -o november.ndjson\n  lifecycle audit export --format json | jq length"
+    )]
     Export {
         #[command(flatten)]
         range: RangeArgs,
@@ -369,6 +501,9 @@ pub enum AuditCommand {
     /// Check every entry's hash and link, and that the stored state is what
     /// the entries describe; with --against, that the chain extends a signed
     /// checkpoint kept outside the store.
+    #[command(
+        after_help = "Examples:\n  lifecycle audit verify\n  lifecycle audit verify --against head.json --public-key KEY_HEX"
+    )]
     Verify {
         /// A checkpoint written by `audit sign` (JSON).
         #[arg(long, requires = "public_key")]
@@ -378,6 +513,7 @@ pub enum AuditCommand {
         public_key: Option<String>,
     },
     /// Sign the chain's current head: recorded in the log and written out to keep elsewhere.
+    #[command(after_help = "Examples:\n  lifecycle audit sign --key audit.key -o head.json")]
     Sign {
         /// The signing key file (from `audit keygen`).
         #[arg(long, env = "LIFECYCLE_AUDIT_KEY_FILE")]
@@ -387,6 +523,7 @@ pub enum AuditCommand {
         output: Option<PathBuf>,
     },
     /// Make a signing key (written with mode 0600) and print its public key.
+    #[command(after_help = "Examples:\n  lifecycle audit keygen -o audit.key")]
     Keygen {
         /// Where to write the key; never overwritten.
         #[arg(short, long)]
@@ -414,7 +551,11 @@ pub enum FormatArg {
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Register models from LiteLLM's model_prices_and_context_window.json.
+    #[command(
+        after_help = "Examples:\n  curl -sO https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json\n  lifecycle import litellm model_prices_and_context_window.json --mode chat"
+    )]
     Litellm {
+        /// LiteLLM's model_prices_and_context_window.json (`-` for stdin).
         file: PathBuf,
         /// Only entries of this provider (litellm_provider).
         #[arg(long)]
@@ -433,6 +574,46 @@ pub struct DemoArgs {
     /// Seed of the simulated traffic: the same seed, the same run.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+impl Cli {
+    /// Parses the command line, with help that shows the defaults in force:
+    /// `--grace-days` names the grace of the configuration `--config` (or
+    /// `LIFECYCLE_CONFIG`) points at. Usage errors exit 2, `--help` 0.
+    pub fn parse_with_config() -> Self {
+        let days = configured_grace_days();
+        let command = Cli::command().mut_subcommand("deprecate", |c| {
+            c.mut_arg("grace_days", |a| {
+                a.help(format!(
+                    "Days until end of life, 0 to 3650 (default: the policy's \
+                     defaultGracePeriodDays, {days} in force)"
+                ))
+            })
+        });
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The grace period the configuration in force gives: `--config FILE`,
+/// `--config=FILE` or `LIFECYCLE_CONFIG`, else the default. An unreadable
+/// configuration shows the default here; the command then reports it.
+fn configured_grace_days() -> u32 {
+    let default = lifecycle::PolicySettings::default().default_grace_period_days;
+    let mut args = std::env::args_os().skip(1);
+    let mut path = std::env::var_os("LIFECYCLE_CONFIG").map(PathBuf::from);
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            path = args.next().map(PathBuf::from);
+        } else if let Some(value) = arg.to_str().and_then(|a| a.strip_prefix("--config=")) {
+            path = Some(PathBuf::from(value));
+        }
+    }
+    path.and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|config| config["policy"]["defaultGracePeriodDays"].as_u64())
+        .and_then(|days| u32::try_from(days).ok())
+        .unwrap_or(default)
 }
 
 /// An exact decimal from the command line (`0.0025`, `2.5e-3`).
@@ -484,6 +665,10 @@ fn prompt(text: &str) -> Result<lifecycle::PromptRef, String> {
     }
 }
 
+fn error_kind(text: &str) -> Result<lifecycle::ErrorKind, String> {
+    lifecycle::ErrorKind::parse(text).map_err(|e| e.to_string())
+}
+
 fn grace_days(text: &str) -> Result<u32, String> {
     whole(text, 0, i128::from(lifecycle::MAX_GRACE_DAYS), " days")
 }
@@ -511,4 +696,58 @@ fn tokens(text: &str) -> Result<u32, String> {
 
 fn token_limit(text: &str) -> Result<u32, String> {
     whole(text, 1, i128::from(lifecycle::MAX_TOKENS), " tokens")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command a user can run: its help has an example and says what
+    /// each positional argument is; global flags stand under their own heading.
+    #[test]
+    fn every_command_has_an_example_and_described_arguments() {
+        fn leaves(command: &clap::Command, path: String, found: &mut Vec<(String, clap::Command)>) {
+            let subs: Vec<&clap::Command> = command
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .collect();
+            if subs.is_empty() {
+                found.push((path.clone(), command.clone()));
+            }
+            for sub in subs {
+                leaves(sub, format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut found = Vec::new();
+        let mut root = Cli::command();
+        root.build();
+        leaves(&root, "lifecycle".into(), &mut found);
+        assert!(found.len() > 30, "{}", found.len());
+        for (path, mut command) in found {
+            let help = command.render_long_help().to_string();
+            assert!(help.contains("Examples:"), "{path} has no example:\n{help}");
+            for arg in command.get_positionals() {
+                assert!(
+                    arg.get_help().is_some(),
+                    "{path}: <{}> is not described",
+                    arg.get_id()
+                );
+            }
+            assert!(help.contains("Global options:"), "{path}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn every_error_kind_is_listed_in_the_help_of_failed() {
+        let mut command = Cli::command();
+        let record = command.find_subcommand_mut("record").unwrap();
+        let help = record.render_long_help().to_string();
+        for kind in lifecycle::ErrorKind::ALL {
+            assert!(
+                help.contains(kind.as_str()),
+                "{} missing:\n{help}",
+                kind.as_str()
+            );
+        }
+    }
 }

@@ -13,6 +13,8 @@ pub struct Failure {
 
 /// An error: bad input, unknown names, illegal moves, store problems.
 pub const ERROR: u8 = 1;
+/// A usage error: a flag or argument missing or malformed (as clap's own).
+pub const USAGE: u8 = 2;
 /// A policy rejection or a failed evaluation: what a pipeline gates on.
 pub const REJECTED: u8 = 3;
 
@@ -22,6 +24,14 @@ impl Failure {
         Self {
             message: message.into(),
             code: ERROR,
+        }
+    }
+
+    /// A usage error (exit 2) saying `message`.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: USAGE,
         }
     }
 
@@ -48,13 +58,38 @@ impl Failure {
     }
 }
 
+/// Exit status of a process stopped by SIGPIPE: a reader that went away
+/// (`| head`) ends the output quietly, as other tools do.
+pub const CLOSED_PIPE: u8 = 141;
+
 impl From<LifecycleError> for Failure {
     fn from(error: LifecycleError) -> Self {
+        if is_closed_pipe(&error) {
+            return Self {
+                message: String::new(),
+                code: CLOSED_PIPE,
+            };
+        }
         match error {
             LifecycleError::Rejected(_) => Self::rejected(error.to_string()),
             _ => Self::error(error.to_string()),
         }
     }
+}
+
+/// Whether `error` comes from writing to a pipe whose reader is gone
+/// (a full disk and every other write error are still errors).
+fn is_closed_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// An I/O error in words for a person, with what to do where there is something.
@@ -73,6 +108,12 @@ pub fn io_reason(error: &std::io::Error) -> String {
 
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self {
+                message: String::new(),
+                code: CLOSED_PIPE,
+            };
+        }
         Self::error(io_reason(&error))
     }
 }

@@ -12,14 +12,12 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::args::Cli;
 use crate::output::Output;
 
 fn main() -> ExitCode {
     // Usage errors exit 2 with clap's message; --help and --version exit 0.
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_config();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,7 +33,9 @@ fn main() -> ExitCode {
         (Err(failure), _) => failure.report(),
         // A reader that went away (`| head`) ends the output quietly, with
         // the status of a process stopped by SIGPIPE, as other tools do.
-        (Ok(()), Some(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(141),
+        (Ok(()), Some(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::from(failure::CLOSED_PIPE)
+        }
         (Ok(()), Some(e)) => failure::Failure::error(format!(
             "cannot write the output: {}",
             failure::io_reason(&e)

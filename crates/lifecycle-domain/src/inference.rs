@@ -115,8 +115,12 @@ impl InferenceResult {
 }
 
 /// Why a request failed.
+///
+/// Named in camelCase (`rateLimited`) in JSON and reports; read in any
+/// case with `-` or `_` between words too (`rate-limited`, `RATE_LIMITED`),
+/// in result files and on the command line alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "String")]
 pub enum ErrorKind {
     /// No answer in time.
     Timeout,
@@ -172,6 +176,30 @@ impl ErrorKind {
         }
     }
 
+    /// The kind named `text`: its name (`rateLimited`) in any case, with
+    /// or without `-` or `_` between words; an error listing the names.
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let plain: String = text
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect();
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str().to_lowercase() == plain)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                DomainError::field(
+                    "errorKind",
+                    format!(
+                        "{:?} is not an error kind; use one of {}",
+                        crate::shorten(text),
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
     /// The kind for an HTTP status code of a failed request.
     pub fn from_http_status(code: u16) -> Self {
         match code {
@@ -184,9 +212,45 @@ impl ErrorKind {
     }
 }
 
+impl TryFrom<String> for ErrorKind {
+    type Error = DomainError;
+
+    fn try_from(text: String) -> Result<Self, DomainError> {
+        Self::parse(&text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kinds_are_read_by_their_name_in_any_spelling() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(kind.as_str()).unwrap(), kind);
+        }
+        for text in [
+            "rateLimited",
+            "rate-limited",
+            "rate_limited",
+            "RATE_LIMITED",
+            "RateLimited",
+        ] {
+            assert_eq!(
+                ErrorKind::parse(text).unwrap(),
+                ErrorKind::RateLimited,
+                "{text}"
+            );
+        }
+        let err = ErrorKind::parse("throttled").unwrap_err().to_string();
+        assert!(
+            err.contains("use one of timeout, rateLimited, serverError"),
+            "{err}"
+        );
+        let read: ErrorKind = serde_json::from_str("\"server-error\"").unwrap();
+        assert_eq!(read, ErrorKind::ServerError);
+        assert_eq!(serde_json::to_string(&read).unwrap(), "\"serverError\"");
+    }
 
     #[test]
     fn bad_latency_and_confidence_are_refused_naming_the_field() {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::models::read_input;
 use super::{model_id, version};
-use crate::args::{ErrorKindArg, RecordArgs};
+use crate::args::RecordArgs;
 use crate::failure::{Failure, Outcome};
 use crate::output::{figures, time, Output};
 
@@ -179,7 +179,7 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             ))
         }
         (None, Some(model), Some(number)) => {
-            let result = from_flags(args);
+            let result = from_flags(args)?;
             (
                 vec![check(m, &mut known, model, number, result).await?],
                 None,
@@ -246,8 +246,9 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             .map(|c| format!("{} {}: {}", c.model_id, c.version, c.results))
             .collect();
         out.print(&format!(
-            "Recorded {} results ({}).",
+            "Recorded {} result{} ({}).",
             report.recorded,
+            if report.recorded == 1 { "" } else { "s" },
             parts.join(", ")
         ));
     })
@@ -261,28 +262,18 @@ fn content_id(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
-fn from_flags(args: &RecordArgs) -> InferenceResult {
+fn from_flags(args: &RecordArgs) -> Outcome<InferenceResult> {
+    let latency = args
+        .latency_ms
+        .ok_or_else(|| Failure::usage("give the request's latency: --latency-ms MS"))?;
     let mut result = match args.failed {
-        Some(kind) => InferenceResult::failure(error_kind(kind), args.latency_ms),
-        None => InferenceResult::success(args.latency_ms),
+        Some(kind) => InferenceResult::failure(kind, latency),
+        None => InferenceResult::success(latency),
     };
     result.confidence = args.confidence;
     result.input_tokens = args.input_tokens;
     result.output_tokens = args.output_tokens;
-    result
-}
-
-fn error_kind(arg: ErrorKindArg) -> ErrorKind {
-    match arg {
-        ErrorKindArg::Timeout => ErrorKind::Timeout,
-        ErrorKindArg::RateLimited => ErrorKind::RateLimited,
-        ErrorKindArg::ServerError => ErrorKind::ServerError,
-        ErrorKindArg::ClientError => ErrorKind::ClientError,
-        ErrorKindArg::InvalidResponse => ErrorKind::InvalidResponse,
-        ErrorKindArg::ContentFiltered => ErrorKind::ContentFiltered,
-        ErrorKindArg::Network => ErrorKind::Network,
-        ErrorKindArg::Other => ErrorKind::Other,
-    }
+    Ok(result)
 }
 
 pub fn evaluate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {

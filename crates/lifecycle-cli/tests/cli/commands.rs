@@ -924,6 +924,45 @@ fn completions_are_printed_for_each_shell() {
     }
 }
 
+/// `lifecycle audit export | head`: a reader that goes away ends the output
+/// quietly, with the status of a process stopped by SIGPIPE, as other tools do.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let scratch = Scratch::new("closed-pipe");
+    scratch.run(&["init"]).ok();
+    let entries: Vec<String> = (0..2_000)
+        .map(|i| {
+            format!(r#""model-{i}": {{"litellm_provider": "openai", "max_tokens": 8192, "mode": "chat"}}"#)
+        })
+        .collect();
+    let map = scratch.file("map.json", &format!("{{{}}}", entries.join(",\n")));
+    scratch
+        .run(&["import", "litellm", map.to_str().unwrap()])
+        .ok();
+    for args in [
+        &["audit", "export"][..],
+        &["audit", "export", "--format", "json"][..],
+        &["list"][..],
+        &["audit", "recent", "-n", "2000"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .arg("--data-dir")
+            .arg(scratch.store())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(141), "{args:?}");
+    }
+}
+
 /// Under cron or systemd stdin is at its end (`/dev/null`): `watch` keeps
 /// watching until it is told to stop, and stops cleanly on SIGTERM.
 #[test]
@@ -1175,4 +1214,22 @@ fn result_lines_carry_their_own_time_within_bounds() {
         after["metrics"]["sampleCount"], 2,
         "refused files record nothing"
     );
+}
+
+#[test]
+fn help_shows_the_defaults_in_force() {
+    let scratch = Scratch::new("help-defaults");
+    let config = scratch.file("c.json", r#"{"policy": {"defaultGracePeriodDays": 30}}"#);
+    let configured = scratch
+        .run(&["--config", config.to_str().unwrap(), "deprecate", "--help"])
+        .ok()
+        .stdout;
+    assert!(configured.contains("30 in force"), "{configured}");
+    let default = scratch.run(&["deprecate", "--help"]).ok().stdout;
+    assert!(default.contains("90 in force"), "{default}");
+    let record = scratch.run(&["record", "--help"]).ok().stdout;
+    assert!(record.contains("rateLimited"), "{record}");
+    scratch
+        .run(&["record", "gpt-4-turbo", "1.0.0"])
+        .fails(2, "--latency-ms");
 }
