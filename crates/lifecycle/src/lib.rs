@@ -67,6 +67,11 @@ pub use lifecycle_store_sled::SledStore;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// docs/concepts.md's examples, compiled and run as doc tests.
+#[doc = include_str!("../../../docs/concepts.md")]
+#[cfg(doctest)]
+pub struct ConceptsDoctests;
+
 /// docs/guide.md's examples, compiled and run as doc tests.
 #[doc = include_str!("../../../docs/guide.md")]
 #[cfg(doctest)]
