@@ -251,3 +251,10 @@ pub fn serving(provider: &str, spec: &ServingSpec) -> String {
     }
     text
 }
+
+/// `n` and the noun, plural unless one: `1 model`, `2 models`, `3 metrics
+/// checkpoints` (`plural` is the noun's plural form).
+pub fn count(n: impl Into<u64>, singular: &str, plural: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}

@@ -139,6 +139,15 @@ impl Tracked {
             .unwrap_or(now)
     }
 
+    /// The first moment after its window: what reports show.
+    fn window_end_exclusive(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let end = self.window_end(now);
+        if end == now {
+            return now;
+        }
+        end + lifecycle_domain::chrono::Duration::milliseconds(1)
+    }
+
     /// Its rolling window (see [`Self::window_end`]), all shards merged.
     fn window(&self, now: DateTime<Utc>) -> VersionStats {
         let end = self.window_end(now);
@@ -290,6 +299,9 @@ pub struct EvaluationReport {
     pub samples: u64,
     /// The window's length in seconds.
     pub window_secs: u64,
+    /// Where the window ends (exclusive): after the sub-window of the
+    /// version's newest result, or at the report's time when it has none.
+    pub window_end: DateTime<Utc>,
     /// The window's metrics.
     pub metrics: ModelPerformanceMetrics,
     /// Every broken threshold, with observed value and limit.
@@ -490,6 +502,7 @@ impl Evaluator {
             status: status.clone(),
             samples: metrics.sample_count,
             window_secs: self.shared.config.settings().evaluation_window_secs,
+            window_end: tracked.window_end_exclusive(now),
             // Too few samples judges nothing: no violation is reported.
             violations: match status {
                 EvaluationStatus::InsufficientData { .. } => Vec::new(),

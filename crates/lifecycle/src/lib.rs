@@ -40,7 +40,7 @@ mod status;
 pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
 pub use error::LifecycleError;
-pub use manager::{Forced, MaintenanceReport, ModelLifecycleManager};
+pub use manager::{Deployed, MaintenanceReport, ModelLifecycleManager};
 pub use status::SystemStatus;
 
 pub use lifecycle_audit::{

@@ -178,13 +178,15 @@ fn judgement(report: &ComparisonReport) -> Judgement {
     }
 }
 
-/// What a forced activation or promotion did.
+/// What an activation or a promotion did: the version, now active, and
+/// the policy's decision on it (audited). Only a forced deployment can
+/// carry a refusal; its override is recorded with the activation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Forced {
+pub struct Deployed {
     /// The version as it now is: active.
     pub version: ModelVersion,
-    /// The policy's decision; when it is a refusal, the override is recorded
-    /// with the activation in the audit log.
+    /// The policy's decision: why it was approved (as the model's first
+    /// version without results, say), or, when forced, what was refused.
     pub decision: DeploymentDecision,
 }
 
@@ -403,22 +405,28 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
         version: &Version,
-    ) -> Result<ModelVersion, LifecycleError> {
+    ) -> Result<Deployed, LifecycleError> {
         let inner = self.live()?;
-        self.approve(model_id, version).await?;
+        let decision = self.approve(model_id, version).await?;
         let changed = inner.registry.activate(model_id, version).await;
-        self.retracked(model_id, changed).await
+        let version = self.retracked(model_id, changed).await?;
+        Ok(Deployed { version, decision })
     }
 
     /// Promotes the model's canary after the policy approves it, like `activate_model`.
-    pub async fn promote_canary(&self, model_id: &ModelId) -> Result<ModelVersion, LifecycleError> {
+    pub async fn promote_canary(&self, model_id: &ModelId) -> Result<Deployed, LifecycleError> {
         let inner = self.live()?;
         let versions = inner.registry.versions(model_id).await?;
-        if let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) {
-            self.approve(model_id, &canary.version).await?;
-        }
+        let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) else {
+            return Err(lifecycle_registry::RegistryError::NoCanary {
+                model_id: model_id.clone(),
+            }
+            .into());
+        };
+        let decision = self.approve(model_id, &canary.version).await?;
         let changed = inner.registry.promote_canary(model_id).await;
-        self.retracked(model_id, changed).await
+        let version = self.retracked(model_id, changed).await?;
+        Ok(Deployed { version, decision })
     }
 
     /// Activates a version even if the policy refuses it: the emergency
@@ -432,7 +440,7 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
         reason: &str,
-    ) -> Result<Forced, LifecycleError> {
+    ) -> Result<Deployed, LifecycleError> {
         let inner = self.live()?;
         check_reason(reason)?;
         let decision = self.can_deploy_model(model_id, version).await?;
@@ -448,7 +456,7 @@ impl ModelLifecycleManager {
                 .await
         };
         let version = self.retracked(model_id, changed).await?;
-        Ok(Forced { version, decision })
+        Ok(Deployed { version, decision })
     }
 
     /// Promotes the canary even if the policy refuses it, as
@@ -457,7 +465,7 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
         reason: &str,
-    ) -> Result<Forced, LifecycleError> {
+    ) -> Result<Deployed, LifecycleError> {
         let inner = self.live()?;
         check_reason(reason)?;
         let versions = inner.registry.versions(model_id).await?;
@@ -477,7 +485,7 @@ impl ModelLifecycleManager {
             inner.registry.force_promote_canary(model_id, &forced).await
         };
         let version = self.retracked(model_id, changed).await?;
-        Ok(Forced { version, decision })
+        Ok(Deployed { version, decision })
     }
 
     /// Moves a registered version into testing (before a canary).
@@ -943,10 +951,14 @@ impl ModelLifecycleManager {
     }
 
     /// Refuses deployments the policy rejects; audits the decision either way.
-    async fn approve(&self, model_id: &ModelId, version: &Version) -> Result<(), LifecycleError> {
+    async fn approve(
+        &self,
+        model_id: &ModelId,
+        version: &Version,
+    ) -> Result<DeploymentDecision, LifecycleError> {
         let decision = self.can_deploy_model(model_id, version).await?;
         if decision.approved {
-            Ok(())
+            Ok(decision)
         } else {
             tracing::warn!(model = %model_id, %version, reason = %decision.reason,
                 "deployment rejected by policy");

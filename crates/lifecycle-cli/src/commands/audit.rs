@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{model_id, version};
 use crate::args::{AuditCommand, FormatArg, RangeArgs};
 use crate::failure::{Failure, Outcome};
-use crate::output::{time, Output};
+use crate::output::{count, time, Output};
 
 pub async fn can_deploy(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
     let decision = m.can_deploy_model(&model_id(model)?, &version(v)?).await?;
@@ -504,11 +504,11 @@ pub async fn backup(m: &ModelLifecycleManager, path: &Path, out: &Output) -> Out
     let summary = write_atomically(path, |file| async move { m.create_backup(file).await }).await?;
     out.emit(&summary, |out| {
         out.print(&format!(
-            "Backed up {} models, {} versions, {} metrics checkpoints and {} audit entries to {}.",
-            summary.models,
-            summary.versions,
-            summary.metrics,
-            summary.audit_entries,
+            "Backed up {}, {}, {} and {} to {}.",
+            count(summary.models, "model", "models"),
+            count(summary.versions, "version", "versions"),
+            count(summary.metrics, "metrics checkpoint", "metrics checkpoints"),
+            count(summary.audit_entries, "audit entry", "audit entries"),
             path.display()
         ));
     })
@@ -646,8 +646,12 @@ pub async fn status(m: &ModelLifecycleManager, out: &Output) -> Outcome {
             .filter(|w| w.severity == Severity::Critical)
             .count();
         out.print(&format!(
-            "warnings:  {} versions with an end of life ({critical} critical; see `lifecycle warnings`)",
-            view.deprecation_warnings.len()
+            "warnings:  {} with an end of life ({critical} critical; see `lifecycle warnings`)",
+            count(
+                view.deprecation_warnings.len() as u64,
+                "version",
+                "versions"
+            )
         ));
         let chain = if view.audit_chain_verified {
             out.good("verified")

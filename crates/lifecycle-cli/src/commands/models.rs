@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use lifecycle::{
-    CanaryWeight, Forced, Lane, ModelCapabilities, ModelCostInfo, ModelLifecycleManager,
+    CanaryWeight, Deployed, Lane, ModelCapabilities, ModelCostInfo, ModelLifecycleManager,
     ModelStatus, ModelVersion, ServingSpec,
 };
 use serde::Serialize;
@@ -248,25 +248,32 @@ pub async fn activate(
     out: &Output,
 ) -> Outcome {
     let (model, v) = (model_id(model)?, version(v)?);
-    match &force.reason {
-        Some(reason) if force.force => {
-            let forced = m.force_activate_model(&model, &v, reason).await?;
-            moved_forced(out, &forced)
-        }
-        _ => moved(out, &m.activate_model(&model, &v).await?),
-    }
+    let deployed = match &force.reason {
+        Some(reason) if force.force => m.force_activate_model(&model, &v, reason).await?,
+        _ => m.activate_model(&model, &v).await?,
+    };
+    moved_deployed(out, &deployed)
 }
 
-/// A forced move: the version moved, and, when the policy had refused, that
-/// the refusal was overridden (on stderr too, so it is seen beside JSON).
-fn moved_forced(out: &Output, forced: &Forced) -> Outcome {
-    if !forced.decision.approved {
+/// An activation or promotion: the version moved, with the policy's word
+/// on it; when a refusal was overridden, a warning on stderr says so
+/// (seen beside JSON too).
+fn moved_deployed(out: &Output, deployed: &Deployed) -> Outcome {
+    let decision = &deployed.decision;
+    if !decision.approved {
         out.warn(&format!(
             "policy overridden (recorded in the audit log): {}",
-            forced.decision.reason
+            decision.reason
         ));
     }
-    moved(out, &forced.version)
+    moved(out, &deployed.version)?;
+    if decision.approved && !out.is_json() {
+        out.print(&format!("  policy: {}", decision.reason));
+        for warning in &decision.warnings {
+            out.print(&format!("  warning: {warning}"));
+        }
+    }
+    Ok(())
 }
 
 pub async fn deactivate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
@@ -329,13 +336,14 @@ pub async fn canary(m: &ModelLifecycleManager, command: &CanaryCommand, out: &Ou
             let weight = CanaryWeight::new(*percent)?;
             m.set_canary_weight(&model_id(model)?, weight).await?
         }
-        CanaryCommand::Promote { model, force } => match &force.reason {
-            Some(reason) if force.force => {
-                let forced = m.force_promote_canary(&model_id(model)?, reason).await?;
-                return moved_forced(out, &forced);
-            }
-            _ => m.promote_canary(&model_id(model)?).await?,
-        },
+        CanaryCommand::Promote { model, force } => {
+            let model = model_id(model)?;
+            let deployed = match &force.reason {
+                Some(reason) if force.force => m.force_promote_canary(&model, reason).await?,
+                _ => m.promote_canary(&model).await?,
+            };
+            return moved_deployed(out, &deployed);
+        }
         CanaryCommand::Abort { model } => m.abort_canary(&model_id(model)?).await?,
     };
     out.emit(&moved_to, |out| {

@@ -246,9 +246,8 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             .map(|c| format!("{} {}: {}", c.model_id, c.version, c.results))
             .collect();
         out.print(&format!(
-            "Recorded {} result{} ({}).",
-            report.recorded,
-            if report.recorded == 1 { "" } else { "s" },
+            "Recorded {} ({}).",
+            crate::output::count(report.recorded, "result", "results"),
             parts.join(", ")
         ));
     })
@@ -310,8 +309,12 @@ pub fn print_evaluation(out: &Output, report: &EvaluationReport) {
     };
     let m = &report.metrics;
     out.print(&format!(
-        "{} {}: {verdict} over the last {} s ({} samples)",
-        report.model_id, report.version, report.window_secs, report.samples
+        "{} {}: {verdict} over the {} s up to {} ({} samples)",
+        report.model_id,
+        report.version,
+        report.window_secs,
+        time(report.window_end),
+        report.samples
     ));
     out.print(&format!(
         "  {}, confidence {}",

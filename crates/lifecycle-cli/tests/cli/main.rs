@@ -7,3 +7,4 @@ mod commands;
 mod safety;
 mod serving;
 mod support;
+mod tour;
