@@ -182,3 +182,27 @@ fn a_critical_alert_aborts_the_canary_by_default() {
     assert_eq!(aborted["actor"], "auto-rollback");
     assert_eq!(active_version(&scratch), "1.0.0");
 }
+
+/// A rejection says what to deploy instead once, on one stream.
+#[test]
+fn a_rejection_names_its_replacement_once() {
+    let scratch = Scratch::with_models("safety-once");
+    let tested = results("2.0.0", 60, 0, 300.0);
+    scratch
+        .run_with_input(&["record", "--file", "-"], Some(&tested))
+        .ok();
+    scratch.run(&["activate", "gpt-4-turbo", "2.0.0"]).ok();
+    for args in [
+        &["activate", "gpt-4-turbo", "1.0.0"][..],
+        &["can-deploy", "gpt-4-turbo", "1.0.0"][..],
+    ] {
+        let refused = scratch.run(args);
+        assert_eq!(refused.code, 3, "{args:?}");
+        let said = format!("{}{}", refused.stdout, refused.stderr);
+        assert_eq!(
+            said.matches("deploy 2.0.0 instead").count(),
+            1,
+            "{args:?}:\n{said}"
+        );
+    }
+}
