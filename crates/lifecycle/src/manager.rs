@@ -156,13 +156,6 @@ fn check_reason(reason: &str) -> Result<(), LifecycleError> {
     .into())
 }
 
-fn overriding(decision: &DeploymentDecision, reason: &str) -> Override {
-    Override {
-        reason: reason.trim().to_string(),
-        refused: decision.reason.clone(),
-    }
-}
-
 /// The judge's report as the policy weighs it.
 fn judgement(report: &ComparisonReport) -> Judgement {
     Judgement {
@@ -176,6 +169,15 @@ fn judgement(report: &ComparisonReport) -> Judgement {
         score: report.score,
         summary: report.summary.clone(),
     }
+}
+
+/// Which move a deployment makes.
+#[derive(Clone, Copy)]
+enum Move<'a> {
+    /// This version becomes active.
+    Activate(&'a Version),
+    /// The model's canary becomes active.
+    PromoteCanary,
 }
 
 /// What an activation or a promotion did: the version, now active, and
@@ -406,27 +408,12 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<Deployed, LifecycleError> {
-        let inner = self.live()?;
-        let decision = self.approve(model_id, version).await?;
-        let changed = inner.registry.activate(model_id, version).await;
-        let version = self.retracked(model_id, changed).await?;
-        Ok(Deployed { version, decision })
+        self.deploy(model_id, Move::Activate(version), None).await
     }
 
     /// Promotes the model's canary after the policy approves it, like `activate_model`.
     pub async fn promote_canary(&self, model_id: &ModelId) -> Result<Deployed, LifecycleError> {
-        let inner = self.live()?;
-        let versions = inner.registry.versions(model_id).await?;
-        let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) else {
-            return Err(lifecycle_registry::RegistryError::NoCanary {
-                model_id: model_id.clone(),
-            }
-            .into());
-        };
-        let decision = self.approve(model_id, &canary.version).await?;
-        let changed = inner.registry.promote_canary(model_id).await;
-        let version = self.retracked(model_id, changed).await?;
-        Ok(Deployed { version, decision })
+        self.deploy(model_id, Move::PromoteCanary, None).await
     }
 
     /// Activates a version even if the policy refuses it: the emergency
@@ -441,22 +428,8 @@ impl ModelLifecycleManager {
         version: &Version,
         reason: &str,
     ) -> Result<Deployed, LifecycleError> {
-        let inner = self.live()?;
-        check_reason(reason)?;
-        let decision = self.can_deploy_model(model_id, version).await?;
-        let changed = if decision.approved {
-            inner.registry.activate(model_id, version).await
-        } else {
-            tracing::warn!(model = %model_id, %version, refused = %decision.reason, %reason,
-                "policy overridden");
-            let forced = overriding(&decision, reason);
-            inner
-                .registry
-                .force_activate(model_id, version, &forced)
-                .await
-        };
-        let version = self.retracked(model_id, changed).await?;
-        Ok(Deployed { version, decision })
+        self.deploy(model_id, Move::Activate(version), Some(reason))
+            .await
     }
 
     /// Promotes the canary even if the policy refuses it, as
@@ -466,23 +439,61 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         reason: &str,
     ) -> Result<Deployed, LifecycleError> {
+        self.deploy(model_id, Move::PromoteCanary, Some(reason))
+            .await
+    }
+
+    /// Asks the policy (an audited decision), then makes the move; a
+    /// refusal is [`LifecycleError::Rejected`] unless `forced` gives the
+    /// reason to override it, which the activation's entry then records.
+    async fn deploy(
+        &self,
+        model_id: &ModelId,
+        to: Move<'_>,
+        forced: Option<&str>,
+    ) -> Result<Deployed, LifecycleError> {
         let inner = self.live()?;
-        check_reason(reason)?;
-        let versions = inner.registry.versions(model_id).await?;
-        let Some(canary) = versions.iter().find(|v| v.status() == ModelStatus::Canary) else {
-            return Err(lifecycle_registry::RegistryError::NoCanary {
-                model_id: model_id.clone(),
+        if let Some(reason) = forced {
+            check_reason(reason)?;
+        }
+        let version = match to {
+            Move::Activate(version) => version.clone(),
+            Move::PromoteCanary => {
+                inner
+                    .registry
+                    .versions(model_id)
+                    .await?
+                    .into_iter()
+                    .find(|v| v.status() == ModelStatus::Canary)
+                    .ok_or_else(|| lifecycle_registry::RegistryError::NoCanary {
+                        model_id: model_id.clone(),
+                    })?
+                    .version
             }
-            .into());
         };
-        let decision = self.can_deploy_model(model_id, &canary.version).await?;
-        let changed = if decision.approved {
-            inner.registry.promote_canary(model_id).await
-        } else {
-            tracing::warn!(model = %model_id, version = %canary.version, refused = %decision.reason,
-                %reason, "policy overridden");
-            let forced = overriding(&decision, reason);
-            inner.registry.force_promote_canary(model_id, &forced).await
+        let decision = self.can_deploy_model(model_id, &version).await?;
+        let overridden = match (decision.approved, forced) {
+            (true, _) => None,
+            (false, Some(reason)) => {
+                tracing::warn!(model = %model_id, %version, refused = %decision.reason, %reason,
+                    "policy overridden");
+                Some(Override {
+                    reason: reason.trim().to_string(),
+                    refused: decision.reason.clone(),
+                })
+            }
+            (false, None) => {
+                tracing::warn!(model = %model_id, %version, reason = %decision.reason,
+                    "deployment rejected by policy");
+                return Err(LifecycleError::Rejected(Box::new(decision)));
+            }
+        };
+        let registry = &inner.registry;
+        let changed = match (to, &overridden) {
+            (Move::Activate(v), None) => registry.activate(model_id, v).await,
+            (Move::Activate(v), Some(o)) => registry.force_activate(model_id, v, o).await,
+            (Move::PromoteCanary, None) => registry.promote_canary(model_id).await,
+            (Move::PromoteCanary, Some(o)) => registry.force_promote_canary(model_id, o).await,
         };
         let version = self.retracked(model_id, changed).await?;
         Ok(Deployed { version, decision })
@@ -951,21 +962,6 @@ impl ModelLifecycleManager {
     }
 
     /// Refuses deployments the policy rejects; audits the decision either way.
-    async fn approve(
-        &self,
-        model_id: &ModelId,
-        version: &Version,
-    ) -> Result<DeploymentDecision, LifecycleError> {
-        let decision = self.can_deploy_model(model_id, version).await?;
-        if decision.approved {
-            Ok(decision)
-        } else {
-            tracing::warn!(model = %model_id, %version, reason = %decision.reason,
-                "deployment rejected by policy");
-            Err(LifecycleError::Rejected(Box::new(decision)))
-        }
-    }
-
     /// After a registry operation: tells the evaluator the model's versions
     /// as they now are, and passes the operation's outcome on.
     async fn retracked(

@@ -22,6 +22,22 @@ fn with_canary(name: &str, canary: &str) -> Scratch {
     scratch
 }
 
+/// The last audit entry of `kind` about gpt-4-turbo.
+fn last_entry(scratch: &Scratch, kind: &str) -> Value {
+    let history = scratch
+        .run(&["audit", "history", "gpt-4-turbo", "--json"])
+        .ok()
+        .json();
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} entry in {history}"))
+        .clone()
+}
+
 fn active_version(scratch: &Scratch) -> Value {
     let status = scratch.run(&["status", "--json"]).ok().json();
     status["active"][0]["version"].clone()
@@ -86,18 +102,7 @@ fn a_canary_failing_its_thresholds_is_not_promoted_and_the_override_is_audited()
         forced.stderr
     );
     assert_eq!(active_version(&scratch), "2.0.0");
-    let history = scratch
-        .run(&["audit", "history", "gpt-4-turbo", "--json"])
-        .ok()
-        .json();
-    let promoted = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|e| e["kind"] == "canaryPromoted")
-        .unwrap();
-    let event = promoted;
+    let event = last_entry(&scratch, "canaryPromoted");
     assert_eq!(event["actor"], "oncall-ana");
     assert_eq!(event["severity"], "warning");
     assert_eq!(
@@ -169,16 +174,7 @@ fn a_critical_alert_aborts_the_canary_by_default() {
         .ok()
         .json();
     assert_eq!(two["status"], "inactive", "aborted: {two}");
-    let history = scratch
-        .run(&["audit", "history", "gpt-4-turbo", "--json"])
-        .ok()
-        .json();
-    let aborted = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "canaryAborted")
-        .expect("an automatic abort");
+    let aborted = last_entry(&scratch, "canaryAborted");
     assert_eq!(aborted["actor"], "auto-rollback");
     assert_eq!(active_version(&scratch), "1.0.0");
 }
