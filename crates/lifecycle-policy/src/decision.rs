@@ -260,11 +260,14 @@ impl LifecyclePolicy {
             ));
         }
         if let Some(judged) = &context.judgement {
+            let score = match judged.verdict {
+                JudgeVerdict::NoData => String::new(),
+                _ => format!(" (score {:.0})", judged.score),
+            };
             let against = format!(
-                "the canary judge gives {name} {} against {} (score {:.0}): {}",
+                "the canary judge gives {name} {} against {}{score}: {}",
                 verdict_name(judged.verdict),
                 judged.baseline,
-                judged.score,
                 judged.summary
             );
             let refuses = match judged.verdict {

@@ -781,11 +781,25 @@ impl ModelLifecycleManager {
             .find(|v| v.status() == ModelStatus::Active && &v.version != version);
         if let Some(active) = active {
             context = DeploymentContext::replacing(active.version.clone());
-            if candidate_window.is_some() && window(&active.version).is_some() {
-                if let Ok(report) =
-                    self.compare_versions(model_id.as_str(), &active.version, version)
-                {
-                    context = context.judged(judgement(&report));
+            if candidate_window.is_some() {
+                let judged = match window(&active.version) {
+                    Some(_) => self
+                        .compare_versions(model_id.as_str(), &active.version, version)
+                        .ok()
+                        .map(|report| judgement(&report)),
+                    // Said, not silent: the thresholds alone decide.
+                    None => Some(Judgement {
+                        baseline: active.version.clone(),
+                        verdict: JudgeVerdict::NoData,
+                        score: 0.0,
+                        summary: format!(
+                            "{} has no results in its window to compare with",
+                            active.version
+                        ),
+                    }),
+                };
+                if let Some(judged) = judged {
+                    context = context.judged(judged);
                 }
             }
         }
