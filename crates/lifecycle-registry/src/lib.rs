@@ -41,5 +41,5 @@ mod registry;
 mod router;
 
 pub use error::RegistryError;
-pub use registry::{DeprecationNotice, ModelRegistry, Override, Resolved};
+pub use registry::{DeprecationNotice, Gate, ModelRegistry, Override, Resolved, Target};
 pub use router::{bucket, Lane, Routed, Router};

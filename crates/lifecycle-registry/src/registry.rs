@@ -64,6 +64,34 @@ pub struct Override {
     pub refused: String,
 }
 
+/// What a deployment gate says of a planned activation, judged on the
+/// model as the commit finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    /// Go ahead: the decision's entry is written in the activation's
+    /// commit, with the override when one was needed.
+    Allow {
+        /// The audit entry of the decision; `None` for an ungated move.
+        decision: Option<AuditEvent>,
+        /// The override of a refusal, if this is one.
+        forced: Option<Override>,
+    },
+    /// Refused: the decision's entry is written alone; nothing moves.
+    Refuse {
+        /// The audit entry of the decision.
+        decision: AuditEvent,
+    },
+}
+
+/// Which version a deployment makes active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// This version.
+    Version(&'a Version),
+    /// The model's canary.
+    Canary,
+}
+
 /// A version picked by [`ModelRegistry::resolve`].
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -258,94 +286,102 @@ impl ModelRegistry {
     }
 
     /// Makes the model's canary its active version; the previous active one
-    /// is replaced as [`Self::activate`] describes.
+    /// is replaced as [`Self::activate`] describes. Ungated: the facade's
+    /// `promote_canary` asks the policy through [`Self::deploy`].
     pub async fn promote_canary(&self, model_id: &ModelId) -> Result<ModelVersion, RegistryError> {
-        self.promote_canary_overriding(model_id, None).await
-    }
-
-    /// Promotes the canary although the policy refused it: the override is
-    /// recorded on the promotion's audit entry.
-    pub async fn force_promote_canary(
-        &self,
-        model_id: &ModelId,
-        forced: &Override,
-    ) -> Result<ModelVersion, RegistryError> {
-        self.promote_canary_overriding(model_id, Some(forced)).await
-    }
-
-    async fn promote_canary_overriding(
-        &self,
-        model_id: &ModelId,
-        forced: Option<&Override>,
-    ) -> Result<ModelVersion, RegistryError> {
-        let state = self.shared.store.model(model_id).await?;
-        let version = canary(&state)
-            .ok_or_else(|| RegistryError::NoCanary {
-                model_id: model_id.clone(),
-            })?
-            .version
-            .clone();
-        self.change(model_id, &version, |state, now, actor| {
-            let record = canary(state)
-                .filter(|c| c.version == version)
-                .ok_or_else(|| RegistryError::NoCanary {
-                    model_id: model_id.clone(),
-                })?;
-            self.take_over(
-                state,
-                record,
-                AuditEventKind::CanaryPromoted,
-                now,
-                actor,
-                forced,
-            )
-        })
-        .await
+        self.ungated(model_id, Target::Canary).await
     }
 
     /// Makes a version the one serving the model's traffic. The previous
     /// active version is deprecated (with the policy's default grace period
     /// and this version as its replacement) when the policy's
     /// `deprecate_old_versions_on_new_deployment` is on, and deactivated
-    /// otherwise — in the same commit.
+    /// otherwise — in the same commit. Ungated: the facade's
+    /// `activate_model` asks the policy through [`Self::deploy`].
     pub async fn activate(
         &self,
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, RegistryError> {
-        self.activate_overriding(model_id, version, None).await
+        self.ungated(model_id, Target::Version(version)).await
     }
 
-    /// Activates a version although the policy refused it: the override is
-    /// recorded on the activation's audit entry.
-    pub async fn force_activate(
+    async fn ungated(
         &self,
         model_id: &ModelId,
-        version: &Version,
-        forced: &Override,
+        target: Target<'_>,
     ) -> Result<ModelVersion, RegistryError> {
-        self.activate_overriding(model_id, version, Some(forced))
-            .await
-    }
-
-    async fn activate_overriding(
-        &self,
-        model_id: &ModelId,
-        version: &Version,
-        forced: Option<&Override>,
-    ) -> Result<ModelVersion, RegistryError> {
-        self.change(model_id, version, |state, now, actor| {
-            let record = find(state, model_id, version)?;
-            self.take_over(
-                state,
-                record,
-                AuditEventKind::ModelActivated,
-                now,
-                actor,
-                forced,
-            )
+        let version = self.target_version(model_id, target).await?;
+        self.change(model_id, &version, |state, now, actor| {
+            let (record, kind) = target_record(state, model_id, target, &version)?;
+            self.take_over(state, record, kind, now, actor, None)
         })
         .await
+    }
+
+    /// The version `target` names as the model is now.
+    async fn target_version(
+        &self,
+        model_id: &ModelId,
+        target: Target<'_>,
+    ) -> Result<Version, RegistryError> {
+        match target {
+            Target::Version(version) => Ok(version.clone()),
+            Target::Canary => {
+                let state = self.shared.store.model(model_id).await?;
+                Ok(canary(&state)
+                    .ok_or_else(|| RegistryError::NoCanary {
+                        model_id: model_id.clone(),
+                    })?
+                    .version
+                    .clone())
+            }
+        }
+    }
+
+    /// Makes `target` active if `gate` allows it, in one commit: `gate` is
+    /// asked with the model's state and the target's record as read for
+    /// that commit (again after a concurrent change), and its decision's
+    /// audit entry lands with the activation — or alone, when it refuses.
+    /// Returns the version as written (`None` when refused) and what the
+    /// gate returned beside its verdict on the attempt that committed.
+    pub async fn deploy<T, G>(
+        &self,
+        model_id: &ModelId,
+        target: Target<'_>,
+        gate: G,
+    ) -> Result<(Option<ModelVersion>, T), RegistryError>
+    where
+        G: Fn(&ModelState, &ModelVersion, DateTime<Utc>) -> (Gate, T),
+    {
+        let version = self.target_version(model_id, target).await?;
+        let mut attempt = 0;
+        loop {
+            let state = self.shared.store.model(model_id).await?;
+            let now = self.shared.clock.now();
+            let (record, kind) = target_record(&state, model_id, target, &version)?;
+            let (verdict, said) = gate(&state, record, now);
+            let (decision, forced) = match verdict {
+                Gate::Refuse { decision } => {
+                    let alone = Commit::audit_only().audit(decision);
+                    self.shared.store.commit(alone).await?;
+                    return Ok((None, said));
+                }
+                Gate::Allow { decision, forced } => (decision, forced),
+            };
+            let mut planned =
+                self.take_over(&state, record, kind, now, &self.actor, forced.as_ref())?;
+            planned.events.splice(0..0, decision);
+            match self
+                .commit_planned(model_id, &state, planned, &version)
+                .await
+            {
+                Err(RegistryError::Store(StoreError::Conflict { .. })) if attempt < RETRIES => {
+                    attempt += 1
+                }
+                written => return Ok((Some(written?), said)),
+            }
+        }
     }
 
     /// Updates the metrics on a version's record with the evaluator's
@@ -710,19 +746,35 @@ impl ModelRegistry {
             if planned.versions.is_empty() && planned.events.is_empty() {
                 return find(&state, model_id, version).cloned();
             }
-            let after = state.apply(model_id, &planned.versions)?;
-            let mut commit = Commit::for_model(model_id.clone(), state.revision);
-            commit.versions = planned.versions;
-            commit.audit = planned.events;
-            match store.commit(commit).await {
-                Ok(_) => {
-                    self.shared.router.update(model_id, &after);
-                    return find(&after, model_id, version).cloned();
+            match self
+                .commit_planned(model_id, &state, planned, version)
+                .await
+            {
+                Err(RegistryError::Store(StoreError::Conflict { .. })) if attempt < RETRIES => {
+                    attempt += 1
                 }
-                Err(StoreError::Conflict { .. }) if attempt < RETRIES => attempt += 1,
-                Err(e) => return Err(e.into()),
+                written => return written,
             }
         }
+    }
+
+    /// Commits `planned` guarded by `state`'s revision and refreshes the
+    /// router; `version` as written, or the store's conflict when another
+    /// commit came first.
+    async fn commit_planned(
+        &self,
+        model_id: &ModelId,
+        state: &ModelState,
+        planned: Plan,
+        version: &Version,
+    ) -> Result<ModelVersion, RegistryError> {
+        let after = state.apply(model_id, &planned.versions)?;
+        let mut commit = Commit::for_model(model_id.clone(), state.revision);
+        commit.versions = planned.versions;
+        commit.audit = planned.events;
+        self.shared.store.commit(commit).await?;
+        self.shared.router.update(model_id, &after);
+        find(&after, model_id, version).cloned()
     }
 }
 
@@ -832,4 +884,26 @@ fn deprecation_event(actor: &Actor, record: &ModelVersion, now: DateTime<Utc>) -
         }
     }
     e
+}
+
+/// The record `target` names in `state` (the canary must still be
+/// `version`), and the kind of entry its activation is.
+fn target_record<'a>(
+    state: &'a ModelState,
+    model_id: &ModelId,
+    target: Target<'_>,
+    version: &Version,
+) -> Result<(&'a ModelVersion, AuditEventKind), RegistryError> {
+    match target {
+        Target::Version(version) => Ok((
+            find(state, model_id, version)?,
+            AuditEventKind::ModelActivated,
+        )),
+        Target::Canary => canary(state)
+            .filter(|c| &c.version == version)
+            .map(|record| (record, AuditEventKind::CanaryPromoted))
+            .ok_or_else(|| RegistryError::NoCanary {
+                model_id: model_id.clone(),
+            }),
+    }
 }

@@ -168,3 +168,112 @@ async fn other_store_failures_are_not_retried() {
         "the router saw no commit"
     );
 }
+
+/// The gate is asked for each attempt with the state that attempt commits
+/// at, and its decision is written in the activation's own commit: after a
+/// concurrent change, the decision that lands is the one made again.
+#[tokio::test]
+async fn a_gated_deployment_decides_on_the_state_it_commits_and_in_the_same_commit() {
+    let commits = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let mut store = MockStore::new();
+    store.expect_models().returning(|| Ok(Vec::new()));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = reads.clone();
+    store.expect_model().returning(move |_| {
+        // The second read sees another writer's change: revision 8.
+        let mut read = state();
+        if counted.fetch_add(1, Ordering::SeqCst) >= 1 {
+            read.revision = 8;
+        }
+        Ok(read)
+    });
+    let sent = commits.clone();
+    let tried = attempts.clone();
+    store.expect_commit().returning(move |commit| {
+        let first = tried.fetch_add(1, Ordering::SeqCst) == 0;
+        sent.lock().unwrap().push(commit);
+        if first {
+            Err(conflict())
+        } else {
+            Ok(CommitReceipt {
+                revision: Some(9),
+                entries: Vec::new(),
+            })
+        }
+    });
+    let registry = registry(store).await;
+    let gate = |state: &ModelState, record: &ModelVersion, now| {
+        let decision = lifecycle_domain::AuditEvent::new(
+            AuditEventKind::DeploymentDecision,
+            Actor::new("policy").unwrap(),
+            format!("{} approved at revision {}", record.version, state.revision),
+            now,
+        )
+        .for_version(model(), record.version.clone());
+        let gate = lifecycle_registry::Gate::Allow {
+            decision: Some(decision),
+            forced: None,
+        };
+        (gate, state.revision)
+    };
+    let (moved, decided_at) = registry
+        .deploy(
+            &model(),
+            lifecycle_registry::Target::Version(&Version::new(2, 0, 0)),
+            gate,
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.unwrap().status(), ModelStatus::Active);
+    assert_eq!(
+        decided_at, 8,
+        "what the gate said on the attempt that committed"
+    );
+    let commits = commits.lock().unwrap();
+    assert_eq!(commits.len(), 2, "one conflict, one commit");
+    let landed = &commits[1];
+    assert_eq!(landed.guard.as_ref().unwrap().expected_revision, 8);
+    let kinds: Vec<AuditEventKind> = landed.audit.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            AuditEventKind::DeploymentDecision,
+            AuditEventKind::ModelActivated,
+            AuditEventKind::ModelDeprecated
+        ]
+    );
+    assert_eq!(landed.audit[0].message, "2.0.0 approved at revision 8");
+}
+
+/// A refusal writes its decision alone and moves nothing.
+#[tokio::test]
+async fn a_refused_deployment_writes_only_its_decision() {
+    let (store, calls) = store_with(|| {
+        Ok(CommitReceipt {
+            revision: None,
+            entries: Vec::new(),
+        })
+    });
+    let registry = registry(store).await;
+    let gate = |_: &ModelState, record: &ModelVersion, now| {
+        let decision = lifecycle_domain::AuditEvent::new(
+            AuditEventKind::DeploymentDecision,
+            Actor::new("policy").unwrap(),
+            format!("{} refused", record.version),
+            now,
+        )
+        .for_version(model(), record.version.clone());
+        (lifecycle_registry::Gate::Refuse { decision }, ())
+    };
+    let (moved, ()) = registry
+        .deploy(
+            &model(),
+            lifecycle_registry::Target::Version(&Version::new(2, 0, 0)),
+            gate,
+        )
+        .await
+        .unwrap();
+    assert!(moved.is_none());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the decision, alone");
+}

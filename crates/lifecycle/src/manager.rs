@@ -21,7 +21,7 @@ use lifecycle_policy::{
     DeploymentContext, DeploymentDecision, DeprecationWarning, JudgeVerdict, Judgement,
     LifecyclePolicy,
 };
-use lifecycle_registry::{ModelRegistry, Override, Routed};
+use lifecycle_registry::{Gate, ModelRegistry, Override, Routed, Target};
 use lifecycle_store::{AuditQuery, Clock, Commit, Store, StoreError};
 use tokio::task::JoinHandle;
 
@@ -154,6 +154,29 @@ fn check_reason(reason: &str) -> Result<(), LifecycleError> {
         "an override needs its reason: 1 to 1,000 printable characters, such as \"incident 4711: v1 is down\"",
     )
     .into())
+}
+
+/// The audit entry of a deployment decision on `record`.
+fn decision_event(
+    actor: &Actor,
+    record: &ModelVersion,
+    decision: &DeploymentDecision,
+    now: DateTime<Utc>,
+) -> AuditEvent {
+    let severity = if decision.approved {
+        Severity::Info
+    } else {
+        Severity::Warning
+    };
+    AuditEvent::new(
+        AuditEventKind::DeploymentDecision,
+        actor.clone(),
+        decision.reason.clone(),
+        now,
+    )
+    .for_version(record.model_id.clone(), record.version.clone())
+    .with_severity(severity)
+    .with_detail("approved", decision.approved)
 }
 
 /// The judge's report as the policy weighs it.
@@ -443,9 +466,11 @@ impl ModelLifecycleManager {
             .await
     }
 
-    /// Asks the policy (an audited decision), then makes the move; a
-    /// refusal is [`LifecycleError::Rejected`] unless `forced` gives the
-    /// reason to override it, which the activation's entry then records.
+    /// Asks the policy, then makes the move, in one commit at one revision:
+    /// the decision's audit entry lands with the activation (or alone, for
+    /// a refusal), judged on the model as that commit finds it. A refusal
+    /// is [`LifecycleError::Rejected`] unless `forced` gives the reason to
+    /// override it, which the activation's entry then records.
     async fn deploy(
         &self,
         model_id: &ModelId,
@@ -456,46 +481,42 @@ impl ModelLifecycleManager {
         if let Some(reason) = forced {
             check_reason(reason)?;
         }
-        let version = match to {
-            Move::Activate(version) => version.clone(),
-            Move::PromoteCanary => {
-                inner
-                    .registry
-                    .versions(model_id)
-                    .await?
-                    .into_iter()
-                    .find(|v| v.status() == ModelStatus::Canary)
-                    .ok_or_else(|| lifecycle_registry::RegistryError::NoCanary {
-                        model_id: model_id.clone(),
-                    })?
-                    .version
-            }
+        let target = match to {
+            Move::Activate(version) => Target::Version(version),
+            Move::PromoteCanary => Target::Canary,
         };
-        let decision = self.can_deploy_model(model_id, &version).await?;
-        let overridden = match (decision.approved, forced) {
-            (true, _) => None,
-            (false, Some(reason)) => {
-                tracing::warn!(model = %model_id, %version, refused = %decision.reason, %reason,
-                    "policy overridden");
-                Some(Override {
-                    reason: reason.trim().to_string(),
-                    refused: decision.reason.clone(),
-                })
-            }
-            (false, None) => {
-                tracing::warn!(model = %model_id, %version, reason = %decision.reason,
-                    "deployment rejected by policy");
-                return Err(LifecycleError::Rejected(Box::new(decision)));
-            }
+        let actor = inner.registry.actor().clone();
+        // Asked again on each attempt: the registry retries on a concurrent change.
+        let gate = |state: &lifecycle_store::ModelState, record: &ModelVersion, now| {
+            let decision = self.decide(state, record, now);
+            let event = decision_event(&actor, record, &decision, now);
+            let gate = match (decision.approved, forced) {
+                (true, _) => Gate::Allow {
+                    decision: Some(event),
+                    forced: None,
+                },
+                (false, Some(reason)) => Gate::Allow {
+                    decision: Some(event),
+                    forced: Some(Override {
+                        reason: reason.trim().to_string(),
+                        refused: decision.reason.clone(),
+                    }),
+                },
+                (false, None) => Gate::Refuse { decision: event },
+            };
+            (gate, decision)
         };
-        let registry = &inner.registry;
-        let changed = match (to, &overridden) {
-            (Move::Activate(v), None) => registry.activate(model_id, v).await,
-            (Move::Activate(v), Some(o)) => registry.force_activate(model_id, v, o).await,
-            (Move::PromoteCanary, None) => registry.promote_canary(model_id).await,
-            (Move::PromoteCanary, Some(o)) => registry.force_promote_canary(model_id, o).await,
+        let (moved, decision) = inner.registry.deploy(model_id, target, gate).await?;
+        let Some(version) = moved else {
+            tracing::warn!(model = %model_id, reason = %decision.reason,
+                "deployment rejected by policy");
+            return Err(LifecycleError::Rejected(Box::new(decision)));
         };
-        let version = self.retracked(model_id, changed).await?;
+        if !decision.approved {
+            tracing::warn!(model = %model_id, version = %version.version,
+                refused = %decision.reason, "policy overridden");
+        }
+        let version = self.retracked(model_id, Ok(version)).await?;
         Ok(Deployed { version, decision })
     }
 
@@ -761,13 +782,36 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<DeploymentDecision, LifecycleError> {
         let inner = self.live()?;
-        let versions = inner.registry.versions(model_id).await?;
-        let mut record = inner.registry.get(model_id, version).await?;
-        // Judge on what the evaluator sees now, when it has seen anything.
+        let state = inner.store.model(model_id).await?;
+        let now = inner.clock.now();
+        let record = inner.registry.get(model_id, version).await?;
+        let decision = self.decide(&state, &record, now);
+        let event = decision_event(inner.registry.actor(), &record, &decision, now);
+        inner
+            .store
+            .commit(Commit::audit_only().audit(event))
+            .await?;
+        Ok(decision)
+    }
+
+    /// The policy's decision on deploying `record` into the model `state`
+    /// holds, judged on what the evaluator sees now when it has seen
+    /// anything: thresholds, the canary judge against the active version,
+    /// cost. Pure but for the evaluator's in-memory windows.
+    fn decide(
+        &self,
+        state: &lifecycle_store::ModelState,
+        record: &ModelVersion,
+        now: DateTime<Utc>,
+    ) -> DeploymentDecision {
+        let inner = &self.inner;
+        let model_id = record.model_id.as_str();
+        let version = &record.version;
+        let mut record = record.clone();
         let window = |v: &Version| {
             inner
                 .evaluator
-                .window_metrics(model_id.as_str(), v)
+                .window_metrics(model_id, v)
                 .ok()
                 .filter(|w| w.sample_count > 0)
         };
@@ -776,15 +820,22 @@ impl ModelLifecycleManager {
             record.metrics = Some(recent);
         }
         let mut context = DeploymentContext::first();
-        let active = versions
+        let active = state
+            .versions
             .iter()
             .find(|v| v.status() == ModelStatus::Active && &v.version != version);
         if let Some(active) = active {
             context = DeploymentContext::replacing(active.version.clone());
             if candidate_window.is_some() {
                 let judged = match window(&active.version) {
-                    Some(_) => self
-                        .compare_versions(model_id.as_str(), &active.version, version)
+                    Some(_) => inner
+                        .evaluator
+                        .compare(
+                            model_id,
+                            &active.version,
+                            version,
+                            &ComparisonConfig::default(),
+                        )
                         .ok()
                         .map(|report| judgement(&report)),
                     // Said, not silent: the thresholds alone decide.
@@ -803,27 +854,7 @@ impl ModelLifecycleManager {
                 }
             }
         }
-        let now = inner.clock.now();
-        let decision = inner.policy.can_deploy(&record, &context, now);
-        let severity = if decision.approved {
-            Severity::Info
-        } else {
-            Severity::Warning
-        };
-        let event = AuditEvent::new(
-            AuditEventKind::DeploymentDecision,
-            inner.registry.actor().clone(),
-            decision.reason.clone(),
-            now,
-        )
-        .for_version(model_id.clone(), version.clone())
-        .with_severity(severity)
-        .with_detail("approved", decision.approved);
-        inner
-            .store
-            .commit(Commit::audit_only().audit(event))
-            .await?;
-        Ok(decision)
+        inner.policy.can_deploy(&record, &context, now)
     }
 
     /// Every deprecated version's warning, most urgent first.
