@@ -67,7 +67,10 @@ pub struct ModelVersion {
     /// known: its costs are then unknown, never zero.
     #[serde(default)]
     pub cost_info: Option<ModelCostInfo>,
-    /// The latest published performance figures.
+    /// Performance figures. The store's record does not keep them (metrics
+    /// live in checkpoints); the facade fills them in from the evaluator
+    /// when it returns a version. Records of earlier builds may carry the
+    /// figures they last published.
     #[serde(default)]
     pub metrics: Option<ModelPerformanceMetrics>,
     #[serde(default)]

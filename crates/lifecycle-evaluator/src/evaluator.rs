@@ -703,21 +703,11 @@ impl Evaluator {
 
     /// Starts the background checkpointer on the current tokio runtime: it
     /// saves each version that recorded `metrics_update_interval` samples
-    /// since its last checkpoint, then hands what it saved to `publish`
-    /// (the facade updates the registry's records with it). It ends when
-    /// the evaluator is dropped.
+    /// since its last checkpoint. It ends when the evaluator is dropped.
     /// A crash loses at most, per version, the samples recorded since its
     /// last saved checkpoint: `metrics_update_interval` per shard (one shard
     /// per core, at most four), plus those recorded while a save is running.
-    pub fn spawn_checkpointer<P, F>(
-        &self,
-        store: Arc<dyn Store>,
-        publish: P,
-    ) -> tokio::task::JoinHandle<()>
-    where
-        P: Fn(Vec<Published>) -> F + Send + 'static,
-        F: Future<Output = ()> + Send,
-    {
+    pub fn spawn_checkpointer(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
         let shared = Arc::downgrade(&self.shared);
         let wake = self.shared.checkpoints.clone();
         tokio::spawn(async move {
@@ -727,10 +717,8 @@ impl Evaluator {
                     break;
                 };
                 let evaluator = Evaluator { shared };
-                match evaluator.checkpoint(&*store, false).await {
-                    Ok(saved) if saved.is_empty() => {}
-                    Ok(saved) => publish(saved).await,
-                    Err(e) => *lock(&evaluator.shared.checkpoint_error) = Some(e.to_string()),
+                if let Err(e) = evaluator.checkpoint(&*store, false).await {
+                    *lock(&evaluator.shared.checkpoint_error) = Some(e.to_string());
                 }
             }
         })

@@ -6,8 +6,8 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::semver::VersionReq;
 use lifecycle_domain::AuditReplay;
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId,
-    ModelPerformanceMetrics, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
+    Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId, ModelStatus,
+    ModelVersion, PolicyConfig, Severity, Version,
 };
 use lifecycle_store::{AuditQuery, Clock, Commit, ModelState, Store, StoreError};
 
@@ -382,37 +382,6 @@ impl ModelRegistry {
                 written => return Ok((Some(written?), said)),
             }
         }
-    }
-
-    /// Updates the metrics on a version's record with the evaluator's
-    /// published figures. Not audited: these are observations, published
-    /// every `metrics_update_interval` samples, not lifecycle changes (the
-    /// alerts they cause are audited). Figures no newer than those on the
-    /// record (no more samples) change nothing, so publications may race.
-    pub async fn update_metrics(
-        &self,
-        model_id: &ModelId,
-        version: &Version,
-        metrics: ModelPerformanceMetrics,
-    ) -> Result<ModelVersion, RegistryError> {
-        metrics.validate()?;
-        self.change(model_id, version, |state, _, _| {
-            let record = find(state, model_id, version)?;
-            let newer = record
-                .metrics
-                .as_ref()
-                .is_none_or(|old| old.sample_count < metrics.sample_count);
-            if !newer {
-                return Ok(Plan::default());
-            }
-            let mut record = record.clone();
-            record.metrics = Some(metrics.clone());
-            Ok(Plan {
-                versions: vec![record],
-                events: Vec::new(),
-            })
-        })
-        .await
     }
 
     /// Takes a version out of service without deprecating it. The active

@@ -93,22 +93,10 @@ pub(crate) async fn retrack(
 /// Updates the registry's records with the metrics a checkpoint saved.
 /// A failure is logged, not returned: the next publication brings the
 /// record up to date, and the checkpoint itself is already saved.
-async fn publish(registry: &ModelRegistry, saved: Vec<Published>) {
-    for p in saved {
-        if let Err(e) = registry
-            .update_metrics(&p.model_id, &p.version, p.metrics)
-            .await
-        {
-            tracing::warn!(model = %p.model_id, version = %p.version, error = %e,
-                "could not publish metrics to the registry");
-        }
-    }
-}
-
 /// Restores the evaluator from its checkpoints. One that cannot be read
-/// never bricks the store: its version's statistics start over (its record
-/// keeps the metrics last published), a fresh checkpoint replaces it at
-/// once, and an error entry in the audit log says which and why.
+/// never bricks the store: its version's statistics start over, a fresh
+/// checkpoint replaces it at once, and an error entry in the audit log says
+/// which and why.
 async fn report_unreadable(
     evaluator: &Evaluator,
     store: &dyn Store,
@@ -125,7 +113,7 @@ async fn report_unreadable(
         let event = AuditEvent::new(
             AuditEventKind::Error,
             actor.clone(),
-            format!("{problem}; its statistics start over (its record keeps the metrics last published)"),
+            format!("{problem}; its statistics start over"),
             clock.now(),
         );
         store.commit(Commit::audit_only().audit(event)).await?;
@@ -133,11 +121,9 @@ async fn report_unreadable(
     Ok(())
 }
 
-/// Saves every metrics checkpoint not saved yet and brings every version
-/// record's metrics up to date, so that nothing published later is newer.
+/// Saves every metrics checkpoint not saved yet.
 async fn flush(inner: &Inner) -> Result<(), LifecycleError> {
     inner.evaluator.checkpoint(&*inner.store, true).await?;
-    publish(&inner.registry, inner.evaluator.all_lifetime_metrics()).await;
     Ok(())
 }
 
@@ -266,12 +252,9 @@ impl ModelLifecycleManager {
         let mut tasks = Vec::new();
         let mut auditor = None;
         if tokio::runtime::Handle::try_current().is_ok() {
-            // Metrics updates are not audited: no actor to name.
-            let publisher = registry.clone();
-            tasks.push(evaluator.spawn_checkpointer(store.clone(), move |saved| {
-                let registry = publisher.clone();
-                async move { publish(&registry, saved).await }
-            }));
+            // Checkpoints are the metrics' only home: saving them changes no
+            // model's revision and writes no audit entry.
+            tasks.push(evaluator.spawn_checkpointer(store.clone()));
             let rollback = policy.settings().auto_rollback_on_critical.then(|| {
                 Arc::new(AutoRollback {
                     registry: registry.clone(),
@@ -664,8 +647,8 @@ impl ModelLifecycleManager {
     /// atomic write with `batch_id` (a content hash of the input, say), and
     /// a batch whose id was recorded before is refused
     /// ([`StoreError::BatchRecorded`]) recording nothing again — so a batch
-    /// re-run after a crash never counts twice. The versions' records are
-    /// updated with the new metrics. Returns what was saved per version.
+    /// re-run after a crash never counts twice. No model changes: its
+    /// revision stays. Returns what was saved per version.
     pub async fn record_batch(
         &self,
         results: &[(ModelId, Version, InferenceResult)],
@@ -676,7 +659,6 @@ impl ModelLifecycleManager {
             .evaluator
             .record_batch(&*inner.store, results, batch_id)
             .await?;
-        publish(&inner.registry, saved.clone()).await;
         Ok(saved)
     }
 
@@ -705,7 +687,8 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
     ) -> Result<Option<ModelVersion>, LifecycleError> {
-        Ok(self.live()?.registry.active(model_id).await?)
+        let active = self.live()?.registry.active(model_id).await?;
+        Ok(active.map(|v| self.with_metrics(v)))
     }
 
     /// One version.
@@ -714,7 +697,24 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
-        Ok(self.live()?.registry.get(model_id, version).await?)
+        let record = self.live()?.registry.get(model_id, version).await?;
+        Ok(self.with_metrics(record))
+    }
+
+    /// `record` with the evaluator's lifetime metrics, when it tracks the
+    /// version and has seen results: they live in metrics checkpoints, not
+    /// in the version's record, so recording never changes a model.
+    fn with_metrics(&self, mut record: ModelVersion) -> ModelVersion {
+        let lifetime = self
+            .inner
+            .evaluator
+            .lifetime_metrics(record.model_id.as_str(), &record.version);
+        if let Ok(metrics) = lifetime {
+            if metrics.sample_count > 0 {
+                record.metrics = Some(metrics);
+            }
+        }
+        record
     }
 
     /// Every version of a model.
@@ -722,7 +722,8 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
     ) -> Result<Vec<ModelVersion>, LifecycleError> {
-        Ok(self.live()?.registry.versions(model_id).await?)
+        let versions = self.live()?.registry.versions(model_id).await?;
+        Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
     }
 
     /// The active version of every model that has one.
@@ -730,7 +731,7 @@ impl ModelLifecycleManager {
         let registry = &self.live()?.registry;
         let mut active = Vec::new();
         for model in registry.models().await? {
-            active.extend(registry.active(&model).await?);
+            active.extend(registry.active(&model).await?.map(|v| self.with_metrics(v)));
         }
         Ok(active)
     }
@@ -807,7 +808,8 @@ impl ModelLifecycleManager {
         let inner = &self.inner;
         let model_id = record.model_id.as_str();
         let version = &record.version;
-        let mut record = record.clone();
+        // Its lifetime figures, and its window's when it has recent results.
+        let mut record = self.with_metrics(record.clone());
         let window = |v: &Version| {
             inner
                 .evaluator

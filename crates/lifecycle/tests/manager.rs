@@ -649,3 +649,47 @@ async fn an_unreadable_checkpoint_is_reported_and_replaced_not_fatal() {
     assert_eq!(errors_now, 1, "replaced: no new error on the next open");
     assert!(clean.audit_log().verify().await.unwrap().is_intact());
 }
+
+/// Metrics live in checkpoints, not in version records: recording any
+/// number of results — one by one with background checkpoints, or in a
+/// batch — changes no model's revision and writes no audit entry, and the
+/// figures are still what `get_model` shows, after a restart too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_results_never_changes_a_model() {
+    let dir = scratch("revision-stays");
+    let open = || async {
+        ModelLifecycleManager::builder()
+            .sled(&dir)
+            .alert_check_interval(None)
+            .build()
+            .await
+            .unwrap()
+    };
+    let manager = open().await;
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let v1 = Version::new(1, 0, 0);
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.activate_model(&model, &v1).await.unwrap();
+    let revision = manager.get_model(&model, &v1).await.unwrap().revision;
+    let entries = manager.audit_log().verify().await.unwrap().entries_checked;
+
+    let ok = InferenceResult::success(300.0).with_confidence(0.9);
+    record_n(&manager, "gpt-4-turbo", &v1, 1_000, &ok);
+    let batch: Vec<_> = (0..500)
+        .map(|_| (model.clone(), v1.clone(), ok))
+        .collect();
+    manager.record_batch(&batch, "batch-1").await.unwrap();
+    manager.dispose().await.unwrap();
+
+    let reopened = open().await;
+    let record = reopened.get_model(&model, &v1).await.unwrap();
+    assert_eq!(record.revision, revision, "recording changed the model");
+    assert_eq!(record.metrics.unwrap().sample_count, 1_500);
+    let verified = reopened.audit_log().verify().await.unwrap();
+    assert_eq!(
+        verified.entries_checked, entries,
+        "recording wrote audit entries"
+    );
+    reopened.dispose().await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -90,12 +90,7 @@ async fn a_restarted_evaluator_restores_lifetime_metrics() {
 async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     let store = store().await;
     let evaluator = evaluator(100);
-    let published = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = published.clone();
-    let task = evaluator.spawn_checkpointer(store.clone(), move |saved| {
-        sink.lock().unwrap().extend(saved);
-        std::future::ready(())
-    });
+    let task = evaluator.spawn_checkpointer(store.clone());
     record(&evaluator, 1_000);
     // Every 100 samples asked for a checkpoint; the last one covers at least 1,000 - 100 per shard.
     let shards = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u64;
@@ -113,15 +108,6 @@ async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     }
     assert!(saved >= 1_000 - 100 * shards, "saved {saved}");
     assert_eq!(evaluator.checkpoint_error(), None);
-    let last_published = published
-        .lock()
-        .unwrap()
-        .last()
-        .map(|p| p.metrics.sample_count);
-    assert!(
-        last_published.is_some_and(|n| n >= 1_000 - 100 * shards),
-        "every save is published: {last_published:?}"
-    );
     drop(evaluator);
     tokio::time::timeout(StdDuration::from_secs(5), task)
         .await
