@@ -240,11 +240,20 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             ));
             return;
         }
-        let parts: Vec<String> = report
+        // A line for people: the first few versions, then how many more
+        // (`--json` lists them all).
+        const SHOWN: usize = 5;
+        let mut parts: Vec<String> = report
             .by_version
             .iter()
+            .take(SHOWN)
             .map(|c| format!("{} {}: {}", c.model_id, c.version, c.results))
             .collect();
+        let more = report.by_version.len().saturating_sub(SHOWN);
+        if more > 0 {
+            let noun = if more == 1 { "version" } else { "versions" };
+            parts.push(format!("and {more} more {noun}"));
+        }
         out.print(&format!(
             "Recorded {} ({}).",
             crate::output::count(report.recorded, "result", "results"),
