@@ -122,6 +122,20 @@ impl ModelRegistry {
         policy: PolicyConfig,
         actor: Actor,
     ) -> Result<Self, RegistryError> {
+        let states = store.all_models().await?;
+        Ok(Self::with_states(store, clock, policy, actor, &states))
+    }
+
+    /// A registry over `store` whose router starts from `states` (every
+    /// model's, as [`Store::all_models`] read them): for a caller that read
+    /// them for more than the router.
+    pub fn with_states(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: PolicyConfig,
+        actor: Actor,
+        states: &[(ModelId, ModelState)],
+    ) -> Self {
         let registry = Self {
             shared: Arc::new(Shared {
                 store,
@@ -131,19 +145,14 @@ impl ModelRegistry {
             }),
             actor,
         };
-        registry.reload().await?;
-        Ok(registry)
+        registry.shared.router.update_all(states);
+        registry
     }
 
     /// Reloads every model's serving versions into the router, after the
     /// store was changed behind the registry's back (a restored backup).
     pub async fn reload(&self) -> Result<(), RegistryError> {
-        let store = &self.shared.store;
-        let mut states = Vec::new();
-        for model_id in store.models().await? {
-            let state = store.model(&model_id).await?;
-            states.push((model_id, state));
-        }
+        let states = self.shared.store.all_models().await?;
         self.shared.router.update_all(&states);
         Ok(())
     }

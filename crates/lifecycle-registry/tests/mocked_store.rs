@@ -64,7 +64,7 @@ fn store_with(
 ) -> (MockStore, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let mut store = MockStore::new();
-    store.expect_models().returning(|| Ok(Vec::new()));
+    store.expect_all_models().returning(|| Ok(Vec::new()));
     store.expect_model().returning(|_| Ok(state()));
     let counted = calls.clone();
     store.expect_commit().returning(move |_| {
@@ -77,7 +77,7 @@ fn store_with(
 #[tokio::test]
 async fn activation_sends_one_guarded_commit_with_both_versions_and_their_events() {
     let mut store = MockStore::new();
-    store.expect_models().returning(|| Ok(Vec::new()));
+    store.expect_all_models().returning(|| Ok(Vec::new()));
     store.expect_model().returning(|_| Ok(state()));
     store
         .expect_commit()
@@ -177,7 +177,7 @@ async fn a_gated_deployment_decides_on_the_state_it_commits_and_in_the_same_comm
     let commits = Arc::new(std::sync::Mutex::new(Vec::new()));
     let attempts = Arc::new(AtomicUsize::new(0));
     let mut store = MockStore::new();
-    store.expect_models().returning(|| Ok(Vec::new()));
+    store.expect_all_models().returning(|| Ok(Vec::new()));
     let reads = Arc::new(AtomicUsize::new(0));
     let counted = reads.clone();
     store.expect_model().returning(move |_| {

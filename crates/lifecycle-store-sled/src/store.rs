@@ -635,6 +635,36 @@ impl Store for SledStore {
             .collect()
     }
 
+    async fn all_models(&self) -> Result<Vec<(ModelId, ModelState)>, StoreError> {
+        // One pass over the tree; models already decoded come from the cache.
+        let mut all = Vec::new();
+        for entry in self.tree(TreeId::Models).iter() {
+            let (key, bytes) = entry.map_err(|e| self.error(e))?;
+            let model_id = ModelId::new(String::from_utf8_lossy(&key).into_owned())
+                .map_err(|_| self.damaged("a model key"))?;
+            let cached = self
+                .models
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&model_id)
+                .cloned();
+            let state = match cached {
+                Some(state) => state,
+                None => {
+                    let state: ModelState = self.decode("models", &bytes)?;
+                    self.models
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry(model_id.clone())
+                        .or_insert_with(|| state.clone());
+                    state
+                }
+            };
+            all.push((model_id, state));
+        }
+        Ok(all)
+    }
+
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
         self.read_head()
     }

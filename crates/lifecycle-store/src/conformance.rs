@@ -42,6 +42,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         versions::revision_counts_commits_and_stamps_records,
         versions::stale_revision_conflicts_and_writes_nothing,
         versions::two_active_or_canary_versions_are_refused,
+        versions::all_models_read_as_each_model_does,
         invalid::commits_that_change_nothing_are_refused,
         invalid::records_of_another_model_are_refused,
         invalid::invalid_records_and_events_are_refused,

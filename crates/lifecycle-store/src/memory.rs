@@ -121,6 +121,15 @@ impl Store for MemoryStore {
         Ok(self.read().models.keys().cloned().collect())
     }
 
+    async fn all_models(&self) -> Result<Vec<(ModelId, ModelState)>, StoreError> {
+        let data = self.read();
+        Ok(data
+            .models
+            .iter()
+            .map(|(id, state)| (id.clone(), state.clone()))
+            .collect())
+    }
+
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
         Ok(self.read().audit.head())
     }

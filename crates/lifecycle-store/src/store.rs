@@ -55,6 +55,18 @@ pub trait Store: Send + Sync {
     /// Every model with at least one version, in id order.
     async fn models(&self) -> Result<Vec<ModelId>, StoreError>;
 
+    /// Every model with its state, in id order, each as [`Self::model`]
+    /// reads it: what a process loads at start. Adapters read them in one
+    /// pass (the default reads each model in turn).
+    async fn all_models(&self) -> Result<Vec<(ModelId, ModelState)>, StoreError> {
+        let mut all = Vec::new();
+        for model_id in self.models().await? {
+            let state = self.model(&model_id).await?;
+            all.push((model_id, state));
+        }
+        Ok(all)
+    }
+
     /// The last audit entry's sequence number and hash; `None` for an empty log.
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError>;
 

@@ -90,9 +90,6 @@ pub(crate) async fn retrack(
     Ok(())
 }
 
-/// Updates the registry's records with the metrics a checkpoint saved.
-/// A failure is logged, not returned: the next publication brings the
-/// record up to date, and the checkpoint itself is already saved.
 /// Restores the evaluator from its checkpoints. One that cannot be read
 /// never bricks the store: its version's statistics start over, a fresh
 /// checkpoint replaces it at once, and an error entry in the audit log says
@@ -240,13 +237,18 @@ impl ModelLifecycleManager {
         } = setup;
         let handle = Arc::new(Releasable::new(store));
         let store: Arc<dyn Store> = handle.clone();
-        let registry =
-            ModelRegistry::open(store.clone(), clock.clone(), policy.clone(), actor).await?;
+        // Every model read once, for the router and the evaluator both.
+        let states = store.all_models().await?;
+        let registry = ModelRegistry::with_states(
+            store.clone(),
+            clock.clone(),
+            policy.clone(),
+            actor,
+            &states,
+        );
         let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
-        let mut versions = Vec::new();
-        for model in store.models().await? {
-            versions.extend(store.model(&model).await?.versions);
-        }
+        let versions: Vec<ModelVersion> =
+            states.into_iter().flat_map(|(_, s)| s.versions).collect();
         evaluator.track_all(&versions);
         report_unreadable(&evaluator, &*store, &clock).await?;
         let mut tasks = Vec::new();
@@ -1028,12 +1030,8 @@ impl ModelLifecycleManager {
     }
 
     async fn all_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
-        let registry = &self.inner.registry;
-        let mut all = Vec::new();
-        for model in registry.models().await? {
-            all.extend(registry.versions(&model).await?);
-        }
-        Ok(all)
+        let states = self.inner.store.all_models().await?;
+        Ok(states.into_iter().flat_map(|(_, s)| s.versions).collect())
     }
 
     /// Entries recorded about `model_id` at or above `severity`, newest first.

@@ -72,6 +72,10 @@ impl Store for Releasable {
         self.get()?.models().await
     }
 
+    async fn all_models(&self) -> Result<Vec<(ModelId, ModelState)>, StoreError> {
+        self.get()?.all_models().await
+    }
+
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
         self.get()?.audit_head().await
     }

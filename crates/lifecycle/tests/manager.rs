@@ -675,9 +675,7 @@ async fn recording_results_never_changes_a_model() {
 
     let ok = InferenceResult::success(300.0).with_confidence(0.9);
     record_n(&manager, "gpt-4-turbo", &v1, 1_000, &ok);
-    let batch: Vec<_> = (0..500)
-        .map(|_| (model.clone(), v1.clone(), ok))
-        .collect();
+    let batch: Vec<_> = (0..500).map(|_| (model.clone(), v1.clone(), ok)).collect();
     manager.record_batch(&batch, "batch-1").await.unwrap();
     manager.dispose().await.unwrap();
 

@@ -204,3 +204,21 @@ pub async fn two_active_or_canary_versions_are_refused(store: Arc<dyn Store>) {
         assert_eq!(store.audit_head().await.unwrap(), head);
     }
 }
+
+pub async fn all_models_read_as_each_model_does(store: Arc<dyn Store>) {
+    assert!(store.all_models().await.unwrap().is_empty());
+    register(&*store, "gpt-4-turbo", &["1.0.0", "2.0.0"]).await;
+    register(&*store, "azure/gpt-4o", &["1.0.0"]).await;
+    activate(&*store, "gpt-4-turbo", "1.0.0").await;
+    let all = store.all_models().await.unwrap();
+    let ids: Vec<_> = all.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(
+        ids,
+        store.models().await.unwrap(),
+        "the same models, in id order"
+    );
+    for (model_id, state) in &all {
+        assert_eq!(state, &store.model(model_id).await.unwrap(), "{model_id}");
+    }
+    assert_eq!(all[1].1.revision, 2, "as of the last commit");
+}
