@@ -157,7 +157,7 @@ struct Initialized {
 async fn init(cli: &Cli, out: &Output) -> Outcome {
     let existed = !cli.memory && store_exists(&cli.data_dir);
     let manager = open(cli, false).await?;
-    let models = manager.registry().models().await;
+    let models = manager.get_models().await;
     manager.dispose().await?;
     let report = Initialized {
         data_dir: if cli.memory {
@@ -166,7 +166,7 @@ async fn init(cli: &Cli, out: &Output) -> Outcome {
             cli.data_dir.display().to_string()
         },
         created: !existed,
-        models: models.map_err(|e| Failure::error(e.to_string()))?.len(),
+        models: models?.len(),
     };
     out.emit(&report, |out| {
         if report.created {

@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     manager.activate_model(&model, &v3).await?;
 
     // A caller pinned to ^2 still gets 2.4.0, with a notice.
-    let resolved = manager.registry().resolve("text-embedding", "^2")?;
+    let resolved = manager.resolve("text-embedding", "^2")?;
     let notice = resolved.deprecation.ok_or("2.4.0 should carry a notice")?;
     println!(
         "^2 resolves to {} — deprecated, {} days left, move to {:?}",

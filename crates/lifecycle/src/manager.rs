@@ -21,7 +21,7 @@ use lifecycle_policy::{
     DeploymentContext, DeploymentDecision, DeprecationWarning, JudgeVerdict, Judgement,
     LifecyclePolicy,
 };
-use lifecycle_registry::{Gate, ModelRegistry, Override, Routed, Target};
+use lifecycle_registry::{Gate, ModelRegistry, Override, Resolved, Routed, Target};
 use lifecycle_store::{AuditQuery, Clock, Commit, Store, StoreError};
 use tokio::task::JoinHandle;
 
@@ -329,9 +329,17 @@ impl ModelLifecycleManager {
         Ok(self.live()?.evaluator.check_alerts())
     }
 
-    /// The registry, for operations this facade does not wrap.
-    pub fn registry(&self) -> &ModelRegistry {
-        &self.inner.registry
+    /// Every registered model, in id order. (The registry itself is not
+    /// handed out: its moves skip the policy and the evaluator.)
+    pub async fn get_models(&self) -> Result<Vec<ModelId>, LifecycleError> {
+        Ok(self.live()?.registry.models().await?)
+    }
+
+    /// The highest usable version of a model matching a SemVer requirement
+    /// (`"^2.1"`), with a notice when it is deprecated: for callers that pin
+    /// a range instead of following the router.
+    pub fn resolve(&self, model_id: &str, requirement: &str) -> Result<Resolved, LifecycleError> {
+        Ok(self.live()?.registry.resolve(model_id, requirement)?)
     }
 
     /// The evaluator: `subscribe_alerts`, `compare` with another config...

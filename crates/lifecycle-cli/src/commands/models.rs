@@ -91,11 +91,7 @@ fn from_flags(m: &ModelLifecycleManager, args: &RegisterArgs) -> Outcome<ModelVe
 pub async fn list(m: &ModelLifecycleManager, args: &ListArgs, out: &Output) -> Outcome {
     let models = match &args.model {
         Some(model) => vec![model_id(model)?],
-        None => m
-            .registry()
-            .models()
-            .await
-            .map_err(|e| Failure::error(e.to_string()))?,
+        None => m.get_models().await?,
     };
     let mut versions = Vec::new();
     for model in &models {
