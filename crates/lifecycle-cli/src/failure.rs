@@ -70,8 +70,8 @@ impl From<LifecycleError> for Failure {
                 code: CLOSED_PIPE,
             };
         }
-        match error {
-            LifecycleError::Rejected(_) => Self::rejected(error.to_string()),
+        match error.class() {
+            lifecycle::ErrorClass::Rejected => Self::rejected(error.to_string()),
             _ => Self::error(error.to_string()),
         }
     }

@@ -39,3 +39,98 @@ pub enum LifecycleError {
     #[error(transparent)]
     Domain(#[from] lifecycle_domain::DomainError),
 }
+
+/// What kind of failure an error is, for whoever answers the caller: the
+/// CLI's exit code and (next) the server's HTTP status come from this one
+/// classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorClass {
+    /// No such model, version or canary (HTTP 404).
+    NotFound,
+    /// The request is valid, but not in the state things are in: an illegal
+    /// transition, a version registered already, a concurrent change, a
+    /// batch recorded before, a store that is not empty (HTTP 409).
+    Conflict,
+    /// The input breaks a rule: a bad value, a damaged or newer backup, a
+    /// result from the future (HTTP 400).
+    InvalidInput,
+    /// The deployment policy refused (HTTP 403; CLI exit 3).
+    Rejected,
+    /// The store or the manager cannot serve now: in use, closed, damaged,
+    /// disposed, an I/O failure (HTTP 503).
+    Unavailable,
+}
+
+impl LifecycleError {
+    /// The kind of failure this is.
+    ///
+    /// ```
+    /// use lifecycle::*;
+    /// let err = LifecycleError::from(Version::parse("v1").unwrap_err());
+    /// assert_eq!(err.class(), ErrorClass::InvalidInput);
+    /// ```
+    pub fn class(&self) -> ErrorClass {
+        use lifecycle_registry::RegistryError as R;
+        match self {
+            Self::Rejected(_) => ErrorClass::Rejected,
+            Self::Disposed => ErrorClass::Unavailable,
+            Self::Domain(e) => domain_class(e),
+            Self::Store(e) => store_class(e),
+            Self::Evaluator(e) => evaluator_class(e),
+            Self::Audit(e) => match e {
+                lifecycle_audit::AuditError::Store(e) => store_class(e),
+                lifecycle_audit::AuditError::Write(_) | lifecycle_audit::AuditError::Encode(_) => {
+                    ErrorClass::Unavailable
+                }
+                _ => ErrorClass::InvalidInput,
+            },
+            Self::Backup(e) => match e {
+                crate::BackupError::Io(_) => ErrorClass::Unavailable,
+                _ => ErrorClass::InvalidInput,
+            },
+            Self::Registry(e) => match e {
+                R::UnknownModel { .. }
+                | R::UnknownVersion { .. }
+                | R::NoCanary { .. }
+                | R::NoMatchingVersion { .. } => ErrorClass::NotFound,
+                R::Domain(e) => domain_class(e),
+                R::Store(e) => store_class(e),
+                _ => ErrorClass::Conflict,
+            },
+        }
+    }
+}
+
+fn domain_class(error: &lifecycle_domain::DomainError) -> ErrorClass {
+    match error {
+        lifecycle_domain::DomainError::IllegalTransition { .. } => ErrorClass::Conflict,
+        _ => ErrorClass::InvalidInput,
+    }
+}
+
+fn store_class(error: &lifecycle_store::StoreError) -> ErrorClass {
+    use lifecycle_store::StoreError as S;
+    match error {
+        S::UnknownVersion { .. } => ErrorClass::NotFound,
+        S::Conflict { .. }
+        | S::TwoInStatus { .. }
+        | S::BatchRecorded { .. }
+        | S::NotEmpty { .. } => ErrorClass::Conflict,
+        S::Domain(e) => domain_class(e),
+        S::InvalidCommit { .. } | S::InvalidImage { .. } => ErrorClass::InvalidInput,
+        _ => ErrorClass::Unavailable,
+    }
+}
+
+fn evaluator_class(error: &lifecycle_evaluator::EvaluatorError) -> ErrorClass {
+    use lifecycle_evaluator::EvaluatorError as E;
+    match error {
+        E::UnknownVersion { .. } => ErrorClass::NotFound,
+        E::Invalid(e) => domain_class(e),
+        E::Store(e) => store_class(e),
+        E::Retired { .. } => ErrorClass::Conflict,
+        E::FromTheFuture { .. } => ErrorClass::InvalidInput,
+        _ => ErrorClass::Unavailable,
+    }
+}

@@ -39,7 +39,7 @@ mod status;
 
 pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
-pub use error::LifecycleError;
+pub use error::{ErrorClass, LifecycleError};
 pub use manager::{Deployed, MaintenanceReport, ModelLifecycleManager};
 pub use status::SystemStatus;
 

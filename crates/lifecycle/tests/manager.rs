@@ -691,3 +691,61 @@ async fn recording_results_never_changes_a_model() {
     reopened.dispose().await.unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every failure says what kind it is, as operations produce them: the
+/// CLI's exit code and the server's status come from this one place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_classify_themselves() {
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap();
+    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (v1, v2, v9) = (
+        Version::new(1, 0, 0),
+        Version::new(2, 0, 0),
+        Version::new(9, 0, 0),
+    );
+    manager.register_model(version(&model, 1)).await.unwrap();
+    manager.register_model(version(&model, 2)).await.unwrap();
+    manager.activate_model(&model, &v1).await.unwrap();
+    fn class<T>(r: Result<T, LifecycleError>) -> ErrorClass {
+        r.map(|_| ()).unwrap_err().class()
+    }
+    assert_eq!(
+        class(manager.get_model(&model, &v9).await),
+        ErrorClass::NotFound
+    );
+    assert_eq!(
+        class(manager.promote_canary(&model).await),
+        ErrorClass::NotFound
+    );
+    assert_eq!(
+        class(manager.register_model(version(&model, 1)).await),
+        ErrorClass::Conflict
+    );
+    assert_eq!(
+        class(manager.retire_model(&model, &v1).await),
+        ErrorClass::Conflict
+    );
+    assert_eq!(
+        class(manager.activate_model(&model, &v2).await),
+        ErrorClass::Rejected
+    );
+    assert_eq!(
+        class(manager.force_activate_model(&model, &v2, "").await),
+        ErrorClass::InvalidInput
+    );
+    let bad = InferenceResult::success(f64::NAN);
+    assert_eq!(
+        class(manager.record_inference("gpt-4-turbo", &v1, &bad)),
+        ErrorClass::InvalidInput
+    );
+    manager.dispose().await.unwrap();
+    assert_eq!(
+        class(manager.get_model(&model, &v1).await),
+        ErrorClass::Unavailable
+    );
+}
