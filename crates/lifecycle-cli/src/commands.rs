@@ -121,8 +121,10 @@ pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager>
         .actor(Actor::new(&cli.actor)?)
         .evaluation_config(config.evaluation)
         .policy_config(config.policy)
-        // Short-lived commands check health themselves (`evaluate`, `watch`).
-        .alert_check_interval(None);
+        // Short-lived commands check health themselves (`evaluate`, `watch`),
+        // and a sled store has no other writer to follow.
+        .alert_check_interval(None)
+        .change_poll_interval(None);
     let builder = if cli.memory {
         builder.memory()
     } else {

@@ -157,6 +157,22 @@ impl ModelRegistry {
         Ok(())
     }
 
+    /// Brings a model another writer changed up to `revision` in the
+    /// router: reads it and installs it, unless the router already holds
+    /// that revision or a newer one. The state read, when it was read.
+    pub async fn refresh(
+        &self,
+        model_id: &ModelId,
+        revision: u64,
+    ) -> Result<Option<ModelState>, RegistryError> {
+        if self.shared.router.revision(model_id.as_str()) >= Some(revision) {
+            return Ok(None);
+        }
+        let state = self.shared.store.model(model_id).await?;
+        self.shared.router.update(model_id, &state);
+        Ok(Some(state))
+    }
+
     /// A handle on the same registry that records `actor` as the author of
     /// what it does.
     pub fn acting_as(&self, actor: Actor) -> Self {

@@ -99,6 +99,11 @@ impl Router {
         })
     }
 
+    /// The revision the router holds of a model, if it holds the model.
+    pub(crate) fn revision(&self, model_id: &str) -> Option<u64> {
+        Some(self.table.load().get(model_id)?.load().revision)
+    }
+
     /// The snapshot of a model, if it has one.
     pub(crate) fn snapshot(&self, model_id: &str) -> Option<Arc<ModelSnapshot>> {
         Some(self.table.load().get(model_id)?.load_full())

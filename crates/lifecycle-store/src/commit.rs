@@ -146,6 +146,17 @@ pub struct CommitReceipt {
     pub entries: Vec<AuditLogEntry>,
 }
 
+/// What [`crate::Store::changes_since`] found: the models changed, each at
+/// its revision as read, and the audit sequence read through (the `after`
+/// of the next call).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The last audit sequence covered.
+    pub through: u64,
+    /// Each model changed since, once, in id order, with its revision.
+    pub models: Vec<(ModelId, u64)>,
+}
+
 /// A model as read in one consistent view: its revision and versions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

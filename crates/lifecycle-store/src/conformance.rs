@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod changes;
 mod concurrency;
 mod fixtures;
 mod import;
@@ -58,6 +59,8 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         audit::query_by_kind_and_actor,
         audit::time_spans_bound_the_sequences_of_a_time_range,
         audit::pruning_removes_old_entries_and_keeps_the_chain_verifiable,
+        changes::the_change_feed_names_each_changed_model_at_its_revision,
+        changes::the_change_feed_resyncs_everything_past_a_prune,
         metrics::snapshots_round_trip_and_replace,
         metrics::snapshots_need_a_registered_version,
         metrics::batches_land_whole_and_once,

@@ -38,7 +38,8 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commit::{
-    seal_events, AuditCheckpoint, Commit, CommitReceipt, MetricsSnapshot, ModelState, RevisionGuard,
+    seal_events, AuditCheckpoint, Changes, Commit, CommitReceipt, MetricsSnapshot, ModelState,
+    RevisionGuard,
 };
 pub use error::StoreError;
 pub use image::StoreImage;

@@ -7,8 +7,8 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 
 use crate::{
-    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, StoreError,
-    StoreImage,
+    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, MetricsSnapshot, ModelState,
+    StoreError, StoreImage,
 };
 
 /// Durable state of the lifecycle system: version records, the audit log and
@@ -54,6 +54,55 @@ pub trait Store: Send + Sync {
 
     /// Every model with at least one version, in id order.
     async fn models(&self) -> Result<Vec<ModelId>, StoreError>;
+
+    /// What changed after audit sequence `after`: the models the commits
+    /// since touched, each with its revision as of this read, and the
+    /// sequence read through. Every commit that changes a model writes an
+    /// audit entry naming it in the same atomic write, and the audit
+    /// sequence is one gapless, store-wide order of commits, so a reader
+    /// that refreshes each named model misses nothing; a model may be named
+    /// with a revision newer than the entries read (a later commit landed),
+    /// never older. When the entries after `after` were pruned, every model
+    /// is named (a full resync).
+    async fn changes_since(&self, after: u64) -> Result<Changes, StoreError> {
+        let Some(head) = self.audit_head().await? else {
+            return Ok(Changes {
+                through: after,
+                models: Vec::new(),
+            });
+        };
+        if head.sequence <= after {
+            return Ok(Changes {
+                through: after,
+                models: Vec::new(),
+            });
+        }
+        let pruned_past = self
+            .audit_checkpoint()
+            .await?
+            .is_some_and(|c| c.head.sequence > after);
+        let mut touched: Vec<ModelId> = if pruned_past {
+            self.models().await?
+        } else {
+            let query = AuditQuery::all().sequences(after + 1..=head.sequence);
+            self.audit(&query)
+                .await?
+                .into_iter()
+                .filter_map(|entry| entry.event.model_id)
+                .collect()
+        };
+        touched.sort_unstable();
+        touched.dedup();
+        let mut models = Vec::with_capacity(touched.len());
+        for model_id in touched {
+            let revision = self.model(&model_id).await?.revision;
+            models.push((model_id, revision));
+        }
+        Ok(Changes {
+            through: head.sequence,
+            models,
+        })
+    }
 
     /// Every model with its state, in id order, each as [`Self::model`]
     /// reads it: what a process loads at start. Adapters read them in one

@@ -36,6 +36,7 @@ pub struct Builder {
     policy: PolicyConfig,
     actor: Option<Actor>,
     alert_check: Option<Duration>,
+    change_poll: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -47,6 +48,7 @@ impl Default for Builder {
             policy: PolicyConfig::default(),
             actor: None,
             alert_check: Some(Duration::from_secs(1)),
+            change_poll: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -110,6 +112,17 @@ impl Builder {
         }
     }
 
+    /// How often to read the store's change feed, so that what other
+    /// managers on the same store commit (registrations, promotions,
+    /// retirements) is routed and recorded here too (default every second;
+    /// `None`: never, for a manager alone on its store).
+    pub fn change_poll_interval(self, every: Option<Duration>) -> Self {
+        Self {
+            change_poll: every,
+            ..self
+        }
+    }
+
     /// Opens the store and wires the services. On a tokio runtime it also
     /// starts the background tasks: metrics checkpointer and publisher,
     /// alert checker and auditor, and automatic rollback when the policy
@@ -131,6 +144,7 @@ impl Builder {
             policy: self.policy,
             actor,
             alert_check: self.alert_check,
+            change_poll: self.change_poll,
         })
         .await
     }

@@ -63,6 +63,42 @@ pub(crate) struct Setup {
     pub policy: PolicyConfig,
     pub actor: Actor,
     pub alert_check: Option<std::time::Duration>,
+    pub change_poll: Option<std::time::Duration>,
+}
+
+/// Follows the store's change feed from audit sequence `seen` every `every`:
+/// each model another manager changed is installed in the router and the
+/// evaluator (never an older revision than the one installed).
+fn spawn_change_follower(
+    store: Arc<dyn Store>,
+    registry: ModelRegistry,
+    evaluator: Evaluator,
+    mut seen: u64,
+    every: std::time::Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            let changes = match store.changes_since(seen).await {
+                Ok(changes) => changes,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the change feed; trying again");
+                    continue;
+                }
+            };
+            for (model_id, revision) in &changes.models {
+                match registry.refresh(model_id, *revision).await {
+                    Ok(Some(state)) => evaluator.track_all(&state.versions),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(model = %model_id, error = %e,
+                        "cannot read a changed model; trying again"),
+                }
+            }
+            seen = changes.through;
+        }
+    })
 }
 
 /// Evaluates every version `every` so long, raising alerts on changes of health.
@@ -234,9 +270,13 @@ impl ModelLifecycleManager {
             policy,
             actor,
             alert_check,
+            change_poll,
         } = setup;
         let handle = Arc::new(Releasable::new(store));
         let store: Arc<dyn Store> = handle.clone();
+        // The feed is followed from before the models are read: a commit
+        // landing in between is read again, never missed.
+        let seen = store.audit_head().await?.map_or(0, |head| head.sequence);
         // Every model read once, for the router and the evaluator both.
         let states = store.all_models().await?;
         let registry = ModelRegistry::with_states(
@@ -284,6 +324,15 @@ impl ModelLifecycleManager {
             auditor = Some((stop, task));
             if let Some(every) = alert_check {
                 tasks.push(spawn_alert_checker(evaluator.clone(), every));
+            }
+            if let Some(every) = change_poll {
+                tasks.push(spawn_change_follower(
+                    store.clone(),
+                    registry.clone(),
+                    evaluator.clone(),
+                    seen,
+                    every,
+                ));
             }
         }
         Ok(Self {

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store,
-    StoreError, StoreImage,
+    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, MetricsSnapshot, ModelState,
+    Store, StoreError, StoreImage,
 };
 
 /// A store that forwards every call to the one it holds until released,
@@ -74,6 +74,10 @@ impl Store for Releasable {
 
     async fn all_models(&self) -> Result<Vec<(ModelId, ModelState)>, StoreError> {
         self.get()?.all_models().await
+    }
+
+    async fn changes_since(&self, after: u64) -> Result<Changes, StoreError> {
+        self.get()?.changes_since(after).await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
