@@ -87,7 +87,7 @@ const COMMIT_1: &str = "durable_commit/1_task";
 const FDATASYNC: &str = "durable_commit/fdatasync_4k (the disk's own rate)";
 
 /// What every read command on a large catalogue pays before it starts.
-const STARTUP: &str = "every command opens the store and loads every model record (router, evaluator tracking) and every metrics checkpoint before it runs; read-through caches (loading a model when first asked for) come with the change feed of issue 15";
+const STARTUP: &str = "every command opens the store and decodes every model record (now in one pass, `Store::all_models`, for the router and the evaluator both) and every metrics checkpoint before it runs; loading a model only when a command first asks for it (read-through) is not built yet";
 
 const TARGETS: &[Target] = &[
     Target {
