@@ -34,12 +34,13 @@ fn version(major: u64, now: chrono::DateTime<chrono::Utc>) -> ModelVersion {
     .with_serving(ServingSpec::new(format!("gpt-4o-v{major}")))
 }
 
-/// Waits until `holds` is true, for at most twenty times the bound.
+/// Waits until `holds` is true: within a few polls normally; at most a
+/// hundred times the bound, so a loaded CI machine does not fail it.
 async fn within_bound(what: &str, holds: impl Fn() -> bool) {
     let started = Instant::now();
     while !holds() {
         assert!(
-            started.elapsed() < BOUND * 20,
+            started.elapsed() < BOUND * 100,
             "{what}: not seen after {:?}",
             started.elapsed()
         );
