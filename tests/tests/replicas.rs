@@ -119,3 +119,52 @@ async fn a_change_on_one_replica_is_routed_and_recorded_by_every_other() {
         m.dispose().await.unwrap();
     }
 }
+
+/// A batch for a version another manager registered since this one last
+/// read the change feed reads it from the store once, instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_for_a_version_registered_elsewhere_reads_it_through() {
+    let store = Arc::new(MemoryStore::new());
+    let a = replica(&store).await;
+    // B never polls: only the read-through can tell it.
+    let b = ModelLifecycleManager::builder()
+        .store(store.clone())
+        .alert_check_interval(None)
+        .change_poll_interval(None)
+        .build()
+        .await
+        .unwrap();
+    a.register_model(version(1, a.now())).await.unwrap();
+    let model = ModelId::new("support-bot").unwrap();
+    let v1 = Version::new(1, 0, 0);
+    let ok = InferenceResult::success(300.0);
+    assert!(
+        matches!(
+            b.record_inference("support-bot", &v1, &ok),
+            Err(LifecycleError::Evaluator(
+                EvaluatorError::UnknownVersion { .. }
+            ))
+        ),
+        "a single record does not read through (it never waits for storage)"
+    );
+    let batch = vec![(model.clone(), v1.clone(), ok); 10];
+    b.record_batch(&batch, "from-b").await.unwrap();
+    assert_eq!(
+        b.get_model(&model, &v1)
+            .await
+            .unwrap()
+            .metrics
+            .unwrap()
+            .sample_count,
+        10
+    );
+    // And now it is known: single records count too.
+    b.record_inference("support-bot", &v1, &ok).unwrap();
+    let unknown = vec![(model.clone(), Version::new(9, 0, 0), ok)];
+    assert!(
+        b.record_batch(&unknown, "nine").await.is_err(),
+        "an unknown version still fails"
+    );
+    a.dispose().await.unwrap();
+    b.dispose().await.unwrap();
+}

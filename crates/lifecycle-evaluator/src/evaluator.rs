@@ -426,6 +426,11 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Whether it tracks the version (registered and known to this process).
+    pub fn tracks(&self, model_id: &str, version: &Version) -> bool {
+        self.find(model_id, version).is_ok()
+    }
+
     /// The version's lifetime metrics.
     pub fn lifetime_metrics(
         &self,

@@ -157,6 +157,15 @@ impl ModelRegistry {
         Ok(())
     }
 
+    /// Reads a model from the store and installs it in the router (unless
+    /// it holds a newer revision): a read-through for a model this process
+    /// has not seen yet.
+    pub async fn reload_model(&self, model_id: &ModelId) -> Result<ModelState, RegistryError> {
+        let state = self.shared.store.model(model_id).await?;
+        self.shared.router.update(model_id, &state);
+        Ok(state)
+    }
+
     /// Brings a model another writer changed up to `revision` in the
     /// router: reads it and installs it, unless the router already holds
     /// that revision or a newer one. The state read, when it was read.

@@ -707,13 +707,28 @@ impl ModelLifecycleManager {
     /// a batch whose id was recorded before is refused
     /// ([`StoreError::BatchRecorded`]) recording nothing again — so a batch
     /// re-run after a crash never counts twice. No model changes: its
-    /// revision stays. Returns what was saved per version.
+    /// revision stays. A version this manager has not seen (registered by
+    /// another manager since it last read the change feed) is read from the
+    /// store first. Returns what was saved per version.
     pub async fn record_batch(
         &self,
         results: &[(ModelId, Version, InferenceResult)],
         batch_id: &str,
     ) -> Result<Vec<Published>, LifecycleError> {
         let inner = self.live()?;
+        // Read-through: a version registered by another manager since the
+        // last poll of the change feed is read from the store once.
+        let mut unknown: Vec<&ModelId> = results
+            .iter()
+            .filter(|(m, v, _)| !inner.evaluator.tracks(m.as_str(), v))
+            .map(|(m, _, _)| m)
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        for model_id in unknown {
+            let state = inner.registry.reload_model(model_id).await?;
+            inner.evaluator.track_all(&state.versions);
+        }
         let saved = inner
             .evaluator
             .record_batch(&*inner.store, results, batch_id)
