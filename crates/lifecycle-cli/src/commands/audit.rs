@@ -520,8 +520,11 @@ pub async fn restore(m: &ModelLifecycleManager, path: &Path, out: &Output) -> Ou
     let summary: BackupSummary = m.restore_backup(BufReader::new(file)).await?;
     out.emit(&summary, |out| {
         out.print(&format!(
-            "Restored {} models, {} versions, {} metrics checkpoints and {} audit entries.",
-            summary.models, summary.versions, summary.metrics, summary.audit_entries
+            "Restored {}, {}, {} and {}.",
+            count(summary.models, "model", "models"),
+            count(summary.versions, "version", "versions"),
+            count(summary.metrics, "metrics checkpoint", "metrics checkpoints"),
+            count(summary.audit_entries, "audit entry", "audit entries")
         ));
     })
 }
