@@ -177,9 +177,7 @@ impl ModelRegistry {
         if self.shared.router.revision(model_id.as_str()) >= Some(revision) {
             return Ok(None);
         }
-        let state = self.shared.store.model(model_id).await?;
-        self.shared.router.update(model_id, &state);
-        Ok(Some(state))
+        Ok(Some(self.reload_model(model_id).await?))
     }
 
     /// A handle on the same registry that records `actor` as the author of

@@ -489,19 +489,29 @@ impl SledStore {
     }
 
     fn read_model(&self, model_id: &ModelId) -> Result<ModelState, StoreError> {
-        let cache = self.models.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(state) = cache.get(model_id) {
-            return Ok(state.clone());
+        if let Some(state) = self.cached_model(model_id) {
+            return Ok(state);
         }
-        drop(cache);
         let bytes = self
             .tree(TreeId::Models)
             .get(model_id.as_str().as_bytes())
             .map_err(|e| self.error(e))?;
-        let Some(bytes) = bytes else {
-            return Ok(ModelState::default());
-        };
-        let state: ModelState = self.decode("models", &bytes)?;
+        match bytes {
+            Some(bytes) => self.decode_model(model_id, &bytes),
+            None => Ok(ModelState::default()),
+        }
+    }
+
+    /// The model's decoded state, if the cache holds it.
+    fn cached_model(&self, model_id: &ModelId) -> Option<ModelState> {
+        let cache = self.models.read().unwrap_or_else(PoisonError::into_inner);
+        cache.get(model_id).cloned()
+    }
+
+    /// Decodes a model's stored record and keeps it in the cache (a state a
+    /// commit put there meanwhile wins: it is at least as new).
+    fn decode_model(&self, model_id: &ModelId, bytes: &[u8]) -> Result<ModelState, StoreError> {
+        let state: ModelState = self.decode("models", bytes)?;
         self.models
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -642,23 +652,9 @@ impl Store for SledStore {
             let (key, bytes) = entry.map_err(|e| self.error(e))?;
             let model_id = ModelId::new(String::from_utf8_lossy(&key).into_owned())
                 .map_err(|_| self.damaged("a model key"))?;
-            let cached = self
-                .models
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&model_id)
-                .cloned();
-            let state = match cached {
+            let state = match self.cached_model(&model_id) {
                 Some(state) => state,
-                None => {
-                    let state: ModelState = self.decode("models", &bytes)?;
-                    self.models
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .entry(model_id.clone())
-                        .or_insert_with(|| state.clone());
-                    state
-                }
+                None => self.decode_model(&model_id, &bytes)?,
             };
             all.push((model_id, state));
         }

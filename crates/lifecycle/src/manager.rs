@@ -213,15 +213,6 @@ fn judgement(report: &ComparisonReport) -> Judgement {
     }
 }
 
-/// Which move a deployment makes.
-#[derive(Clone, Copy)]
-enum Move<'a> {
-    /// This version becomes active.
-    Activate(&'a Version),
-    /// The model's canary becomes active.
-    PromoteCanary,
-}
-
 /// What an activation or a promotion did: the version, now active, and
 /// the policy's decision on it (audited). Only a forced deployment can
 /// carry a refusal; its override is recorded with the activation.
@@ -473,12 +464,12 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<Deployed, LifecycleError> {
-        self.deploy(model_id, Move::Activate(version), None).await
+        self.deploy(model_id, Target::Version(version), None).await
     }
 
     /// Promotes the model's canary after the policy approves it, like `activate_model`.
     pub async fn promote_canary(&self, model_id: &ModelId) -> Result<Deployed, LifecycleError> {
-        self.deploy(model_id, Move::PromoteCanary, None).await
+        self.deploy(model_id, Target::Canary, None).await
     }
 
     /// Activates a version even if the policy refuses it: the emergency
@@ -493,7 +484,7 @@ impl ModelLifecycleManager {
         version: &Version,
         reason: &str,
     ) -> Result<Deployed, LifecycleError> {
-        self.deploy(model_id, Move::Activate(version), Some(reason))
+        self.deploy(model_id, Target::Version(version), Some(reason))
             .await
     }
 
@@ -504,8 +495,7 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         reason: &str,
     ) -> Result<Deployed, LifecycleError> {
-        self.deploy(model_id, Move::PromoteCanary, Some(reason))
-            .await
+        self.deploy(model_id, Target::Canary, Some(reason)).await
     }
 
     /// Asks the policy, then makes the move, in one commit at one revision:
@@ -516,17 +506,13 @@ impl ModelLifecycleManager {
     async fn deploy(
         &self,
         model_id: &ModelId,
-        to: Move<'_>,
+        target: Target<'_>,
         forced: Option<&str>,
     ) -> Result<Deployed, LifecycleError> {
         let inner = self.live()?;
         if let Some(reason) = forced {
             check_reason(reason)?;
         }
-        let target = match to {
-            Move::Activate(version) => Target::Version(version),
-            Move::PromoteCanary => Target::Canary,
-        };
         let actor = inner.registry.actor().clone();
         // Asked again on each attempt: the registry retries on a concurrent change.
         let gate = |state: &lifecycle_store::ModelState, record: &ModelVersion, now| {

@@ -35,6 +35,18 @@ fn record_n(
     }
 }
 
+/// A manager on a memory store that checks alerts only when asked, and
+/// the model the tests register versions of.
+async fn gpt_on_memory() -> (ModelLifecycleManager, ModelId) {
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap();
+    (manager, ModelId::new("gpt-4-turbo").unwrap())
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("lifecycle-manager-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -88,13 +100,7 @@ async fn a_rejected_activation_is_a_typed_error_and_is_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_canary_is_refused_promotion_and_an_override_is_audited() {
-    let manager = ModelLifecycleManager::builder()
-        .memory()
-        .alert_check_interval(None)
-        .build()
-        .await
-        .unwrap();
-    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (manager, model) = gpt_on_memory().await;
     let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
     manager.register_model(version(&model, 1)).await.unwrap();
     manager.register_model(version(&model, 2)).await.unwrap();
@@ -696,13 +702,7 @@ async fn recording_results_never_changes_a_model() {
 /// CLI's exit code and the server's status come from this one place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_classify_themselves() {
-    let manager = ModelLifecycleManager::builder()
-        .memory()
-        .alert_check_interval(None)
-        .build()
-        .await
-        .unwrap();
-    let model = ModelId::new("gpt-4-turbo").unwrap();
+    let (manager, model) = gpt_on_memory().await;
     let (v1, v2, v9) = (
         Version::new(1, 0, 0),
         Version::new(2, 0, 0),
