@@ -86,43 +86,46 @@ const RECORD_1: &str = "record_inference/1 thread";
 const COMMIT_1: &str = "durable_commit/1_task";
 const FDATASYNC: &str = "durable_commit/fdatasync_4k (the disk's own rate)";
 
-/// What every read command on a large catalogue pays before it starts.
-const STARTUP: &str = "every command opens the store and decodes every model record (now in one pass, `Store::all_models`, for the router and the evaluator both) and every metrics checkpoint before it runs; loading a model only when a command first asks for it (read-through) is not built yet";
+/// What a command about every model pays on a large catalogue.
+const WHOLE_CATALOGUE: &str = "the command is about every version, so it reads and decodes every model record (JSON, a few µs each), restores every metrics checkpoint, and sled pages the whole models tree in from disk after a cold open";
+
+/// What a command about one model (or none) pays on a large catalogue.
+const OPEN: &str = "commands read only the model they name (`Loading::OnFirstUse`); what is left grows with the store's size on disk: sled's open (its recovery reads every segment) and its first page-ins";
 
 const TARGETS: &[Target] = &[
     Target {
         id: "catalogue/list (5000 models)",
-        limit: STARTUP,
+        limit: WHOLE_CATALOGUE,
         text: "≤ 50 ms and within 3x of 1 model",
         met: |ns, get| Some(ns <= 5e7 && ns <= 3.0 * get("catalogue/list (1 models)")?),
     },
     Target {
         id: "catalogue/show (5000 models)",
-        limit: STARTUP,
+        limit: OPEN,
         text: "≤ 50 ms and within 3x of 1 model",
         met: |ns, get| Some(ns <= 5e7 && ns <= 3.0 * get("catalogue/show (1 models)")?),
     },
     Target {
         id: "catalogue/route (5000 models)",
-        limit: STARTUP,
+        limit: OPEN,
         text: "≤ 50 ms and within 3x of 1 model",
         met: |ns, get| Some(ns <= 5e7 && ns <= 3.0 * get("catalogue/route (1 models)")?),
     },
     Target {
         id: "catalogue/status (5000 models)",
-        limit: STARTUP,
+        limit: WHOLE_CATALOGUE,
         text: "≤ 50 ms and within 3x of 1 model",
         met: |ns, get| Some(ns <= 5e7 && ns <= 3.0 * get("catalogue/status (1 models)")?),
     },
     Target {
         id: "catalogue/audit recent (5000 models)",
-        limit: STARTUP,
+        limit: OPEN,
         text: "≤ 50 ms and within 3x of 1 model",
         met: |ns, get| Some(ns <= 5e7 && ns <= 3.0 * get("catalogue/audit recent (1 models)")?),
     },
     Target {
         id: "catalogue/show (50000 models)",
-        limit: STARTUP,
+        limit: OPEN,
         text: "≤ 300 ms",
         met: |ns, _| Some(ns <= 3e8),
     },

@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::CommandFactory;
-use lifecycle::{Actor, EvaluationConfig, ModelId, ModelLifecycleManager, PolicyConfig, Version};
+use lifecycle::{
+    Actor, EvaluationConfig, Loading, ModelId, ModelLifecycleManager, PolicyConfig, Version,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::args::{AuditCommand, Cli, Command};
@@ -70,14 +72,14 @@ async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome
             version,
             reason,
         } => models::rollback(m, model, version, reason, out).await,
-        Route { model, key } => models::route(m, model, key, out),
+        Route { model, key } => models::route(m, model, key, out).await,
         Record(args) => monitor::record(m, args, out).await,
-        Evaluate { model, version } => monitor::evaluate(m, model, version, out),
+        Evaluate { model, version } => monitor::evaluate(m, model, version, out).await,
         Compare {
             model,
             baseline,
             candidate,
-        } => monitor::compare(m, model, baseline, candidate, out),
+        } => monitor::compare(m, model, baseline, candidate, out).await,
         Watch {
             interval_secs,
             stdin,
@@ -114,6 +116,16 @@ fn config(cli: &Cli) -> Outcome<Config> {
     crate::input::parse_object(&text, &source, None, "a configuration")
 }
 
+/// A command reads only the models it names (`show` on a catalogue of
+/// 50,000 models reads one); `watch` checks every model's health, so it
+/// holds them all from the start.
+fn loading(command: &Command) -> Loading {
+    match command {
+        Command::Watch { .. } => Loading::AtStart,
+        _ => Loading::OnFirstUse,
+    }
+}
+
 /// Opens the manager on the store the command line names.
 pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager> {
     let config = config(cli)?;
@@ -124,7 +136,8 @@ pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager>
         // Short-lived commands check health themselves (`evaluate`, `watch`),
         // and a sled store has no other writer to follow.
         .alert_check_interval(None)
-        .change_poll_interval(None);
+        .change_poll_interval(None)
+        .loading(loading(&cli.command));
     let builder = if cli.memory {
         builder.memory()
     } else {

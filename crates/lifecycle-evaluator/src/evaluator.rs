@@ -79,6 +79,9 @@ struct Bookkeeping {
     saved_samples: AtomicU64,
     /// Its health changed since its last checkpoint.
     health_changed: AtomicBool,
+    /// Its last checkpoint was read back (or found absent): until then no
+    /// checkpoint of it is saved, which would replace one never merged.
+    restored: AtomicBool,
 }
 
 /// What a checkpoint holds: the whole window (shards merged) and the health.
@@ -254,6 +257,45 @@ fn event_time(result: &InferenceResult, now_ms: i64) -> Result<i64, EvaluatorErr
     Ok(at_ms)
 }
 
+/// Merges a version's last checkpoint into it, once; the caller holds the
+/// checkpointing lock, so a save and a restore never interleave.
+async fn restore_one(
+    store: &dyn Store,
+    model_id: &ModelId,
+    tracked: &Tracked,
+    restored: &mut Restored,
+) -> Result<(), EvaluatorError> {
+    if tracked.books.restored.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // What the store holds: results recorded before the restore are not in it.
+    let mut in_store = 0;
+    if let Some(saved) = store.metrics(model_id, &tracked.version).await? {
+        match serde_json::from_slice::<Saved>(&saved.state) {
+            Ok(saved) => {
+                in_store = saved.window.recorded();
+                lock(&tracked.shards[0].0).merge(&saved.window);
+                *lock(&tracked.books.health) = saved.health;
+                restored.versions += 1;
+            }
+            Err(e) => {
+                tracked.books.health_changed.store(true, Ordering::Release);
+                restored.unreadable.push(EvaluatorError::Checkpoint {
+                    model_id: model_id.clone(),
+                    version: tracked.version.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    tracked
+        .books
+        .saved_samples
+        .store(in_store, Ordering::Release);
+    tracked.books.restored.store(true, Ordering::Release);
+    Ok(())
+}
+
 /// Whether a result's own time `at_ms` is beyond the allowed skew ahead of
 /// `now_ms`: the one rule for everything that checks results ahead of
 /// recording them.
@@ -337,7 +379,7 @@ impl Evaluator {
     /// are replaced on their own (the map of models is copied only to add
     /// models, once per call), so a change costs the same with 50,000
     /// models tracked as with one.
-    pub fn track_all(&self, versions: &[ModelVersion]) {
+    pub fn track_all<'a>(&self, versions: impl IntoIterator<Item = &'a ModelVersion>) {
         let mut by_model: FxHashMap<&ModelId, Vec<&ModelVersion>> = FxHashMap::default();
         for version in versions {
             by_model.entry(&version.model_id).or_default().push(version);
@@ -583,6 +625,7 @@ impl Evaluator {
                 if !(due || flush && unsaved()) {
                     continue;
                 }
+                self.restore_before_saving(store, model_id, tracked).await?;
                 let Some(window) = tracked.whole() else {
                     continue;
                 };
@@ -645,6 +688,7 @@ impl Evaluator {
         let mut saves = Vec::new();
         let mut published = Vec::new();
         for (model_id, tracked, delta) in &deltas {
+            self.restore_before_saving(store, model_id, tracked).await?;
             let mut whole = tracked.whole().unwrap_or_else(|| Window::new(window_secs));
             whole.merge(delta);
             let (snapshot, saved) = tracked.snapshot(model_id, whole, now)?;
@@ -666,8 +710,11 @@ impl Evaluator {
     }
 
     /// Restores the statistics of tracked versions — lifetime and rolling
-    /// window — from their last checkpoints in `store`; call once, after
-    /// tracking, before recording.
+    /// window — from their last checkpoints in `store`. Each version is
+    /// restored once: calling it again restores only versions tracked since.
+    /// Results recorded before a version is restored are kept (the
+    /// checkpoint is merged in), and no checkpoint of a version is saved
+    /// before its own was read back.
     ///
     /// A checkpoint that cannot be read (damaged, or from an incompatible
     /// build) does not stop the others: its version starts over empty, is
@@ -675,35 +722,52 @@ impl Evaluator {
     /// and is listed in [`Restored::unreadable`] with the reason, for the
     /// caller to report.
     pub async fn restore(&self, store: &dyn Store) -> Result<Restored, EvaluatorError> {
+        let _one_at_a_time = self.shared.checkpointing.lock().await;
         let snapshot = self.shared.tracked.load_full();
         let mut restored = Restored::default();
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.load_full().iter() {
-                let Some(saved) = store.metrics(model_id, &tracked.version).await? else {
-                    continue;
-                };
-                let saved: Saved = match serde_json::from_slice(&saved.state) {
-                    Ok(saved) => saved,
-                    Err(e) => {
-                        tracked.books.health_changed.store(true, Ordering::Release);
-                        restored.unreadable.push(EvaluatorError::Checkpoint {
-                            model_id: model_id.clone(),
-                            version: tracked.version.clone(),
-                            reason: e.to_string(),
-                        });
-                        continue;
-                    }
-                };
-                lock(&tracked.shards[0].0).merge(&saved.window);
-                *lock(&tracked.books.health) = saved.health;
-                tracked
-                    .books
-                    .saved_samples
-                    .store(tracked.lifetime().samples(), Ordering::Release);
-                restored.versions += 1;
+                restore_one(store, model_id, tracked, &mut restored).await?;
             }
         }
         Ok(restored)
+    }
+
+    /// [`Evaluator::restore`] for one model's versions only: what a process
+    /// that loads models when first asked for them calls.
+    pub async fn restore_model(
+        &self,
+        store: &dyn Store,
+        model_id: &ModelId,
+    ) -> Result<Restored, EvaluatorError> {
+        let _one_at_a_time = self.shared.checkpointing.lock().await;
+        let snapshot = self.shared.tracked.load_full();
+        let mut restored = Restored::default();
+        if let Some(versions) = snapshot.get(model_id) {
+            for tracked in versions.load_full().iter() {
+                restore_one(store, model_id, tracked, &mut restored).await?;
+            }
+        }
+        Ok(restored)
+    }
+
+    /// Restores a version not restored yet before its checkpoint is saved
+    /// (the caller holds the checkpointing lock): one saved by another
+    /// process is merged, never replaced. One that cannot be read is
+    /// replaced, and the reason kept for [`Evaluator::checkpoint_error`].
+    async fn restore_before_saving(
+        &self,
+        store: &dyn Store,
+        model_id: &ModelId,
+        tracked: &Tracked,
+    ) -> Result<(), EvaluatorError> {
+        let mut restored = Restored::default();
+        restore_one(store, model_id, tracked, &mut restored).await?;
+        if let Some(problem) = restored.unreadable.pop() {
+            *lock(&self.shared.checkpoint_error) =
+                Some(format!("{problem}; its statistics started over"));
+        }
+        Ok(())
     }
 
     /// Starts the background checkpointer on the current tokio runtime: it

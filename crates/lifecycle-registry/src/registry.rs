@@ -123,20 +123,21 @@ impl ModelRegistry {
         actor: Actor,
     ) -> Result<Self, RegistryError> {
         let states = store.all_models().await?;
-        Ok(Self::with_states(store, clock, policy, actor, &states))
+        let registry = Self::new(store, clock, policy, actor);
+        registry.install(&states);
+        Ok(registry)
     }
 
-    /// A registry over `store` whose router starts from `states` (every
-    /// model's, as [`Store::all_models`] read them): for a caller that read
-    /// them for more than the router.
-    pub fn with_states(
+    /// A registry over `store` whose router starts empty: the caller
+    /// installs the models it reads ([`Self::install`]), all at once or
+    /// each when first needed.
+    pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         policy: PolicyConfig,
         actor: Actor,
-        states: &[(ModelId, ModelState)],
     ) -> Self {
-        let registry = Self {
+        Self {
             shared: Arc::new(Shared {
                 store,
                 clock,
@@ -144,40 +145,26 @@ impl ModelRegistry {
                 router: Router::default(),
             }),
             actor,
-        };
-        registry.shared.router.update_all(states);
-        registry
-    }
-
-    /// Reloads every model's serving versions into the router, after the
-    /// store was changed behind the registry's back (a restored backup).
-    pub async fn reload(&self) -> Result<(), RegistryError> {
-        let states = self.shared.store.all_models().await?;
-        self.shared.router.update_all(&states);
-        Ok(())
-    }
-
-    /// Reads a model from the store and installs it in the router (unless
-    /// it holds a newer revision): a read-through for a model this process
-    /// has not seen yet.
-    pub async fn reload_model(&self, model_id: &ModelId) -> Result<ModelState, RegistryError> {
-        let state = self.shared.store.model(model_id).await?;
-        self.shared.router.update(model_id, &state);
-        Ok(state)
-    }
-
-    /// Brings a model another writer changed up to `revision` in the
-    /// router: reads it and installs it, unless the router already holds
-    /// that revision or a newer one. The state read, when it was read.
-    pub async fn refresh(
-        &self,
-        model_id: &ModelId,
-        revision: u64,
-    ) -> Result<Option<ModelState>, RegistryError> {
-        if self.shared.router.revision(model_id.as_str()) >= Some(revision) {
-            return Ok(None);
         }
-        Ok(Some(self.reload_model(model_id).await?))
+    }
+
+    /// Installs states the caller read (from [`Store::all_models`] or
+    /// [`Store::model`]) in the router; a model it holds at a newer
+    /// revision keeps it, so the router never goes backwards.
+    pub fn install(&self, states: &[(ModelId, ModelState)]) {
+        self.shared.router.update_all(states);
+    }
+
+    /// [`Self::install`] for one model, without copying the router's table
+    /// unless the model is new to it.
+    pub fn install_one(&self, model_id: &ModelId, state: &ModelState) {
+        self.shared.router.update(model_id, state);
+    }
+
+    /// The revision of a model the router holds, if it holds it (a model
+    /// with nothing to serve or resolve is not held).
+    pub fn routed_revision(&self, model_id: &str) -> Option<u64> {
+        self.shared.router.revision(model_id)
     }
 
     /// A handle on the same registry that records `actor` as the author of

@@ -14,6 +14,7 @@ use std::sync::Arc;
 pub(crate) struct AutoRollback {
     pub registry: ModelRegistry,
     pub evaluator: Evaluator,
+    pub loader: Arc<crate::loader::Loader>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub evaluation: lifecycle_domain::EvaluationConfig,
@@ -74,7 +75,7 @@ impl AutoRollback {
             },
             _ => return Ok(()),
         }
-        crate::manager::retrack(&registry, &self.evaluator, &alert.model_id).await
+        self.loader.retrack(&alert.model_id).await
     }
 
     /// The most recently active other version that is not retired and whose

@@ -8,7 +8,7 @@ use lifecycle_domain::{Actor, EvaluationConfig, PolicyConfig};
 use lifecycle_store::{Clock, MemoryStore, Store, SystemClock};
 use lifecycle_store_sled::SledStore;
 
-use crate::{LifecycleError, ModelLifecycleManager};
+use crate::{LifecycleError, Loading, ModelLifecycleManager};
 
 /// Where the manager keeps its state.
 enum Backend {
@@ -37,6 +37,7 @@ pub struct Builder {
     actor: Option<Actor>,
     alert_check: Option<Duration>,
     change_poll: Option<Duration>,
+    loading: Loading,
 }
 
 impl Default for Builder {
@@ -49,6 +50,7 @@ impl Default for Builder {
             actor: None,
             alert_check: Some(Duration::from_secs(1)),
             change_poll: Some(Duration::from_secs(1)),
+            loading: Loading::AtStart,
         }
     }
 }
@@ -123,6 +125,14 @@ impl Builder {
         }
     }
 
+    /// When to read the store's models into memory: all at start (the
+    /// default, for a manager that lives as long as its application), or
+    /// each when first used, for a short-lived process on a large
+    /// catalogue (see [`Loading`]).
+    pub fn loading(self, loading: Loading) -> Self {
+        Self { loading, ..self }
+    }
+
     /// Opens the store and wires the services. On a tokio runtime it also
     /// starts the background tasks: metrics checkpointer and publisher,
     /// alert checker and auditor, and automatic rollback when the policy
@@ -145,6 +155,7 @@ impl Builder {
             actor,
             alert_check: self.alert_check,
             change_poll: self.change_poll,
+            loading: self.loading,
         })
         .await
     }

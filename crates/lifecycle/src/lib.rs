@@ -33,6 +33,7 @@ mod backup;
 mod builder;
 mod error;
 pub mod litellm;
+mod loader;
 mod manager;
 mod releasable;
 mod status;
@@ -40,6 +41,7 @@ mod status;
 pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
 pub use error::{ErrorClass, LifecycleError};
+pub use loader::Loading;
 pub use manager::{Deployed, MaintenanceReport, ModelLifecycleManager};
 pub use status::SystemStatus;
 

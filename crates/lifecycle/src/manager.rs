@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::auto_rollback::AutoRollback;
 use crate::backup::{read_backup, write_backup};
+use crate::loader::{Loader, Loading};
 use crate::releasable::Releasable;
 use crate::{BackupSummary, Builder, LifecycleError, SystemStatus};
 
@@ -46,6 +47,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     registry: ModelRegistry,
     evaluator: Evaluator,
+    loader: Arc<Loader>,
     policy: LifecyclePolicy,
     audit: ModelAuditLog,
     disposed: AtomicBool,
@@ -64,6 +66,7 @@ pub(crate) struct Setup {
     pub actor: Actor,
     pub alert_check: Option<std::time::Duration>,
     pub change_poll: Option<std::time::Duration>,
+    pub loading: Loading,
 }
 
 /// Follows the store's change feed from audit sequence `seen` every `every`:
@@ -71,8 +74,7 @@ pub(crate) struct Setup {
 /// evaluator (never an older revision than the one installed).
 fn spawn_change_follower(
     store: Arc<dyn Store>,
-    registry: ModelRegistry,
-    evaluator: Evaluator,
+    loader: Arc<Loader>,
     mut seen: u64,
     every: std::time::Duration,
 ) -> JoinHandle<()> {
@@ -89,11 +91,9 @@ fn spawn_change_follower(
                 }
             };
             for (model_id, revision) in &changes.models {
-                match registry.refresh(model_id, *revision).await {
-                    Ok(Some(state)) => evaluator.track_all(&state.versions),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(model = %model_id, error = %e,
-                        "cannot read a changed model; trying again"),
+                if let Err(e) = loader.follow(model_id, *revision).await {
+                    tracing::warn!(model = %model_id, error = %e,
+                        "cannot read a changed model; trying again");
                 }
             }
             seen = changes.through;
@@ -114,44 +114,6 @@ fn spawn_alert_checker(evaluator: Evaluator, every: std::time::Duration) -> Join
             }
         }
     })
-}
-
-/// Tells the evaluator a model's versions as they now are (prices, retired).
-pub(crate) async fn retrack(
-    registry: &ModelRegistry,
-    evaluator: &Evaluator,
-    model_id: &ModelId,
-) -> Result<(), LifecycleError> {
-    evaluator.track_all(&registry.versions(model_id).await?);
-    Ok(())
-}
-
-/// Restores the evaluator from its checkpoints. One that cannot be read
-/// never bricks the store: its version's statistics start over, a fresh
-/// checkpoint replaces it at once, and an error entry in the audit log says
-/// which and why.
-async fn report_unreadable(
-    evaluator: &Evaluator,
-    store: &dyn Store,
-    clock: &Arc<dyn Clock>,
-) -> Result<(), LifecycleError> {
-    let restored = evaluator.restore(store).await?;
-    if restored.unreadable.is_empty() {
-        return Ok(());
-    }
-    evaluator.checkpoint(store, false).await?;
-    let actor = Actor::system("evaluator")?;
-    for problem in restored.unreadable {
-        tracing::error!(%problem, "metrics checkpoint unreadable; statistics start over");
-        let event = AuditEvent::new(
-            AuditEventKind::Error,
-            actor.clone(),
-            format!("{problem}; its statistics start over"),
-            clock.now(),
-        );
-        store.commit(Commit::audit_only().audit(event)).await?;
-    }
-    Ok(())
 }
 
 /// Saves every metrics checkpoint not saved yet.
@@ -262,26 +224,24 @@ impl ModelLifecycleManager {
             actor,
             alert_check,
             change_poll,
+            loading,
         } = setup;
         let handle = Arc::new(Releasable::new(store));
         let store: Arc<dyn Store> = handle.clone();
         // The feed is followed from before the models are read: a commit
         // landing in between is read again, never missed.
         let seen = store.audit_head().await?.map_or(0, |head| head.sequence);
-        // Every model read once, for the router and the evaluator both.
-        let states = store.all_models().await?;
-        let registry = ModelRegistry::with_states(
-            store.clone(),
-            clock.clone(),
-            policy.clone(),
-            actor,
-            &states,
-        );
+        let registry = ModelRegistry::new(store.clone(), clock.clone(), policy.clone(), actor);
         let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
-        let versions: Vec<ModelVersion> =
-            states.into_iter().flat_map(|(_, s)| s.versions).collect();
-        evaluator.track_all(&versions);
-        report_unreadable(&evaluator, &*store, &clock).await?;
+        let loader = Arc::new(Loader::new(
+            store.clone(),
+            registry.clone(),
+            evaluator.clone(),
+            clock.clone(),
+        ));
+        if loading == Loading::AtStart {
+            loader.everything().await?;
+        }
         let mut tasks = Vec::new();
         let mut auditor = None;
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -292,6 +252,7 @@ impl ModelLifecycleManager {
                 Arc::new(AutoRollback {
                     registry: registry.clone(),
                     evaluator: evaluator.clone(),
+                    loader: loader.clone(),
                     store: store.clone(),
                     clock: clock.clone(),
                     evaluation: evaluation.clone(),
@@ -319,8 +280,7 @@ impl ModelLifecycleManager {
             if let Some(every) = change_poll {
                 tasks.push(spawn_change_follower(
                     store.clone(),
-                    registry.clone(),
-                    evaluator.clone(),
+                    loader.clone(),
                     seen,
                     every,
                 ));
@@ -335,6 +295,7 @@ impl ModelLifecycleManager {
                 clock,
                 registry,
                 evaluator,
+                loader,
                 disposed: AtomicBool::new(false),
                 tasks: Mutex::new(tasks),
                 auditor: Mutex::new(auditor),
@@ -402,10 +363,11 @@ impl ModelLifecycleManager {
         &self,
         version: ModelVersion,
     ) -> Result<ModelVersion, LifecycleError> {
-        let stored = self.live()?.registry.register(version).await?;
+        let inner = self.loaded(&version.model_id).await?;
+        let stored = inner.registry.register(version).await?;
         tracing::info!(model = %stored.model_id, version = %stored.version, provider = %stored.provider,
             "model version registered");
-        self.inner.evaluator.track(&stored);
+        inner.evaluator.track(&stored);
         Ok(stored)
     }
 
@@ -509,7 +471,7 @@ impl ModelLifecycleManager {
         target: Target<'_>,
         forced: Option<&str>,
     ) -> Result<Deployed, LifecycleError> {
-        let inner = self.live()?;
+        let inner = self.loaded(model_id).await?;
         if let Some(reason) = forced {
             check_reason(reason)?;
         }
@@ -555,7 +517,8 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .live()?
+            .loaded(model_id)
+            .await?
             .registry
             .deploy_to_testing(model_id, version)
             .await;
@@ -568,7 +531,12 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
-        let changed = self.live()?.registry.deactivate(model_id, version).await;
+        let changed = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .deactivate(model_id, version)
+            .await;
         self.retracked(model_id, changed).await
     }
 
@@ -580,7 +548,8 @@ impl ModelLifecycleManager {
         reason: &str,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .live()?
+            .loaded(model_id)
+            .await?
             .registry
             .rollback(model_id, target, reason)
             .await;
@@ -596,7 +565,7 @@ impl ModelLifecycleManager {
         replacement_version: Option<&Version>,
         grace_period_days: Option<u32>,
     ) -> Result<ModelVersion, LifecycleError> {
-        let registry = &self.live()?.registry;
+        let registry = &self.loaded(model_id).await?.registry;
         let changed = registry
             .deprecate(
                 model_id,
@@ -615,7 +584,12 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
-        let changed = self.live()?.registry.retire(model_id, version).await;
+        let changed = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .retire(model_id, version)
+            .await;
         self.retracked(model_id, changed).await
     }
 
@@ -627,7 +601,8 @@ impl ModelLifecycleManager {
         weight: CanaryWeight,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .live()?
+            .loaded(model_id)
+            .await?
             .registry
             .start_canary(model_id, version, weight)
             .await;
@@ -641,7 +616,8 @@ impl ModelLifecycleManager {
         weight: CanaryWeight,
     ) -> Result<ModelVersion, LifecycleError> {
         Ok(self
-            .live()?
+            .loaded(model_id)
+            .await?
             .registry
             .set_canary_weight(model_id, weight)
             .await?)
@@ -649,8 +625,23 @@ impl ModelLifecycleManager {
 
     /// Stops the canary.
     pub async fn abort_canary(&self, model_id: &ModelId) -> Result<ModelVersion, LifecycleError> {
-        let changed = self.live()?.registry.abort_canary(model_id).await;
+        let changed = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .abort_canary(model_id)
+            .await;
         self.retracked(model_id, changed).await
+    }
+
+    /// Makes sure this process holds the model: its router snapshot, its
+    /// tracked versions and their statistics. Needed only with
+    /// [`Loading::OnFirstUse`], before the synchronous calls about a model
+    /// (`route`, `record_inference`, `resolve`, `evaluate_model`,
+    /// `compare_versions`), which cannot wait for storage; a no-op once the
+    /// model is loaded, and always with the default [`Loading::AtStart`].
+    pub async fn load_model(&self, model_id: &ModelId) -> Result<(), LifecycleError> {
+        self.loaded(model_id).await.map(drop)
     }
 
     /// The version serving `request_key` (sticky; canary for its share of keys).
@@ -712,8 +703,7 @@ impl ModelLifecycleManager {
         unknown.sort_unstable();
         unknown.dedup();
         for model_id in unknown {
-            let state = inner.registry.reload_model(model_id).await?;
-            inner.evaluator.track_all(&state.versions);
+            inner.loader.read_through(model_id).await?;
         }
         let saved = inner
             .evaluator
@@ -747,7 +737,12 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
     ) -> Result<Option<ModelVersion>, LifecycleError> {
-        let active = self.live()?.registry.active(model_id).await?;
+        let active = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .active(model_id)
+            .await?;
         Ok(active.map(|v| self.with_metrics(v)))
     }
 
@@ -757,7 +752,12 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
-        let record = self.live()?.registry.get(model_id, version).await?;
+        let record = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .get(model_id, version)
+            .await?;
         Ok(self.with_metrics(record))
     }
 
@@ -782,13 +782,29 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
     ) -> Result<Vec<ModelVersion>, LifecycleError> {
-        let versions = self.live()?.registry.versions(model_id).await?;
+        let versions = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .versions(model_id)
+            .await?;
+        Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
+    }
+
+    /// Every version of every model, by model then version, in one pass
+    /// over the store (every model is loaded for its metrics).
+    pub async fn get_all_model_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
+        let inner = self.live()?;
+        inner.loader.everything().await?;
+        let versions = self.all_versions().await?;
         Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
     }
 
     /// The active version of every model that has one.
     pub async fn get_active_models(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
-        let registry = &self.live()?.registry;
+        let inner = self.live()?;
+        inner.loader.everything().await?;
+        let registry = &inner.registry;
         let mut active = Vec::new();
         for model in registry.models().await? {
             active.extend(registry.active(&model).await?.map(|v| self.with_metrics(v)));
@@ -842,7 +858,7 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
         version: &Version,
     ) -> Result<DeploymentDecision, LifecycleError> {
-        let inner = self.live()?;
+        let inner = self.loaded(model_id).await?;
         let state = inner.store.model(model_id).await?;
         let now = inner.clock.now();
         let record = inner.registry.get(model_id, version).await?;
@@ -960,7 +976,12 @@ impl ModelLifecycleManager {
     /// head and whether the chain verifies, uptime.
     pub async fn get_system_status(&self) -> Result<SystemStatus, LifecycleError> {
         let inner = self.live()?;
-        let versions = self.all_versions().await?;
+        // Alerts firing live in every version's restored health.
+        inner.loader.everything().await?;
+        let states = inner.store.all_models().await?;
+        let models = states.len();
+        let versions: Vec<ModelVersion> =
+            states.into_iter().flat_map(|(_, s)| s.versions).collect();
         let mut versions_by_status = BTreeMap::new();
         let (mut active, mut canaries) = (Vec::new(), Vec::new());
         for v in &versions {
@@ -977,7 +998,7 @@ impl ModelLifecycleManager {
         Ok(SystemStatus {
             store_kind: inner.store.kind(),
             store_size_bytes: inner.store.size_on_disk(),
-            models: inner.registry.models().await?.len(),
+            models,
             versions_by_status,
             active,
             canaries,
@@ -1026,11 +1047,7 @@ impl ModelLifecycleManager {
         }
         let (image, summary) = read_backup(reader)?;
         inner.store.import(image).await?;
-        inner.registry.reload().await?;
-        for model_id in inner.registry.models().await? {
-            self.retrack(&model_id).await?;
-        }
-        report_unreadable(&inner.evaluator, &*inner.store, &inner.clock).await?;
+        inner.loader.reload().await?;
         tracing::info!(
             models = summary.models,
             versions = summary.versions,
@@ -1084,7 +1101,14 @@ impl ModelLifecycleManager {
     }
 
     async fn retrack(&self, model_id: &ModelId) -> Result<(), LifecycleError> {
-        retrack(&self.inner.registry, &self.inner.evaluator, model_id).await
+        self.inner.loader.retrack(model_id).await
+    }
+
+    /// The live manager with `model_id` loaded (see [`Loading`]).
+    async fn loaded(&self, model_id: &ModelId) -> Result<&Inner, LifecycleError> {
+        let inner = self.live()?;
+        inner.loader.model(model_id).await?;
+        Ok(inner)
     }
 
     async fn all_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {

@@ -89,14 +89,10 @@ fn from_flags(m: &ModelLifecycleManager, args: &RegisterArgs) -> Outcome<ModelVe
 }
 
 pub async fn list(m: &ModelLifecycleManager, args: &ListArgs, out: &Output) -> Outcome {
-    let models = match &args.model {
-        Some(model) => vec![model_id(model)?],
-        None => m.get_models().await?,
+    let mut versions = match &args.model {
+        Some(model) => m.get_model_versions(&model_id(model)?).await?,
+        None => m.get_all_model_versions().await?,
     };
-    let mut versions = Vec::new();
-    for model in &models {
-        versions.extend(m.get_model_versions(model).await?);
-    }
     versions.retain(|v| {
         args.status.is_none_or(|s| v.status() == status(s))
             && args.provider.as_ref().is_none_or(|p| &v.provider == p)
@@ -367,8 +363,9 @@ struct RouteAnswer<'a> {
     provider: &'a str,
 }
 
-pub fn route(m: &ModelLifecycleManager, model: &str, key: &str, out: &Output) -> Outcome {
+pub async fn route(m: &ModelLifecycleManager, model: &str, key: &str, out: &Output) -> Outcome {
     let model = model_id(model)?;
+    m.load_model(&model).await?;
     let routed = m.route(model.as_str(), key.as_bytes())?.ok_or_else(|| {
         Failure::error(format!(
             "{model} has no active version or canary to route to: activate one first"

@@ -213,6 +213,9 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
             }
         }
         None => {
+            for (model_id, _) in counts.keys() {
+                m.load_model(model_id).await?;
+            }
             for c in &checked {
                 m.record_inference(c.model_id.as_str(), &c.version, &c.result)?;
             }
@@ -284,8 +287,9 @@ fn from_flags(args: &RecordArgs) -> Outcome<InferenceResult> {
     Ok(result)
 }
 
-pub fn evaluate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
+pub async fn evaluate(m: &ModelLifecycleManager, model: &str, v: &str, out: &Output) -> Outcome {
     let model = model_id(model)?;
+    m.load_model(&model).await?;
     let report = m.evaluate_model(model.as_str(), &version(v)?)?;
     out.emit(&report, |out| print_evaluation(out, &report))?;
     match report.status {
@@ -336,7 +340,7 @@ pub fn print_evaluation(out: &Output, report: &EvaluationReport) {
     }
 }
 
-pub fn compare(
+pub async fn compare(
     m: &ModelLifecycleManager,
     model: &str,
     baseline: &str,
@@ -344,6 +348,7 @@ pub fn compare(
     out: &Output,
 ) -> Outcome {
     let model = model_id(model)?;
+    m.load_model(&model).await?;
     let report = m.compare_versions(model.as_str(), &version(baseline)?, &version(candidate)?)?;
     out.emit(&report, |out| print_comparison(out, &report))?;
     // A pipeline gates on the exit code: 3 unless the verdict passes.

@@ -86,6 +86,57 @@ async fn a_restarted_evaluator_restores_lifetime_metrics() {
     );
 }
 
+#[tokio::test]
+async fn a_checkpoint_is_merged_once_and_never_replaced_unread() {
+    let store = store().await;
+    let first = evaluator(100);
+    record(&first, 250);
+    first.checkpoint(&*store, true).await.unwrap();
+    drop(first);
+
+    // Another process tracks the version and records before restoring it.
+    let second = evaluator(100);
+    record(&second, 40);
+    let saved = second.checkpoint(&*store, true).await.unwrap();
+    assert_eq!(
+        saved[0].metrics.sample_count, 290,
+        "the checkpoint saved merges the one in the store instead of replacing it"
+    );
+    assert_eq!(second.restore(&*store).await.unwrap().versions, 0);
+    assert_eq!(
+        second
+            .restore_model(&*store, &ModelId::new("m").unwrap())
+            .await
+            .unwrap()
+            .versions,
+        0,
+        "a version is restored once"
+    );
+    assert_eq!(
+        second.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        290
+    );
+
+    // Restored explicitly after recording: merged, counted once, and the
+    // results recorded before it are still unsaved.
+    let third = evaluator(100);
+    record(&third, 10);
+    let model = ModelId::new("m").unwrap();
+    assert_eq!(
+        third.restore_model(&*store, &model).await.unwrap().versions,
+        1
+    );
+    assert_eq!(third.restore(&*store).await.unwrap().versions, 0);
+    assert_eq!(
+        third.lifetime_metrics("m", &v1()).unwrap().sample_count,
+        300
+    );
+    let saved = third.checkpoint(&*store, true).await.unwrap();
+    assert_eq!(saved[0].metrics.sample_count, 300);
+    let stored = store.metrics(&model, &v1()).await.unwrap().unwrap();
+    assert_eq!(stored.metrics.sample_count, 300);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     let store = store().await;
