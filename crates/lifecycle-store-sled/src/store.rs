@@ -646,7 +646,9 @@ impl Store for SledStore {
     }
 
     async fn all_models(&self) -> Result<Vec<(ModelId, ModelState)>, StoreError> {
-        // One pass over the tree; models already decoded come from the cache.
+        // One pass over the tree; models already decoded come from the
+        // cache. The others are not put in it: a pass over a catalogue
+        // would copy every record for models no later call may touch.
         let mut all = Vec::new();
         for entry in self.tree(TreeId::Models).iter() {
             let (key, bytes) = entry.map_err(|e| self.error(e))?;
@@ -654,7 +656,7 @@ impl Store for SledStore {
                 .map_err(|_| self.damaged("a model key"))?;
             let state = match self.cached_model(&model_id) {
                 Some(state) => state,
-                None => self.decode_model(&model_id, &bytes)?,
+                None => self.decode("models", &bytes)?,
             };
             all.push((model_id, state));
         }

@@ -91,14 +91,20 @@ impl Loader {
 
     /// Makes sure every model is loaded, in one pass over the store.
     pub async fn everything(&self) -> Result<(), LifecycleError> {
+        self.all_states().await.map(drop)
+    }
+
+    /// Every model's state, read once: what loading everything reads, when
+    /// it is not loaded yet, is what is returned.
+    pub async fn all_states(&self) -> Result<Vec<(ModelId, ModelState)>, LifecycleError> {
         if self.everything_loaded() {
-            return Ok(());
+            return Ok(self.store.all_models().await?);
         }
         let loaded = self.loaded.lock().await;
-        if self.everything_loaded() {
-            return Ok(());
-        }
         let states: Vec<(ModelId, ModelState)> = self.store.all_models().await?;
+        if self.everything_loaded() {
+            return Ok(states);
+        }
         self.evaluator
             .track_all(states.iter().flat_map(|(_, s)| &s.versions));
         let restored = self.evaluator.restore(&*self.store).await?;
@@ -108,7 +114,7 @@ impl Loader {
         self.registry.install(&states);
         self.all.store(true, Ordering::Release);
         drop(loaded);
-        Ok(())
+        Ok(states)
     }
 
     /// Whether the model is loaded, so that a change to it must be followed.

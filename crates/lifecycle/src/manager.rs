@@ -795,9 +795,9 @@ impl ModelLifecycleManager {
     /// over the store (every model is loaded for its metrics).
     pub async fn get_all_model_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
         let inner = self.live()?;
-        inner.loader.everything().await?;
-        let versions = self.all_versions().await?;
-        Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
+        let states = inner.loader.all_states().await?;
+        let versions = states.into_iter().flat_map(|(_, s)| s.versions);
+        Ok(versions.map(|v| self.with_metrics(v)).collect())
     }
 
     /// The active version of every model that has one.
@@ -977,8 +977,7 @@ impl ModelLifecycleManager {
     pub async fn get_system_status(&self) -> Result<SystemStatus, LifecycleError> {
         let inner = self.live()?;
         // Alerts firing live in every version's restored health.
-        inner.loader.everything().await?;
-        let states = inner.store.all_models().await?;
+        let states = inner.loader.all_states().await?;
         let models = states.len();
         let versions: Vec<ModelVersion> =
             states.into_iter().flat_map(|(_, s)| s.versions).collect();
