@@ -140,14 +140,22 @@ impl ModelAuditLog {
         Ok(report)
     }
 
-    /// Checks the chain's links and hashes from where this log's last call
-    /// left off (the whole chain on the first call), so that a process that
-    /// asks often — `status`, a server's health — pays for each entry once.
-    /// The entry it left off at is read again and must be unchanged. `Ok(false)`
+    /// Checks the chain's links and hashes from where the last check left
+    /// off — this log's, or any earlier process's, as the store keeps it
+    /// ([`Store::verified_head`]); the whole chain when none did — so that
+    /// `status` and a server's health pay for each entry once, even across
+    /// processes. The entry it left off at is read again and must be
+    /// unchanged. That point is kept in the store it vouches for: an entry
+    /// altered before it is found by [`Self::verify`], not here. `Ok(false)`
     /// on a broken link. It does not replay the state against the entries:
     /// [`Self::verify`] does, and re-hashes everything.
     pub async fn verify_new_entries(&self) -> Result<bool, AuditError> {
         let cached = *self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        // A new process resumes where the last verification left off.
+        let cached = match cached {
+            Some(head) => Some(head),
+            None => self.store.verified_head().await?,
+        };
         let pruned_to = self.store.audit_checkpoint().await?.map(|c| c.head);
         let mut head = match cached {
             // Pruned past it since: start again from the pruning checkpoint.
@@ -172,6 +180,9 @@ impl ModelAuditLog {
             }
         }
         *self.verified.lock().unwrap_or_else(PoisonError::into_inner) = head;
+        if let Some(head) = head.filter(|h| cached != Some(*h)) {
+            self.store.set_verified_head(head).await?;
+        }
         Ok(true)
     }
 

@@ -392,3 +392,54 @@ async fn new_entries_are_verified_from_where_the_last_check_left_off() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_new_process_resumes_verification_where_the_last_one_left_off() {
+    on_each_store(|store| async move {
+        populate(&*store, 200).await;
+        let head = store.audit_head().await.unwrap().unwrap();
+        assert!(ModelAuditLog::new(store.clone())
+            .verify_new_entries()
+            .await
+            .unwrap());
+        assert_eq!(store.verified_head().await.unwrap(), Some(head));
+
+        // A fresh log starts from the recorded point, which must still
+        // match the entry it names: a changed entry there is a broken chain.
+        populate(&*store, 50).await;
+        assert!(ModelAuditLog::new(store.clone())
+            .verify_new_entries()
+            .await
+            .unwrap());
+        let newer = store.audit_head().await.unwrap().unwrap();
+        assert_eq!(store.verified_head().await.unwrap(), Some(newer));
+        let forged = lifecycle_domain::ChainHead {
+            sequence: newer.sequence,
+            hash: head.hash,
+        };
+        store.set_verified_head(forged).await.unwrap();
+        assert!(!ModelAuditLog::new(store.clone())
+            .verify_new_entries()
+            .await
+            .unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_verified_point_survives_reopening_a_sled_store() {
+    let dir = std::env::temp_dir().join(format!("lifecycle-audit-verified-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
+    populate(&*store, 20).await;
+    assert!(ModelAuditLog::new(store.clone())
+        .verify_new_entries()
+        .await
+        .unwrap());
+    let head = store.audit_head().await.unwrap();
+    drop(store);
+    let reopened = SledStore::open(&dir).unwrap();
+    assert_eq!(reopened.verified_head().await.unwrap(), head);
+    drop(reopened);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

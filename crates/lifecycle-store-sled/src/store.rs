@@ -98,6 +98,8 @@ struct Prepared {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+/// Where the audit log's incremental verification got to (a hint).
+const VERIFIED_KEY: &[u8] = b"verified";
 /// `meta/commits`: how many commits the store holds, for the watermark.
 const COMMITS_KEY: &[u8] = b"commits";
 /// `meta/journal`: the writes of the last commit, recorded before them.
@@ -451,7 +453,7 @@ impl SledStore {
             self.tree(id).clear().map_err(|e| self.error(e))?;
         }
         self.metrics.clear().map_err(|e| self.error(e))?;
-        for key in [HEAD_KEY, CHECKPOINT_KEY, IMPORTING_KEY] {
+        for key in [HEAD_KEY, CHECKPOINT_KEY, VERIFIED_KEY, IMPORTING_KEY] {
             meta.remove(key).map_err(|e| self.error(e))?;
         }
         flush_to_disk(&self.db, &self.disk, &self.path)
@@ -687,6 +689,23 @@ impl Store for SledStore {
 
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         self.read_checkpoint()
+    }
+
+    async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let bytes = self
+            .tree(TreeId::Meta)
+            .get(VERIFIED_KEY)
+            .map_err(|e| self.error(e))?;
+        // Damaged, it is only a hint: verification starts from the beginning.
+        Ok(bytes.and_then(|b| keys::decode_head(&b)))
+    }
+
+    async fn set_verified_head(&self, head: ChainHead) -> Result<(), StoreError> {
+        // Flushed with the next commit or on close; never fsync'd on its own.
+        self.tree(TreeId::Meta)
+            .insert(VERIFIED_KEY, keys::encode_head(head).to_vec())
+            .map_err(|e| self.error(e))?;
+        Ok(())
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {

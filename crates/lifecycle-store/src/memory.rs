@@ -35,6 +35,8 @@ struct Inner {
     metrics: HashMap<(ModelId, Version), MetricsSnapshot>,
     /// Ids of the batches of results recorded.
     batches: BTreeSet<String>,
+    /// Where the audit log's verification got to.
+    verified: Option<ChainHead>,
 }
 
 /// The audit log with one index per kind of query.
@@ -153,6 +155,15 @@ impl Store for MemoryStore {
 
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         Ok(self.read().audit.checkpoint)
+    }
+
+    async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        Ok(self.read().verified)
+    }
+
+    async fn set_verified_head(&self, head: ChainHead) -> Result<(), StoreError> {
+        self.write().verified = Some(head);
+        Ok(())
     }
 
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {

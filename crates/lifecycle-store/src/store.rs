@@ -140,6 +140,22 @@ pub trait Store: Send + Sync {
     /// The checkpoint left by pruning, if any.
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
 
+    /// The last audit entry whose hash and link the audit log verified, as
+    /// [`Store::set_verified_head`] left it: where the next process's
+    /// incremental verification resumes (`lifecycle status` in a fresh
+    /// process checks only what was appended since). `None` when never set;
+    /// a store that keeps nothing across handles may always answer `None`.
+    async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        Ok(None)
+    }
+
+    /// Records where verification got to. Not part of any commit and need
+    /// not be durable: losing it costs one full verification.
+    async fn set_verified_head(&self, head: ChainHead) -> Result<(), StoreError> {
+        let _ = head;
+        Ok(())
+    }
+
     /// Saves (replaces) the metrics checkpoint of a registered version. MUST
     /// return [`StoreError::UnknownVersion`] for an unregistered one. Does not
     /// change the model's revision.

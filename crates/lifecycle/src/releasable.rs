@@ -104,6 +104,14 @@ impl Store for Releasable {
         self.get()?.audit_checkpoint().await
     }
 
+    async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.get()?.verified_head().await
+    }
+
+    async fn set_verified_head(&self, head: ChainHead) -> Result<(), StoreError> {
+        self.get()?.set_verified_head(head).await
+    }
+
     async fn save_metrics_batch(
         &self,
         snapshots: Vec<MetricsSnapshot>,
