@@ -168,3 +168,38 @@ async fn a_batch_for_a_version_registered_elsewhere_reads_it_through() {
     a.dispose().await.unwrap();
     b.dispose().await.unwrap();
 }
+
+/// The store wakes the other managers when a commit lands (memory and sled
+/// can tell within the process): they follow at once, not at the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_wakes_the_other_managers_before_their_next_poll() {
+    let dir = std::env::temp_dir().join(format!("lifecycle-replicas-push-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sled: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
+    let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    for store in [memory, sled] {
+        let hourly = || {
+            ModelLifecycleManager::builder()
+                .store(store.clone())
+                .alert_check_interval(None)
+                .change_poll_interval(Some(Duration::from_secs(3_600)))
+                .build()
+        };
+        let (a, b) = (hourly().await.unwrap(), hourly().await.unwrap());
+        // Past B's first poll (at start), so the next is an hour away.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let model = ModelId::new("support-bot").unwrap();
+        a.register_model(version(1, a.now())).await.unwrap();
+        a.activate_model(&model, &Version::new(1, 0, 0))
+            .await
+            .unwrap();
+        // An hour's poll interval: only the store's signal can tell B in time.
+        within_bound("activation pushed", || {
+            routed(&b, "user-1") == Some(Version::new(1, 0, 0))
+        })
+        .await;
+        a.dispose().await.unwrap();
+        b.dispose().await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,7 +11,7 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
     run_query, seal_events, time_span, AuditCheckpoint, AuditQuery, Commit, CommitReceipt,
-    MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
+    CommitSignal, MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -62,6 +62,9 @@ pub struct SledStore {
     /// lock), so the cache is exact: writers replace entries after writing,
     /// readers only fill missing ones.
     models: RwLock<HashMap<ModelId, ModelState>>,
+    /// Followers of the change feed in this process are woken with the
+    /// head's sequence once a commit is durable.
+    commits: tokio::sync::watch::Sender<u64>,
     /// Last, so that it drops after every sled handle above.
     seal: SealOnClose,
 }
@@ -190,6 +193,7 @@ impl SledStore {
             writer: Mutex::new(()),
             broken: AtomicBool::new(false),
             models: RwLock::new(HashMap::new()),
+            commits: tokio::sync::watch::Sender::new(0),
             seal: SealOnClose {
                 dir: path,
                 armed: true,
@@ -198,7 +202,15 @@ impl SledStore {
         store.recover()?;
         store.undo_interrupted_import()?;
         store.watermark.check(&store.path, store.commits()?)?;
+        store.announce_head()?;
         Ok(store)
+    }
+
+    /// Tells followers of the change feed where the head is.
+    fn announce_head(&self) -> Result<(), StoreError> {
+        let sequence = self.read_head()?.map_or(0, |head| head.sequence);
+        self.commits.send_replace(sequence);
+        Ok(())
     }
 
     /// The store's directory.
@@ -620,6 +632,9 @@ impl Store for SledStore {
         commit.check()?;
         let receipt = self.apply(&commit)?;
         self.durable().await?;
+        if let Some(last) = receipt.entries.last() {
+            self.commits.send_replace(last.sequence);
+        }
         Ok(receipt)
     }
 
@@ -771,7 +786,12 @@ impl Store for SledStore {
     async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
         image.check()?;
         self.import_image(&image)?;
-        self.durable().await
+        self.durable().await?;
+        self.announce_head()
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        Some(self.commits.subscribe())
     }
 }
 

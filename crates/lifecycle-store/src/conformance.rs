@@ -61,6 +61,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         audit::pruning_removes_old_entries_and_keeps_the_chain_verifiable,
         changes::the_change_feed_names_each_changed_model_at_its_revision,
         changes::the_change_feed_resyncs_everything_past_a_prune,
+        changes::a_commit_signal_reports_the_head_once_a_commit_lands,
         metrics::snapshots_round_trip_and_replace,
         metrics::snapshots_need_a_registered_version,
         metrics::batches_land_whole_and_once,

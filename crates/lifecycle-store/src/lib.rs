@@ -47,4 +47,4 @@ pub use memory::MemoryStore;
 pub use query::{run_query, time_span, AuditIndex, AuditQuery, Sequences};
 #[cfg(feature = "mock")]
 pub use store::MockStore;
-pub use store::Store;
+pub use store::{CommitSignal, Store};

@@ -11,8 +11,8 @@ use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Severity
 use crate::commit::seal_events;
 use crate::query::{run_query, time_span, AuditIndex, Sequences};
 use crate::{
-    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MetricsSnapshot, ModelState, Store,
-    StoreError, StoreImage,
+    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, CommitSignal, MetricsSnapshot, ModelState,
+    Store, StoreError, StoreImage,
 };
 
 /// A store that keeps everything in memory and forgets it on drop. Fast, and
@@ -23,9 +23,20 @@ use crate::{
 /// let store = MemoryStore::new();
 /// assert_eq!(store.kind(), "memory");
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    /// Followers of the change feed are woken with the head's sequence.
+    commits: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: RwLock::default(),
+            commits: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +105,10 @@ impl Store for MemoryStore {
         for entry in &entries {
             inner.audit.append(entry.clone());
         }
+        drop(inner);
+        if let Some(last) = entries.last() {
+            self.commits.send_replace(last.sequence);
+        }
         Ok(CommitReceipt { revision, entries })
     }
 
@@ -155,6 +170,10 @@ impl Store for MemoryStore {
 
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         Ok(self.read().audit.checkpoint)
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        Some(self.commits.subscribe())
     }
 
     async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {

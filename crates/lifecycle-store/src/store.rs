@@ -11,6 +11,11 @@ use crate::{
     StoreError, StoreImage,
 };
 
+/// What [`Store::commit_signal`] hands out: the latest committed audit
+/// sequence, observed with `changed().await` (a wake-up is never lost: a
+/// receiver sees the newest value, however many commits landed).
+pub type CommitSignal = tokio::sync::watch::Receiver<u64>;
+
 /// Durable state of the lifecycle system: version records, the audit log and
 /// metrics checkpoints.
 ///
@@ -139,6 +144,17 @@ pub trait Store: Send + Sync {
 
     /// The checkpoint left by pruning, if any.
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
+
+    /// A signal that wakes a follower of the change feed as soon as a commit
+    /// lands: its value is the audit sequence the store's head reached. For
+    /// adapters that can tell (in-process, for memory and sled; a
+    /// database's notifications); a follower still polls
+    /// [`Store::changes_since`] as a backstop, and reads the feed itself:
+    /// the signal says only that something changed. `None` (the default):
+    /// polling only.
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        None
+    }
 
     /// The last audit entry whose hash and link the audit log verified, as
     /// [`Store::set_verified_head`] left it: where the next process's

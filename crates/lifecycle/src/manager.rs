@@ -69,8 +69,9 @@ pub(crate) struct Setup {
     pub loading: Loading,
 }
 
-/// Follows the store's change feed from audit sequence `seen` every `every`:
-/// each model another manager changed is installed in the router and the
+/// Follows the store's change feed from audit sequence `seen`, when the
+/// store signals a commit and at least every `every`: each model another
+/// manager changed is installed in the router and the
 /// evaluator (never an older revision than the one installed).
 fn spawn_change_follower(
     store: Arc<dyn Store>,
@@ -81,8 +82,23 @@ fn spawn_change_follower(
     tokio::spawn(async move {
         let mut timer = tokio::time::interval(every);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Woken at once by a commit when the store can tell; the timer is
+        // the backstop (and all there is for a store that cannot).
+        let mut signal = store.commit_signal();
         loop {
-            timer.tick().await;
+            let signal_lost = match signal.as_mut() {
+                Some(commits) => tokio::select! {
+                    _ = timer.tick() => false,
+                    changed = commits.changed() => changed.is_err(),
+                },
+                None => {
+                    timer.tick().await;
+                    false
+                }
+            };
+            if signal_lost {
+                signal = None;
+            }
             let changes = match store.changes_since(seen).await {
                 Ok(changes) => changes,
                 Err(e) => {

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, MetricsSnapshot, ModelState,
-    Store, StoreError, StoreImage,
+    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, CommitSignal, MetricsSnapshot,
+    ModelState, Store, StoreError, StoreImage,
 };
 
 /// A store that forwards every call to the one it holds until released,
@@ -102,6 +102,10 @@ impl Store for Releasable {
 
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         self.get()?.audit_checkpoint().await
+    }
+
+    fn commit_signal(&self) -> Option<CommitSignal> {
+        self.get().ok()?.commit_signal()
     }
 
     async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {

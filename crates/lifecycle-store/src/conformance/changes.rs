@@ -54,3 +54,25 @@ pub async fn the_change_feed_resyncs_everything_past_a_prune(store: Arc<dyn Stor
     let after = store.changes_since(2).await.unwrap();
     assert_eq!(after.models, vec![(id("a"), 2)], "from the kept entries");
 }
+
+pub async fn a_commit_signal_reports_the_head_once_a_commit_lands(store: Arc<dyn Store>) {
+    // Polling only is allowed; a signal, when given, must not lag.
+    let Some(mut signal) = store.commit_signal() else {
+        return;
+    };
+    register(&*store, "a", &["1.0.0"]).await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), signal.changed())
+        .await
+        .expect("a commit wakes the signal")
+        .expect("the signal lives as long as the store");
+    let head = store.audit_head().await.unwrap().map(|h| h.sequence);
+    assert_eq!(Some(*signal.borrow_and_update()), head);
+    activate(&*store, "a", "1.0.0").await;
+    let late = store.commit_signal().unwrap();
+    let head = store.audit_head().await.unwrap().map(|h| h.sequence);
+    assert_eq!(
+        Some(*late.borrow()),
+        head,
+        "a signal taken after commits starts at the head"
+    );
+}
