@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::chrono::{DateTime, Duration, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
     run_query, seal_events, time_span, AuditCheckpoint, AuditQuery, Commit, CommitReceipt,
-    CommitSignal, MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
+    CommitSignal, Lease, MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -101,6 +101,11 @@ struct Prepared {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+/// A lease's key in the meta tree.
+fn lease_key(name: &str) -> Vec<u8> {
+    format!("lease/{name}").into_bytes()
+}
+
 /// Where the audit log's incremental verification got to (a hint).
 const VERIFIED_KEY: &[u8] = b"verified";
 /// `meta/commits`: how many commits the store holds, for the watermark.
@@ -206,6 +211,14 @@ impl SledStore {
         Ok(store)
     }
 
+    fn read_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        let bytes = self
+            .tree(TreeId::Meta)
+            .get(lease_key(name))
+            .map_err(|e| self.error(e))?;
+        bytes.map(|b| self.decode("meta", &b)).transpose()
+    }
+
     /// Tells followers of the change feed where the head is.
     fn announce_head(&self) -> Result<(), StoreError> {
         let sequence = self.read_head()?.map_or(0, |head| head.sequence);
@@ -252,6 +265,9 @@ impl SledStore {
             commit: self.commits()? + 1,
             puts: Vec::new(),
         };
+        if let Some(fence) = &commit.fence {
+            fence.check(self.read_lease(&fence.lease.name)?.as_ref())?;
+        }
         let mut revision = None;
         let mut model = None;
         if let Some(guard) = &commit.guard {
@@ -792,6 +808,46 @@ impl Store for SledStore {
 
     fn commit_signal(&self) -> Option<CommitSignal> {
         Some(self.commits.subscribe())
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        let granted = {
+            // Under the writer lock: a fenced commit and a grant never interleave.
+            let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            self.refuse_if_broken()?;
+            let granted = Lease::grant(self.read_lease(name)?.as_ref(), name, holder, ttl, now);
+            if let Some(lease) = &granted {
+                self.tree(TreeId::Meta)
+                    .insert(lease_key(name), encode(lease)?)
+                    .map_err(|e| self.error(e))?;
+            }
+            granted
+        };
+        self.durable().await?;
+        Ok(granted)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        {
+            let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            if !lease.is_current(self.read_lease(&lease.name)?.as_ref()) {
+                return Ok(());
+            }
+            self.tree(TreeId::Meta)
+                .insert(lease_key(&lease.name), encode(&lease.released())?)
+                .map_err(|e| self.error(e))?;
+        }
+        self.durable().await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.read_lease(name)
     }
 }
 

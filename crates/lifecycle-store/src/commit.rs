@@ -9,7 +9,7 @@ use lifecycle_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::StoreError;
+use crate::{Fence, Lease, StoreError};
 
 /// One atomic state change: version records of one model and the audit events
 /// that describe them, applied together or not at all.
@@ -30,6 +30,9 @@ pub struct Commit {
     pub versions: Vec<ModelVersion>,
     /// Events to seal into the audit log, in order.
     pub audit: Vec<AuditEvent>,
+    /// The lease the writer commits as, if any: the commit lands only while
+    /// it holds it ([`StoreError::LeaseLost`] otherwise).
+    pub fence: Option<Fence>,
 }
 
 /// Optimistic concurrency: the commit applies only if the model is still at
@@ -53,6 +56,7 @@ impl Commit {
             }),
             versions: Vec::new(),
             audit: Vec::new(),
+            fence: None,
         }
     }
 
@@ -62,7 +66,18 @@ impl Commit {
             guard: None,
             versions: Vec::new(),
             audit: Vec::new(),
+            fence: None,
         }
+    }
+
+    /// Makes the commit as the holder of `lease`, at `at` (the writer's
+    /// clock): it lands only if the lease is still theirs and live then.
+    pub fn fenced(mut self, lease: &Lease, at: DateTime<Utc>) -> Self {
+        self.fence = Some(Fence {
+            lease: lease.clone(),
+            at,
+        });
+        self
     }
 
     /// Adds a version record to write.

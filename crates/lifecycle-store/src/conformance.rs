@@ -12,6 +12,7 @@ mod concurrency;
 mod fixtures;
 mod import;
 mod invalid;
+mod leases;
 mod metrics;
 mod versions;
 
@@ -62,6 +63,8 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         changes::the_change_feed_names_each_changed_model_at_its_revision,
         changes::the_change_feed_resyncs_everything_past_a_prune,
         changes::a_commit_signal_reports_the_head_once_a_commit_lands,
+        leases::a_lease_has_one_holder_until_it_lapses_or_is_released,
+        leases::a_commit_fenced_by_a_lost_lease_writes_nothing,
         metrics::snapshots_round_trip_and_replace,
         metrics::snapshots_need_a_registered_version,
         metrics::batches_land_whole_and_once,

@@ -120,6 +120,19 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// A commit fenced by a lease ([`crate::Commit::fenced`]) whose holder
+    /// no longer holds it: it lapsed, or another holder took it. Nothing
+    /// was written.
+    #[error("the lease {name:?} is no longer held by {holder} (token {token}): it lapsed or another manager took it; nothing was written")]
+    LeaseLost {
+        /// The lease.
+        name: String,
+        /// The holder the commit was made as.
+        holder: String,
+        /// The token the commit carried.
+        token: u64,
+    },
+
     /// The store was closed by its owner (a disposed lifecycle manager).
     #[error("the store was closed: the lifecycle manager using it was disposed; build a new one")]
     Closed,

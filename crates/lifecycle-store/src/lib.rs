@@ -32,6 +32,7 @@ mod commit;
 pub mod conformance;
 mod error;
 mod image;
+mod lease;
 mod memory;
 mod query;
 mod store;
@@ -43,6 +44,7 @@ pub use commit::{
 };
 pub use error::StoreError;
 pub use image::StoreImage;
+pub use lease::{Fence, Lease};
 pub use memory::MemoryStore;
 pub use query::{run_query, time_span, AuditIndex, AuditQuery, Sequences};
 #[cfg(feature = "mock")]

@@ -5,14 +5,14 @@ use std::ops::{Bound, RangeInclusive};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::chrono::{DateTime, Duration, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Severity, Version};
 
 use crate::commit::seal_events;
 use crate::query::{run_query, time_span, AuditIndex, Sequences};
 use crate::{
-    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, CommitSignal, MetricsSnapshot, ModelState,
-    Store, StoreError, StoreImage,
+    AuditCheckpoint, AuditQuery, Commit, CommitReceipt, CommitSignal, Lease, MetricsSnapshot,
+    ModelState, Store, StoreError, StoreImage,
 };
 
 /// A store that keeps everything in memory and forgets it on drop. Fast, and
@@ -48,6 +48,7 @@ struct Inner {
     batches: BTreeSet<String>,
     /// Where the audit log's verification got to.
     verified: Option<ChainHead>,
+    leases: HashMap<String, Lease>,
 }
 
 /// The audit log with one index per kind of query.
@@ -86,6 +87,9 @@ impl Store for MemoryStore {
     async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.check()?;
         let mut inner = self.write();
+        if let Some(fence) = &commit.fence {
+            fence.check(inner.leases.get(&fence.lease.name))?;
+        }
         let mut changed = None;
         let mut revision = None;
         if let Some(guard) = &commit.guard {
@@ -174,6 +178,33 @@ impl Store for MemoryStore {
 
     fn commit_signal(&self) -> Option<CommitSignal> {
         Some(self.commits.subscribe())
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut inner = self.write();
+        let granted = Lease::grant(inner.leases.get(name), name, holder, ttl, now);
+        if let Some(lease) = &granted {
+            inner.leases.insert(name.to_string(), lease.clone());
+        }
+        Ok(granted)
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        if lease.is_current(inner.leases.get(&lease.name)) {
+            inner.leases.insert(lease.name.clone(), lease.released());
+        }
+        Ok(())
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        Ok(self.read().leases.get(name).cloned())
     }
 
     async fn verified_head(&self) -> Result<Option<ChainHead>, StoreError> {

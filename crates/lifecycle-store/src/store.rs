@@ -3,12 +3,12 @@
 use std::ops::RangeInclusive;
 
 use async_trait::async_trait;
-use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::chrono::{DateTime, Duration, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 
 use crate::{
-    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, MetricsSnapshot, ModelState,
-    StoreError, StoreImage,
+    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, Lease, MetricsSnapshot,
+    ModelState, StoreError, StoreImage,
 };
 
 /// What [`Store::commit_signal`] hands out: the latest committed audit
@@ -144,6 +144,26 @@ pub trait Store: Send + Sync {
 
     /// The checkpoint left by pruning, if any.
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
+
+    /// Grants the lease `name` to `holder` until `now + ttl`: a renewal when
+    /// it holds it already (same token), a take-over when the lease lapsed
+    /// or was released (the next token), `None` while another holder's runs
+    /// — decided atomically, as [`Lease::grant`] says, against every other
+    /// handle on the same backend.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// Gives the lease up at once, if `lease` is still the one held (its
+    /// token is kept, so the next holder's is higher); a no-op otherwise.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// The lease `name` as the store holds it, lapsed or not.
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
 
     /// A signal that wakes a follower of the change feed as soon as a commit
     /// lands: its value is the audit sequence the store's head reached. For

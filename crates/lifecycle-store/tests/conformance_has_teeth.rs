@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    conformance, AuditCheckpoint, AuditQuery, Commit, CommitReceipt, MemoryStore, MetricsSnapshot,
-    ModelState, Store, StoreError, StoreImage,
+    conformance, AuditCheckpoint, AuditQuery, Commit, CommitReceipt, Lease, MemoryStore,
+    MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
 };
 
 #[derive(Clone, Copy)]
@@ -45,6 +45,21 @@ impl Store for Faulty {
     }
     async fn models(&self) -> Result<Vec<ModelId>, StoreError> {
         self.0.models().await
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: lifecycle_domain::chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.0.acquire_lease(name, holder, ttl, now).await
+    }
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.0.release_lease(lease).await
+    }
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.0.lease(name).await
     }
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
         self.0.audit_head().await

@@ -116,7 +116,8 @@ fn store_class(error: &lifecycle_store::StoreError) -> ErrorClass {
         S::Conflict { .. }
         | S::TwoInStatus { .. }
         | S::BatchRecorded { .. }
-        | S::NotEmpty { .. } => ErrorClass::Conflict,
+        | S::NotEmpty { .. }
+        | S::LeaseLost { .. } => ErrorClass::Conflict,
         S::Domain(e) => domain_class(e),
         S::InvalidCommit { .. } | S::InvalidImage { .. } => ErrorClass::InvalidInput,
         _ => ErrorClass::Unavailable,

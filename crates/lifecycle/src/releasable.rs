@@ -6,11 +6,11 @@ use std::ops::RangeInclusive;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::chrono::{DateTime, Duration, Utc};
 use lifecycle_domain::{AuditLogEntry, ChainHead, ModelId, ModelVersion, Version};
 use lifecycle_store::{
-    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, CommitSignal, MetricsSnapshot,
-    ModelState, Store, StoreError, StoreImage,
+    AuditCheckpoint, AuditQuery, Changes, Commit, CommitReceipt, CommitSignal, Lease,
+    MetricsSnapshot, ModelState, Store, StoreError, StoreImage,
 };
 
 /// A store that forwards every call to the one it holds until released,
@@ -102,6 +102,24 @@ impl Store for Releasable {
 
     async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         self.get()?.audit_checkpoint().await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.get()?.acquire_lease(name, holder, ttl, now).await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.get()?.release_lease(lease).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.get()?.lease(name).await
     }
 
     fn commit_signal(&self) -> Option<CommitSignal> {
