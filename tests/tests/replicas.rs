@@ -203,3 +203,62 @@ async fn a_commit_wakes_the_other_managers_before_their_next_poll() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Retirement runs on one manager at a time: the one holding the
+/// maintenance lease in the store; the others leave it to that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_runs_on_the_manager_holding_its_lease() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-10-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    ));
+    let manager = || {
+        ModelLifecycleManager::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .alert_check_interval(None)
+            .change_poll_interval(None)
+            .build()
+    };
+    let (a, b) = (manager().await.unwrap(), manager().await.unwrap());
+    let model = ModelId::new("support-bot").unwrap();
+    let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
+    a.register_model(version(1, a.now())).await.unwrap();
+    a.register_model(version(2, a.now())).await.unwrap();
+    a.activate_model(&model, &v1).await.unwrap();
+    // 1.0.0 is deprecated by the new deployment, then its grace runs out.
+    a.force_activate_model(&model, &v2, "test: no traffic recorded")
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::days(400));
+
+    let busy = store
+        .acquire_lease(
+            "maintenance",
+            "another",
+            chrono::Duration::hours(1),
+            clock.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let report = b.run_maintenance().await.unwrap();
+    assert!(report.retired.is_empty(), "{report:?}");
+    assert_eq!(report.left_to.as_deref(), Some("another"));
+    assert_eq!(
+        b.get_model(&model, &v1).await.unwrap().status(),
+        ModelStatus::Deprecated
+    );
+
+    store.release_lease(&busy).await.unwrap();
+    let report = b.run_maintenance().await.unwrap();
+    assert_eq!(report.retired, vec![(model.clone(), v1.clone())]);
+    assert_eq!(report.left_to, None);
+    let lease = store.lease("maintenance").await.unwrap().unwrap();
+    assert!(lease.expires_at <= clock.now(), "released after the run");
+    assert_eq!(lease.token, 2);
+    a.dispose().await.unwrap();
+    b.dispose().await.unwrap();
+}

@@ -9,7 +9,7 @@ use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId, ModelStatus,
     ModelVersion, PolicyConfig, Severity, Version,
 };
-use lifecycle_store::{AuditQuery, Clock, Commit, ModelState, Store, StoreError};
+use lifecycle_store::{AuditQuery, Clock, Commit, Lease, ModelState, Store, StoreError};
 
 use crate::router::{Routed, Router};
 use crate::RegistryError;
@@ -27,6 +27,8 @@ const RETRIES: usize = 8;
 pub struct ModelRegistry {
     shared: Arc<Shared>,
     actor: Actor,
+    /// The lease this handle's commits are fenced by, if any.
+    lease: Option<Lease>,
 }
 
 struct Shared {
@@ -145,6 +147,7 @@ impl ModelRegistry {
                 router: Router::default(),
             }),
             actor,
+            lease: None,
         }
     }
 
@@ -173,6 +176,26 @@ impl ModelRegistry {
         Self {
             shared: self.shared.clone(),
             actor,
+            lease: self.lease.clone(),
+        }
+    }
+
+    /// A handle on the same registry whose commits are made as the holder
+    /// of `lease` ([`Commit::fenced`]): once the lease lapses or changes
+    /// hands they fail with [`StoreError::LeaseLost`], writing nothing.
+    pub fn holding(&self, lease: Lease) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            actor: self.actor.clone(),
+            lease: Some(lease),
+        }
+    }
+
+    /// The commit as this handle makes it: fenced when it holds a lease.
+    fn fence(&self, commit: Commit) -> Commit {
+        match &self.lease {
+            Some(lease) => commit.fenced(lease, self.shared.clock.now()),
+            None => commit,
         }
     }
 
@@ -382,7 +405,7 @@ impl ModelRegistry {
             let (verdict, said) = gate(&state, record, now);
             let (decision, forced) = match verdict {
                 Gate::Refuse { decision } => {
-                    let alone = Commit::audit_only().audit(decision);
+                    let alone = self.fence(Commit::audit_only().audit(decision));
                     self.shared.store.commit(alone).await?;
                     return Ok((None, said));
                 }
@@ -760,7 +783,7 @@ impl ModelRegistry {
         let mut commit = Commit::for_model(model_id.clone(), state.revision);
         commit.versions = planned.versions;
         commit.audit = planned.events;
-        self.shared.store.commit(commit).await?;
+        self.shared.store.commit(self.fence(commit)).await?;
         self.shared.router.update(model_id, &after);
         find(&after, model_id, version).cloned()
     }

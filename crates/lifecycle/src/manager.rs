@@ -48,6 +48,8 @@ struct Inner {
     registry: ModelRegistry,
     evaluator: Evaluator,
     loader: Arc<Loader>,
+    /// Who this manager is when it takes a lease.
+    holder: String,
     policy: LifecyclePolicy,
     audit: ModelAuditLog,
     disposed: AtomicBool,
@@ -210,6 +212,24 @@ pub struct MaintenanceReport {
     pub retired: Vec<(ModelId, Version)>,
     /// Deprecation warnings as of the run, most urgent first.
     pub warnings: Vec<DeprecationWarning>,
+    /// The manager that held the maintenance lease when this one asked for
+    /// it: retirements are left to it (they run on one manager at a time).
+    pub left_to: Option<String>,
+}
+
+/// The lease that lets one manager at a time retire versions.
+const MAINTENANCE_LEASE: &str = "maintenance";
+
+/// How long a maintenance run may hold its lease: far longer than a run
+/// takes, and the time another manager waits if the holder dies mid-run.
+const MAINTENANCE_LEASE_SECS: i64 = 300;
+
+/// A holder id unique to this manager: for the leases it takes.
+fn holder_id(actor: &Actor) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!("{actor}@{host}/{}/{n}", std::process::id())
 }
 
 impl ModelLifecycleManager {
@@ -247,6 +267,7 @@ impl ModelLifecycleManager {
         // The feed is followed from before the models are read: a commit
         // landing in between is read again, never missed.
         let seen = store.audit_head().await?.map_or(0, |head| head.sequence);
+        let holder = holder_id(&actor);
         let registry = ModelRegistry::new(store.clone(), clock.clone(), policy.clone(), actor);
         let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
         let loader = Arc::new(Loader::new(
@@ -312,6 +333,7 @@ impl ModelLifecycleManager {
                 registry,
                 evaluator,
                 loader,
+                holder,
                 disposed: AtomicBool::new(false),
                 tasks: Mutex::new(tasks),
                 auditor: Mutex::new(auditor),
@@ -968,23 +990,57 @@ impl ModelLifecycleManager {
     pub async fn run_maintenance(&self) -> Result<MaintenanceReport, LifecycleError> {
         let inner = self.live()?;
         let now = inner.clock.now();
-        let versions = self.all_versions().await?;
         let mut retired = Vec::new();
+        let mut left_to = None;
         if inner.policy.policy().settings().enable_automatic_retirement {
-            let maintenance = inner.registry.acting_as(Actor::system("maintenance")?);
-            for due in inner.policy.retirement_due(&versions, now) {
-                maintenance.retire(&due.model_id, &due.version).await?;
-                tracing::info!(model = %due.model_id, version = %due.version,
-                    "retired at end of life");
-                self.retrack(&due.model_id).await?;
-                retired.push((due.model_id.clone(), due.version.clone()));
+            let ttl = lifecycle_domain::chrono::Duration::seconds(MAINTENANCE_LEASE_SECS);
+            let store = &inner.store;
+            match store
+                .acquire_lease(MAINTENANCE_LEASE, &inner.holder, ttl, now)
+                .await?
+            {
+                Some(lease) => {
+                    let run = self.retire_due(lease.clone(), now).await;
+                    store.release_lease(&lease).await?;
+                    retired = run?;
+                }
+                None => {
+                    let holder = store.lease(MAINTENANCE_LEASE).await?.map(|l| l.holder);
+                    tracing::info!(holder = ?holder, "maintenance is running on another manager");
+                    left_to = holder;
+                }
             }
         }
         let versions = self.all_versions().await?;
         Ok(MaintenanceReport {
             retired,
             warnings: inner.policy.deprecation_warnings(&versions, now),
+            left_to,
         })
+    }
+
+    /// Retires every version past its end of life, each commit fenced by
+    /// the maintenance lease.
+    async fn retire_due(
+        &self,
+        lease: lifecycle_store::Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(ModelId, Version)>, LifecycleError> {
+        let inner = self.live()?;
+        let versions = self.all_versions().await?;
+        let maintenance = inner
+            .registry
+            .acting_as(Actor::system("maintenance")?)
+            .holding(lease);
+        let mut retired = Vec::new();
+        for due in inner.policy.retirement_due(&versions, now) {
+            maintenance.retire(&due.model_id, &due.version).await?;
+            tracing::info!(model = %due.model_id, version = %due.version,
+                "retired at end of life");
+            self.retrack(&due.model_id).await?;
+            retired.push((due.model_id.clone(), due.version.clone()));
+        }
+        Ok(retired)
     }
 
     /// Counts by status, active models, canaries and their weights, alerts

@@ -104,6 +104,8 @@ struct Retired {
 struct Maintained {
     retired: Vec<Retired>,
     warnings: Vec<DeprecationWarning>,
+    /// The manager holding the maintenance lease, when another one did.
+    left_to: Option<String>,
 }
 
 pub async fn maintain(m: &ModelLifecycleManager, out: &Output) -> Outcome {
@@ -115,9 +117,14 @@ pub async fn maintain(m: &ModelLifecycleManager, out: &Output) -> Outcome {
             .map(|(model_id, version)| Retired { model_id, version })
             .collect(),
         warnings: report.warnings,
+        left_to: report.left_to,
     };
     out.emit(&view, |out| {
-        if view.retired.is_empty() {
+        if let Some(holder) = &view.left_to {
+            out.print(&format!(
+                "Maintenance is running on {holder}: retirements are left to it."
+            ));
+        } else if view.retired.is_empty() {
             out.print("Nothing was due for retirement.");
         }
         for r in &view.retired {
