@@ -1,7 +1,8 @@
 //! Several managers over one store behave as one system for what changes
 //! the lifecycle: a change committed by one is routed and recorded by the
-//! others within the change feed's bound. (Per-replica metrics, leases for
-//! scheduled work and alerts raised once across replicas are not built yet.)
+//! others within the change feed's bound (at once, when the store signals
+//! commits), and scheduled work — maintenance, alert checks — runs on the one
+//! holding its lease. (Per-replica metrics are not built yet.)
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -259,6 +260,55 @@ async fn maintenance_runs_on_the_manager_holding_its_lease() {
     let lease = store.lease("maintenance").await.unwrap().unwrap();
     assert!(lease.expires_at <= clock.now(), "released after the run");
     assert_eq!(lease.token, 2);
+    a.dispose().await.unwrap();
+    b.dispose().await.unwrap();
+}
+
+/// Of many managers checking alerts on a schedule, one does (the holder of
+/// the alerts lease): a version failing on every replica is alerted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_checked_by_one_manager_at_a_time() {
+    let store = Arc::new(MemoryStore::new());
+    let checking = || {
+        ModelLifecycleManager::builder()
+            .store(store.clone())
+            .alert_check_interval(Some(Duration::from_millis(20)))
+            .change_poll_interval(Some(BOUND))
+            .build()
+    };
+    let (a, b) = (checking().await.unwrap(), checking().await.unwrap());
+    let model = ModelId::new("support-bot").unwrap();
+    let v1 = Version::new(1, 0, 0);
+    a.register_model(version(1, a.now())).await.unwrap();
+    a.activate_model(&model, &v1).await.unwrap();
+    within_bound("activation", || routed(&b, "user-1") == Some(v1.clone())).await;
+    let failed = InferenceResult::failure(ErrorKind::ServerError, 900.0);
+    for m in [&a, &b] {
+        for _ in 0..200 {
+            m.record_inference("support-bot", &v1, &failed).unwrap();
+        }
+    }
+    let critical = || async {
+        store
+            .audit(
+                &AuditQuery::all()
+                    .model(model.clone())
+                    .min_severity(Severity::Critical),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event.kind == AuditEventKind::ThresholdViolated)
+            .count()
+    };
+    let started = Instant::now();
+    while critical().await == 0 {
+        assert!(started.elapsed() < BOUND * 100, "no alert was raised");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Ten more checking intervals: the other manager stays quiet.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(critical().await, 1, "one alert, not one per manager");
     a.dispose().await.unwrap();
     b.dispose().await.unwrap();
 }

@@ -119,13 +119,40 @@ fn spawn_change_follower(
     })
 }
 
-/// Evaluates every version `every` so long, raising alerts on changes of health.
-fn spawn_alert_checker(evaluator: Evaluator, every: std::time::Duration) -> JoinHandle<()> {
+/// The lease that lets one manager at a time check alerts on a schedule
+/// (and so audit them and roll back automatically).
+const ALERTS_LEASE: &str = "alerts";
+
+/// Evaluates every version `every` so long, raising alerts on changes of
+/// health — while this manager holds the alerts lease, so that of many
+/// managers on one store one checks (another takes over within three
+/// intervals of the holder stopping).
+fn spawn_alert_checker(
+    evaluator: Evaluator,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    holder: String,
+    every: std::time::Duration,
+) -> JoinHandle<()> {
+    let ttl = lifecycle_domain::chrono::Duration::from_std(every * 3)
+        .unwrap_or(lifecycle_domain::chrono::Duration::MAX)
+        .max(lifecycle_domain::chrono::Duration::seconds(3));
     tokio::spawn(async move {
         let mut timer = tokio::time::interval(every);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             timer.tick().await;
+            match store
+                .acquire_lease(ALERTS_LEASE, &holder, ttl, clock.now())
+                .await
+            {
+                Ok(Some(_)) => {}
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take the alerts lease; trying again");
+                    continue;
+                }
+            }
             for alert in evaluator.check_alerts() {
                 tracing::warn!(model = %alert.model_id, version = %alert.version,
                     level = ?alert.level, "{}", alert.message);
@@ -312,7 +339,13 @@ impl ModelLifecycleManager {
             let task = evaluator.spawn_alert_auditor(store.clone(), actor, stop_on, then);
             auditor = Some((stop, task));
             if let Some(every) = alert_check {
-                tasks.push(spawn_alert_checker(evaluator.clone(), every));
+                tasks.push(spawn_alert_checker(
+                    evaluator.clone(),
+                    store.clone(),
+                    clock.clone(),
+                    holder.clone(),
+                    every,
+                ));
             }
             if let Some(every) = change_poll {
                 tasks.push(spawn_change_follower(
@@ -1150,6 +1183,12 @@ impl ModelLifecycleManager {
         if let Some((stop, task)) = auditor {
             let _ = stop.send(());
             let _ = task.await;
+        }
+        // Another manager may check alerts at once, not after the lease lapses.
+        if let Ok(Some(lease)) = inner.store.lease(ALERTS_LEASE).await {
+            if lease.holder == inner.holder {
+                let _ = inner.store.release_lease(&lease).await;
+            }
         }
         // The store closes once calls still running are done with it.
         inner.handle.release();
