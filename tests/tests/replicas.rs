@@ -312,3 +312,115 @@ async fn alerts_are_checked_by_one_manager_at_a_time() {
     a.dispose().await.unwrap();
     b.dispose().await.unwrap();
 }
+
+/// Three managers moving the same model at once — canaries started, weighted,
+/// aborted and promoted, versions activated — while every one records what
+/// it routes: moves that lose a race fail cleanly (conflict, an illegal
+/// transition, not found), and afterwards the store holds one active version
+/// at most, the chain verifies and describes exactly the stored state, and
+/// every manager routes what the store says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_moves_on_three_managers_leave_one_consistent_state() {
+    let store = Arc::new(MemoryStore::new());
+    let (a, b, c) = (
+        replica(&store).await,
+        replica(&store).await,
+        replica(&store).await,
+    );
+    let model = ModelId::new("support-bot").unwrap();
+    for major in 1..=4 {
+        a.register_model(version(major, a.now())).await.unwrap();
+    }
+    a.activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_millis(600);
+    let mut workers = Vec::new();
+    for (n, m) in [a.clone(), b.clone(), c.clone()].into_iter().enumerate() {
+        let model = model.clone();
+        workers.push(tokio::spawn(async move {
+            let mut step = n as u64;
+            let mut landed = 0;
+            while Instant::now() < deadline {
+                step += 1;
+                let v = Version::new(1 + step % 4, 0, 0);
+                let moved = match step % 5 {
+                    0 => m
+                        .start_canary(&model, &v, CanaryWeight::new(10).unwrap())
+                        .await
+                        .map(drop),
+                    1 => m
+                        .set_canary_weight(&model, CanaryWeight::new(50).unwrap())
+                        .await
+                        .map(drop),
+                    2 => m.abort_canary(&model).await.map(drop),
+                    3 => m.force_promote_canary(&model, "race test").await.map(drop),
+                    _ => m
+                        .force_activate_model(&model, &v, "race test")
+                        .await
+                        .map(drop),
+                };
+                match moved {
+                    Ok(()) => landed += 1,
+                    Err(e) => assert!(
+                        matches!(e.class(), ErrorClass::Conflict | ErrorClass::NotFound),
+                        "a lost race fails as a conflict: {e}"
+                    ),
+                }
+                if let Some(routed) = m
+                    .route("support-bot", format!("k{step}").as_bytes())
+                    .unwrap()
+                {
+                    // Recorded unless it was retired or moved meanwhile.
+                    let _ = m.record_inference(
+                        "support-bot",
+                        &routed.version.version,
+                        &InferenceResult::success(200.0),
+                    );
+                }
+                tokio::task::yield_now().await;
+            }
+            landed
+        }));
+    }
+    let mut landed = 0;
+    for worker in workers {
+        landed += worker.await.unwrap();
+    }
+    assert!(landed > 10, "the managers made moves: {landed}");
+
+    let stored = store.model(&model).await.unwrap();
+    let active: Vec<_> = stored
+        .versions
+        .iter()
+        .filter(|v| v.status() == ModelStatus::Active)
+        .collect();
+    let canaries: Vec<_> = stored
+        .versions
+        .iter()
+        .filter(|v| v.status() == ModelStatus::Canary)
+        .collect();
+    assert!(
+        active.len() <= 1 && canaries.len() <= 1,
+        "{active:?} {canaries:?}"
+    );
+    let report = a.audit_log().verify().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    let expected = active.first().map(|v| v.version.clone());
+    for m in [&a, &b, &c] {
+        within_bound("convergence", || {
+            let routed = m
+                .route("support-bot", b"user-1")
+                .unwrap()
+                .map(|r| r.version.version.clone());
+            routed == expected
+                || canaries
+                    .first()
+                    .is_some_and(|c| routed == Some(c.version.clone()))
+        })
+        .await;
+    }
+    for m in [a, b, c] {
+        m.dispose().await.unwrap();
+    }
+}
