@@ -142,6 +142,20 @@ pub enum StoreError {
     Backend(String),
 }
 
+impl StoreError {
+    /// Whether the same operation may succeed if tried again after reading
+    /// the state afresh: a concurrent commit came first ([`Self::Conflict`]),
+    /// the store is held by another process for now ([`Self::InUse`]), or the
+    /// backend failed in passing ([`Self::Backend`]: a lost connection, an
+    /// I/O error). Everything else fails the same way every time.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Conflict { .. } | Self::InUse { .. } | Self::Backend(_)
+        )
+    }
+}
+
 fn list(versions: &[Version]) -> String {
     let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
     names.join(", ")

@@ -13,7 +13,13 @@ async fn refused(store: &dyn Store, commit: Commit, expected: fn(&StoreError) ->
     let state = store.model(&id("m")).await.unwrap();
     let audit = store.audit(&AuditQuery::all()).await.unwrap();
     match store.commit(commit.clone()).await {
-        Err(e) if expected(&e) => assert!(!e.to_string().is_empty()),
+        Err(e) if expected(&e) => {
+            assert!(!e.to_string().is_empty());
+            assert!(
+                !e.is_retryable(),
+                "a malformed commit fails the same way again: {e}"
+            );
+        }
         other => panic!("{commit:?} gave {other:?}"),
     }
     assert_eq!(store.models().await.unwrap(), models);

@@ -141,6 +141,9 @@ pub async fn stale_revision_conflicts_and_writes_nothing(store: Arc<dyn Store>) 
             .put(record("m", "9.0.0"))
             .audit(event(AuditEventKind::ModelActivated, "m", "1.0.0", 5));
         match store.commit(commit).await {
+            Err(e @ StoreError::Conflict { .. }) if !e.is_retryable() => {
+                panic!("a conflict is worth retrying after reading again: {e}")
+            }
             Err(StoreError::Conflict {
                 model_id,
                 expected,
