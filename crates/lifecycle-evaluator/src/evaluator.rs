@@ -722,15 +722,7 @@ impl Evaluator {
     /// and is listed in [`Restored::unreadable`] with the reason, for the
     /// caller to report.
     pub async fn restore(&self, store: &dyn Store) -> Result<Restored, EvaluatorError> {
-        let _one_at_a_time = self.shared.checkpointing.lock().await;
-        let snapshot = self.shared.tracked.load_full();
-        let mut restored = Restored::default();
-        for (model_id, versions) in snapshot.iter() {
-            for tracked in versions.load_full().iter() {
-                restore_one(store, model_id, tracked, &mut restored).await?;
-            }
-        }
-        Ok(restored)
+        self.restore_tracked(store, None).await
     }
 
     /// [`Evaluator::restore`] for one model's versions only: what a process
@@ -740,10 +732,25 @@ impl Evaluator {
         store: &dyn Store,
         model_id: &ModelId,
     ) -> Result<Restored, EvaluatorError> {
+        self.restore_tracked(store, Some(model_id)).await
+    }
+
+    /// Restores the tracked versions not restored yet: of one model, or of
+    /// every model.
+    async fn restore_tracked(
+        &self,
+        store: &dyn Store,
+        only: Option<&ModelId>,
+    ) -> Result<Restored, EvaluatorError> {
         let _one_at_a_time = self.shared.checkpointing.lock().await;
         let snapshot = self.shared.tracked.load_full();
         let mut restored = Restored::default();
-        if let Some(versions) = snapshot.get(model_id) {
+        let models: Vec<_> = match only {
+            // One lookup, not a pass over every tracked model.
+            Some(model_id) => snapshot.get_key_value(model_id).into_iter().collect(),
+            None => snapshot.iter().collect(),
+        };
+        for (model_id, versions) in models {
             for tracked in versions.load_full().iter() {
                 restore_one(store, model_id, tracked, &mut restored).await?;
             }

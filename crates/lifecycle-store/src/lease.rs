@@ -41,7 +41,7 @@ impl Lease {
         let token = match current {
             Some(held) if held.holder == holder && held.expires_at > now => held.token,
             Some(held) if held.expires_at > now => return None,
-            Some(held) => held.token + 1,
+            Some(held) => held.token.saturating_add(1),
             None => 1,
         };
         Some(Lease {

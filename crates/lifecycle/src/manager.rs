@@ -134,7 +134,7 @@ fn spawn_alert_checker(
     holder: String,
     every: std::time::Duration,
 ) -> JoinHandle<()> {
-    let ttl = lifecycle_domain::chrono::Duration::from_std(every * 3)
+    let ttl = lifecycle_domain::chrono::Duration::from_std(every.saturating_mul(3))
         .unwrap_or(lifecycle_domain::chrono::Duration::MAX)
         .max(lifecycle_domain::chrono::Duration::seconds(3));
     tokio::spawn(async move {
