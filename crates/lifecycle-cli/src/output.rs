@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
-use lifecycle::chrono::{DateTime, Utc};
+use lifecycle::chrono::{DateTime, SecondsFormat, Utc};
 use lifecycle::{ErrorKind, ModelPerformanceMetrics, ModelStatus, ServingSpec, Severity};
 use serde::Serialize;
 
@@ -109,27 +109,24 @@ impl Output {
 
     /// Prints rows under headers, each column as wide as its widest cell.
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) {
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        let header: Vec<String> = headers.iter().map(|h| self.bold(h)).collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| visible_len(h)).collect();
         for row in rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(visible_len(cell));
             }
         }
-        let render = |cells: Vec<String>| {
-            let mut line = String::new();
+        let mut line = String::new();
+        for cells in std::iter::once(&header).chain(rows) {
+            line.clear();
             for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
                 line.push_str(cell);
                 if i + 1 < cells.len() {
                     let pad = width - visible_len(cell) + 2;
-                    line.push_str(&" ".repeat(pad));
+                    line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
-            line.trim_end().to_string()
-        };
-        let header: Vec<String> = headers.iter().map(|h| self.bold(h)).collect();
-        self.print(&render(header));
-        for row in rows {
-            self.print(&render(row.clone()));
+            self.print(line.trim_end());
         }
     }
 
@@ -179,6 +176,9 @@ impl Output {
 
 /// Characters shown, colour codes left out.
 fn visible_len(text: &str) -> usize {
+    if !text.contains('\x1b') {
+        return text.chars().count();
+    }
     let mut len = 0;
     let mut in_escape = false;
     for c in text.chars() {
@@ -229,7 +229,7 @@ pub fn ms(latency: Option<f64>) -> String {
 
 /// A time as people and machines both read it: `2026-11-26T09:00:00Z`.
 pub fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// What to call, on one line: `openai gpt-4o-2024-08-06 at <endpoint>,

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::bounds::{check_money, check_tokens, MAX_PRICE_DECIMALS, MAX_PRICE_PER_1K};
@@ -138,12 +139,7 @@ impl ModelCostInfo {
     /// The prices per token as floating point, for statistics over
     /// requests (the canary judge), never for money.
     pub fn per_token_f64(&self) -> (f64, f64) {
-        let per_token = |price: Decimal| {
-            (price / Decimal::ONE_THOUSAND)
-                .to_string()
-                .parse()
-                .unwrap_or(0.0)
-        };
+        let per_token = |price: Decimal| (price / Decimal::ONE_THOUSAND).to_f64().unwrap_or(0.0);
         (per_token(self.input_per_1k), per_token(self.output_per_1k))
     }
 

@@ -87,10 +87,32 @@ struct Bookkeeping {
 /// What a checkpoint holds: the whole window (shards merged) and the health.
 #[derive(Serialize, Deserialize)]
 struct Saved {
+    window: Window,
+    #[serde(default)]
+    health: Health,
+}
+
+/// A checkpoint as earlier builds wrote it, the window's fields beside the
+/// health: still read, ten times slower (serde buffers a flattened struct).
+#[derive(Deserialize)]
+struct SavedFlat {
     #[serde(flatten)]
     window: Window,
     #[serde(default)]
     health: Health,
+}
+
+impl Saved {
+    fn read(state: &[u8]) -> Result<Saved, serde_json::Error> {
+        serde_json::from_slice::<Saved>(state).or_else(|nested| {
+            serde_json::from_slice::<SavedFlat>(state)
+                .map(|flat| Saved {
+                    window: flat.window,
+                    health: flat.health,
+                })
+                .map_err(|_| nested)
+        })
+    }
 }
 
 /// What [`Evaluator::restore`] did.
@@ -268,10 +290,23 @@ async fn restore_one(
     if tracked.books.restored.load(Ordering::Acquire) {
         return Ok(());
     }
+    let saved = store.metrics(model_id, &tracked.version).await?;
+    merge_saved(model_id, tracked, saved.as_ref(), restored);
+    Ok(())
+}
+
+/// Merges `saved`, the version's checkpoint read from the store (if it has
+/// one), into the version not restored yet.
+fn merge_saved(
+    model_id: &ModelId,
+    tracked: &Tracked,
+    saved: Option<&MetricsSnapshot>,
+    restored: &mut Restored,
+) {
     // What the store holds: results recorded before the restore are not in it.
     let mut in_store = 0;
-    if let Some(saved) = store.metrics(model_id, &tracked.version).await? {
-        match serde_json::from_slice::<Saved>(&saved.state) {
+    if let Some(saved) = saved {
+        match Saved::read(&saved.state) {
             Ok(saved) => {
                 in_store = saved.window.recorded();
                 lock(&tracked.shards[0].0).merge(&saved.window);
@@ -293,7 +328,6 @@ async fn restore_one(
         .saved_samples
         .store(in_store, Ordering::Release);
     tracked.books.restored.store(true, Ordering::Release);
-    Ok(())
 }
 
 /// Whether a result's own time `at_ms` is beyond the allowed skew ahead of
@@ -480,9 +514,12 @@ impl Evaluator {
         version: &Version,
     ) -> Result<ModelPerformanceMetrics, EvaluatorError> {
         let tracked = self.find(model_id, version)?;
-        Ok(tracked
-            .lifetime()
-            .metrics(self.shared.clock.now(), tracked.prices.as_ref()))
+        // Most of a catalogue never records: no sketches to merge then.
+        let lifetime = match tracked.samples() {
+            0 => VersionStats::default(),
+            _ => tracked.lifetime(),
+        };
+        Ok(lifetime.metrics(self.shared.clock.now(), tracked.prices.as_ref()))
     }
 
     /// The lifetime metrics of every tracked version that recorded anything.
@@ -745,12 +782,29 @@ impl Evaluator {
         let _one_at_a_time = self.shared.checkpointing.lock().await;
         let snapshot = self.shared.tracked.load_full();
         let mut restored = Restored::default();
-        let models: Vec<_> = match only {
-            // One lookup, not a pass over every tracked model.
-            Some(model_id) => snapshot.get_key_value(model_id).into_iter().collect(),
-            None => snapshot.iter().collect(),
+        let Some(model_id) = only else {
+            // Every version: the store's checkpoints in one pass, not one
+            // read per version (most of a catalogue has none).
+            let mut saved: std::collections::HashMap<(ModelId, Version), MetricsSnapshot> = store
+                .all_metrics()
+                .await?
+                .into_iter()
+                .map(|s| ((s.model_id.clone(), s.version.clone()), s))
+                .collect();
+            for (model_id, versions) in snapshot.iter() {
+                for tracked in versions.load_full().iter() {
+                    if tracked.books.restored.load(Ordering::Acquire) {
+                        continue;
+                    }
+                    let key = (model_id.clone(), tracked.version.clone());
+                    let checkpoint = saved.remove(&key);
+                    merge_saved(model_id, tracked, checkpoint.as_ref(), &mut restored);
+                }
+            }
+            return Ok(restored);
         };
-        for (model_id, versions) in models {
+        // One lookup, not a pass over every tracked model.
+        if let Some(versions) = snapshot.get(model_id) {
             for tracked in versions.load_full().iter() {
                 restore_one(store, model_id, tracked, &mut restored).await?;
             }

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One sampled request: what the comparison judges per request.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// One sampled request: what the comparison judges per request. Saved as
+/// an array of its four fields (a checkpoint holds hundreds of them); read
+/// from an array or, as earlier builds wrote it, an object.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 pub struct Sampled {
     /// Latency in ms (successful requests only carry one).
     pub latency_ms: Option<f32>,
@@ -15,6 +17,18 @@ pub struct Sampled {
     pub cost: Option<f32>,
     /// Completion tokens.
     pub output_tokens: u32,
+}
+
+impl Serialize for Sampled {
+    fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+        (
+            self.latency_ms,
+            self.confidence,
+            self.cost,
+            self.output_tokens,
+        )
+            .serialize(to)
+    }
 }
 
 /// Requests kept per sub-window.

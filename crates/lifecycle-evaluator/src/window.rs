@@ -17,9 +17,14 @@ const SLOTS: usize = 10;
 ///
 /// Serialized whole into metrics checkpoints, so that a restarted process
 /// judges the same window (sub-windows are numbered by time, not by process).
+/// Only the sub-windows that hold something are written (a checkpoint of a
+/// version seen for a minute is a tenth of the size); reading puts each back
+/// in its place in the ring, which its number gives.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(from = "StoredWindow")]
 pub struct Window {
     slot_ms: i64,
+    #[serde(serialize_with = "occupied")]
     slots: Vec<Slot>,
     /// Boxed: cold, and kept off the cache lines the hot path touches.
     closed: Box<VersionStats>,
@@ -57,6 +62,42 @@ impl Slot {
             cost,
             output_tokens: result.output_tokens,
         });
+    }
+}
+
+/// A window as a checkpoint holds it: the occupied sub-windows only (all of
+/// them, empty ones too, in checkpoints written before).
+#[derive(Deserialize)]
+struct StoredWindow {
+    slot_ms: i64,
+    slots: Vec<Slot>,
+    closed: Box<VersionStats>,
+}
+
+fn occupied<S: serde::Serializer>(slots: &[Slot], to: S) -> Result<S::Ok, S::Error> {
+    to.collect_seq(slots.iter().filter(|s| s.number != i64::MIN))
+}
+
+impl From<StoredWindow> for Window {
+    fn from(stored: StoredWindow) -> Self {
+        let mut window = Window {
+            slot_ms: stored.slot_ms.max(1),
+            slots: Vec::new(),
+            closed: stored.closed,
+            current: (0, 0, 0),
+            since_checkpoint: 0,
+        };
+        let mut slots = stored.slots;
+        slots.retain(|s| s.number != i64::MIN);
+        // Oldest first: of two sub-windows in one place, the older is closed.
+        slots.sort_by_key(|s| s.number);
+        for slot in slots {
+            window.ring();
+            let place = &mut window.slots[slot.number.rem_euclid(SLOTS as i64) as usize];
+            let old = std::mem::replace(place, slot);
+            window.closed.merge(&old.stats);
+        }
+        window
     }
 }
 

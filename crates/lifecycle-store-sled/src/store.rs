@@ -550,6 +550,40 @@ impl SledStore {
         Ok(state)
     }
 
+    /// Decodes records of one tree, many of them on every core: decoding
+    /// is most of what reading a whole catalogue costs.
+    fn decode_all<K: Clone + Send + Sync, T: DeserializeOwned + Send>(
+        &self,
+        tree: &str,
+        encoded: Vec<(K, sled::IVec)>,
+    ) -> Result<Vec<(K, T)>, StoreError> {
+        let decode_chunk = |chunk: &[(K, sled::IVec)]| {
+            chunk
+                .iter()
+                .map(|(key, bytes)| Ok((key.clone(), self.decode(tree, bytes)?)))
+                .collect::<Result<Vec<_>, StoreError>>()
+        };
+        let threads = cores().min(encoded.len() / PARALLEL_DECODE_MIN).max(1);
+        if threads == 1 {
+            return decode_chunk(&encoded);
+        }
+        let chunk_len = encoded.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = encoded
+                .chunks(chunk_len)
+                .map(|chunk| scope.spawn(move || decode_chunk(chunk)))
+                .collect();
+            let mut all = Vec::with_capacity(encoded.len());
+            for worker in workers {
+                let decoded = worker
+                    .join()
+                    .map_err(|_| StoreError::Backend("a decoding thread panicked".into()))?;
+                all.extend(decoded?);
+            }
+            Ok(all)
+        })
+    }
+
     fn read_head(&self) -> Result<Option<ChainHead>, StoreError> {
         let bytes = self
             .tree(TreeId::Meta)
@@ -629,6 +663,15 @@ fn put_entry(journal: &mut Journal, entry: &AuditLogEntry) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Records below which decoding on one core is faster than starting threads.
+const PARALLEL_DECODE_MIN: usize = 512;
+
+/// The cores this process may use, read once (it opens cgroup files).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value)
         .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
@@ -682,17 +725,20 @@ impl Store for SledStore {
         // One pass over the tree; models already decoded come from the
         // cache. The others are not put in it: a pass over a catalogue
         // would copy every record for models no later call may touch.
-        let mut all = Vec::new();
+        let mut cached = Vec::new();
+        let mut encoded = Vec::new();
         for entry in self.tree(TreeId::Models).iter() {
             let (key, bytes) = entry.map_err(|e| self.error(e))?;
             let model_id = ModelId::new(String::from_utf8_lossy(&key).into_owned())
                 .map_err(|_| self.damaged("a model key"))?;
-            let state = match self.cached_model(&model_id) {
-                Some(state) => state,
-                None => self.decode("models", &bytes)?,
-            };
-            all.push((model_id, state));
+            match self.cached_model(&model_id) {
+                Some(state) => cached.push((model_id, state)),
+                None => encoded.push((model_id, bytes)),
+            }
         }
+        let mut all = self.decode_all("models", encoded)?;
+        all.extend(cached);
+        all.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(all)
     }
 
@@ -797,6 +843,18 @@ impl Store for SledStore {
             .get(keys::model_version(model_id, version))
             .map_err(|e| self.error(e))?;
         bytes.map(|b| self.decode("metrics", &b)).transpose()
+    }
+
+    async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {
+        // Batch marks sort first (their keys start with the separator).
+        let encoded = self
+            .metrics
+            .range([1u8]..)
+            .map(|entry| entry.map(|(_, bytes)| ((), bytes)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e))?;
+        let decoded: Vec<((), MetricsSnapshot)> = self.decode_all("metrics", encoded)?;
+        Ok(decoded.into_iter().map(|((), snapshot)| snapshot).collect())
     }
 
     async fn import(&self, image: StoreImage) -> Result<(), StoreError> {

@@ -69,6 +69,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         metrics::snapshots_need_a_registered_version,
         metrics::batches_land_whole_and_once,
         metrics::a_batch_with_a_bad_snapshot_writes_nothing,
+        metrics::all_metrics_reads_every_checkpoint_once,
         concurrency::racing_activations_leave_one_active_and_no_gaps,
         concurrency::parallel_commits_on_many_models_all_land,
         import::an_imported_image_reads_back_whole_and_carries_on,

@@ -259,6 +259,10 @@ impl Store for MemoryStore {
         Ok(self.read().metrics.get(&key).cloned())
     }
 
+    async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {
+        Ok(self.read().metrics.values().cloned().collect())
+    }
+
     async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
         image.check()?;
         let mut inner = self.write();

@@ -219,6 +219,19 @@ pub trait Store: Send + Sync {
         version: &Version,
     ) -> Result<Option<MetricsSnapshot>, StoreError>;
 
+    /// Every metrics checkpoint, in no particular order: what restoring
+    /// every version reads. Adapters read them in one pass (the default
+    /// asks for each version of each model in turn).
+    async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {
+        let mut all = Vec::new();
+        for (model_id, state) in self.all_models().await? {
+            for version in &state.versions {
+                all.extend(self.metrics(&model_id, &version.version).await?);
+            }
+        }
+        Ok(all)
+    }
+
     /// Loads `image` into this empty store, all or nothing: afterwards the
     /// store answers every read as the store the image was read from did
     /// (revisions, sealed entries, checkpoints), and a crash part-way leaves

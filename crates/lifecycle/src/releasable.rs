@@ -148,6 +148,10 @@ impl Store for Releasable {
         self.get()?.save_metrics(snapshot).await
     }
 
+    async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {
+        self.get()?.all_metrics().await
+    }
+
     async fn metrics(
         &self,
         model_id: &ModelId,

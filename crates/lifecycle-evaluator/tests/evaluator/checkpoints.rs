@@ -420,3 +420,106 @@ async fn exact_quantiles_survive_a_restart_and_checkpoints_stay_bounded() {
     assert_eq!(restored.latency_quantiles, QuantileMethod::Sketch);
     assert_eq!(restored.sample_count, 6_000);
 }
+
+/// Results spread over three sub-windows in the middle of the ring, saved,
+/// and the saved state as `edit` leaves it: the restored window must judge
+/// exactly what the recorded one did.
+async fn restored_after(edit: impl Fn(serde_json::Value) -> serde_json::Value) {
+    let store = store().await;
+    let clock = Arc::new(ManualClock::new(t0()));
+    let config = EvaluationConfig::new(EvaluationSettings {
+        min_samples: 10,
+        ..EvaluationSettings::default()
+    })
+    .unwrap();
+    let make = || {
+        let evaluator = Evaluator::new(config.clone(), clock.clone());
+        evaluator.track(&record_of("m"));
+        evaluator
+    };
+    let recorded = make();
+    for (minute, latency) in [(2, 100.0), (3, 250.0), (5, 900.0)] {
+        for i in 0..20 {
+            clock.set(t0() + lifecycle_domain::chrono::Duration::seconds(minute * 60 + i));
+            let result = InferenceResult::success(latency + i as f64).with_tokens(10, 5);
+            recorded.record("m", &v1(), &result).unwrap();
+        }
+    }
+    recorded.checkpoint(&*store, true).await.unwrap();
+    let mut saved = store
+        .metrics(&ModelId::new("m").unwrap(), &v1())
+        .await
+        .unwrap()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&saved.state).unwrap();
+    let slots = state["window"]["slots"].as_array().unwrap().len();
+    assert_eq!(slots, 3, "only the occupied sub-windows are saved");
+    saved.state = serde_json::to_vec(&edit(state)).unwrap();
+    store.save_metrics(saved).await.unwrap();
+
+    let restored = make();
+    assert_eq!(restored.restore(&*store).await.unwrap().versions, 1);
+    assert_eq!(
+        restored.window_metrics("m", &v1()).unwrap(),
+        recorded.window_metrics("m", &v1()).unwrap()
+    );
+    assert_eq!(
+        restored.lifetime_metrics("m", &v1()).unwrap(),
+        recorded.lifetime_metrics("m", &v1()).unwrap()
+    );
+    // Recording on into the newest sub-window finds it in its place.
+    for evaluator in [&recorded, &restored] {
+        evaluator
+            .record("m", &v1(), &InferenceResult::success(300.0))
+            .unwrap();
+    }
+    assert_eq!(
+        restored.window_metrics("m", &v1()).unwrap(),
+        recorded.window_metrics("m", &v1()).unwrap()
+    );
+    let (a, b) = (
+        restored.evaluate("m", &v1()).unwrap(),
+        recorded.evaluate("m", &v1()).unwrap(),
+    );
+    assert_eq!((a.samples, a.status), (b.samples, b.status));
+}
+
+#[tokio::test]
+async fn a_checkpoint_saves_occupied_sub_windows_and_restores_them_in_place() {
+    restored_after(|state| state).await;
+}
+
+/// Earlier builds wrote the window's fields beside the health, every place
+/// of the ring (empty ones too) and each sampled request as an object.
+#[tokio::test]
+async fn a_checkpoint_in_the_earlier_layout_is_still_read() {
+    restored_after(|state| {
+        let mut old = state["window"].clone();
+        old["health"] = state["health"].clone();
+        let mut ring = vec![serde_json::Value::Null; 10];
+        for mut slot in old["slots"].as_array().unwrap().clone() {
+            let number = slot["number"].as_i64().unwrap();
+            for sampled in slot["sample"]["kept"].as_array_mut().unwrap() {
+                let [latency, confidence, cost, tokens] =
+                    <[serde_json::Value; 4]>::try_from(sampled.as_array().unwrap().clone())
+                        .unwrap();
+                *sampled = serde_json::json!({"latency_ms": latency, "confidence": confidence,
+                    "cost": cost, "output_tokens": tokens});
+            }
+            ring[number.rem_euclid(10) as usize] = slot;
+        }
+        let mut empty = old["slots"][0].clone();
+        empty["number"] = i64::MIN.into();
+        empty["stats"] = serde_json::json!({"successes": 0, "failures": [0,0,0,0,0,0,0,0],
+            "latency": null, "exact": [], "failure_latency_sum": 0.0, "failure_latency_max": 0.0,
+            "confidence_sum": 0.0, "confidence_count": 0, "input_tokens": 0, "output_tokens": 0});
+        empty["sample"] = serde_json::json!({"kept": [], "seen": 0, "random": 0});
+        let ring: Vec<_> = ring
+            .into_iter()
+            .map(|slot| if slot.is_null() { empty.clone() } else { slot })
+            .collect();
+        old["slots"] = ring.into();
+        old
+    })
+    .await;
+}

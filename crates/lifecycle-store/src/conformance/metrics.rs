@@ -136,3 +136,30 @@ pub async fn a_batch_with_a_bad_snapshot_writes_nothing(store: Arc<dyn Store>) {
         assert!(!store.batch_recorded("b").await.unwrap(), "{expected}");
     }
 }
+
+pub async fn all_metrics_reads_every_checkpoint_once(store: Arc<dyn Store>) {
+    assert!(store.all_metrics().await.unwrap().is_empty());
+    register(&*store, "m", &["1.0.0", "2.0.0", "3.0.0"]).await;
+    register(&*store, "n", &["1.0.0"]).await;
+    let batched = (
+        snapshot("m", "1.0.0", 100, 10),
+        snapshot("n", "1.0.0", 40, 10),
+    );
+    store
+        .save_metrics_batch(vec![batched.0.clone(), batched.1.clone()], "b1")
+        .await
+        .unwrap();
+    store
+        .save_metrics(snapshot("m", "2.0.0", 20, 10))
+        .await
+        .unwrap();
+    let replaced = snapshot("m", "2.0.0", 30, 20);
+    store.save_metrics(replaced.clone()).await.unwrap();
+    let mut all = store.all_metrics().await.unwrap();
+    all.sort_by(|a, b| (&a.model_id, &a.version).cmp(&(&b.model_id, &b.version)));
+    assert_eq!(
+        all,
+        vec![batched.0, replaced, batched.1],
+        "each saved checkpoint, the last of each version, and nothing else (no batch marks)"
+    );
+}
