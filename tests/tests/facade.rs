@@ -648,3 +648,79 @@ async fn a_backup_written_by_an_earlier_build_restores() {
     );
     manager.dispose().await.unwrap();
 }
+
+/// One manager serving many users: each call's changes are audited as the
+/// handle's actor, the decision of a gated move included, and a handle
+/// acting for one user leaves the others' as they were.
+#[tokio::test]
+async fn every_change_is_audited_as_the_actor_of_the_handle_that_made_it() {
+    let manager = manager_on(
+        Arc::new(MemoryStore::new()),
+        Arc::new(ManualClock::new(t0())),
+    )
+    .await;
+    let alice = manager.acting_as(Actor::new("alice@example.com").unwrap());
+    let bob = manager.acting_as(Actor::new("bob@example.com").unwrap());
+    assert_eq!(
+        manager.actor().to_string(),
+        "lifecycle",
+        "the builder's actor stays"
+    );
+    alice.register_model(record_of(1)).await.unwrap();
+    bob.register_models(vec![record_of(2)])
+        .await
+        .remove(0)
+        .unwrap();
+    alice.activate_model(&gpt(), &v(1)).await.unwrap();
+    bob.start_canary(&gpt(), &v(2), CanaryWeight::new(10).unwrap())
+        .await
+        .unwrap();
+    bob.set_canary_weight(&gpt(), CanaryWeight::new(20).unwrap())
+        .await
+        .unwrap();
+    alice
+        .force_promote_canary(&gpt(), "judged offline")
+        .await
+        .unwrap();
+    manager.retire_model(&gpt(), &v(1)).await.unwrap();
+    let by: Vec<(AuditEventKind, String)> = manager
+        .get_model_history(&gpt())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event.kind, e.event.actor.to_string()))
+        .collect();
+    let (alice, bob, builder) = (
+        "alice@example.com".to_string(),
+        "bob@example.com".to_string(),
+        "lifecycle".to_string(),
+    );
+    use AuditEventKind::*;
+    let expected = [
+        (ModelRegistered, &alice),
+        (ModelRegistered, &bob),
+        (DeploymentDecision, &alice),
+        (ModelActivated, &alice),
+        (CanaryStarted, &bob),
+        (CanaryWeightChanged, &bob),
+        (DeploymentDecision, &alice),
+        (CanaryPromoted, &alice),
+    ];
+    for (kind, actor) in expected {
+        assert!(
+            by.contains(&(kind, actor.clone())),
+            "{kind:?} by {actor} missing from {by:#?}"
+        );
+    }
+    assert!(
+        by.iter()
+            .any(|(kind, actor)| *kind == ModelRetired && actor == &builder),
+        "{by:#?}"
+    );
+    assert!(
+        !by.iter()
+            .any(|(kind, actor)| matches!(kind, ModelActivated | CanaryPromoted) && actor == &bob),
+        "{by:#?}"
+    );
+    manager.dispose().await.unwrap();
+}

@@ -95,7 +95,8 @@ impl Builder {
         Self { policy, ..self }
     }
 
-    /// Records `actor` as the author of changes unless a call says otherwise.
+    /// Records `actor` as the author of changes, unless a handle from
+    /// [`ModelLifecycleManager::acting_as`] names another.
     pub fn actor(self, actor: Actor) -> Self {
         Self {
             actor: Some(actor),

@@ -38,6 +38,9 @@ use crate::{BackupSummary, Builder, LifecycleError, SystemStatus};
 #[derive(Clone)]
 pub struct ModelLifecycleManager {
     inner: Arc<Inner>,
+    /// Who this handle's changes are made by, when not the builder's actor
+    /// (see [`ModelLifecycleManager::acting_as`]).
+    acting: Option<Actor>,
 }
 
 struct Inner {
@@ -372,7 +375,46 @@ impl ModelLifecycleManager {
                 auditor: Mutex::new(auditor),
                 started: Instant::now(),
             }),
+            acting: None,
         })
+    }
+
+    /// A handle on the same manager whose changes are made, and audited, as
+    /// `actor`: a server acting for many users, or a tool that names the
+    /// person behind each call. Cheap: everything else is shared.
+    ///
+    /// ```
+    /// # use lifecycle::*;
+    /// # async fn example(manager: ModelLifecycleManager) -> Result<(), LifecycleError> {
+    /// let alice = manager.acting_as(Actor::new("alice@example.com")?);
+    /// assert_eq!(alice.actor().to_string(), "alice@example.com");
+    /// # Ok(()) }
+    /// ```
+    pub fn acting_as(&self, actor: Actor) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            acting: Some(actor),
+        }
+    }
+
+    /// Who this handle's changes are made by.
+    pub fn actor(&self) -> &Actor {
+        self.acting
+            .as_ref()
+            .unwrap_or_else(|| self.inner.registry.actor())
+    }
+
+    /// The registry as this handle acts, with the model loaded.
+    async fn registry_for(&self, model_id: &ModelId) -> Result<ModelRegistry, LifecycleError> {
+        let inner = self.loaded(model_id).await?;
+        Ok(self.acting_registry(inner))
+    }
+
+    fn acting_registry(&self, inner: &Inner) -> ModelRegistry {
+        match &self.acting {
+            Some(actor) => inner.registry.acting_as(actor.clone()),
+            None => inner.registry.clone(),
+        }
     }
 
     fn live(&self) -> Result<&Inner, LifecycleError> {
@@ -435,7 +477,7 @@ impl ModelLifecycleManager {
         version: ModelVersion,
     ) -> Result<ModelVersion, LifecycleError> {
         let inner = self.loaded(&version.model_id).await?;
-        let stored = inner.registry.register(version).await?;
+        let stored = self.acting_registry(inner).register(version).await?;
         tracing::info!(model = %stored.model_id, version = %stored.version, provider = %stored.provider,
             "model version registered");
         inner.evaluator.track(&stored);
@@ -463,7 +505,11 @@ impl ModelLifecycleManager {
                 let manager = self.clone();
                 running.spawn(async move {
                     let registered = match manager.live() {
-                        Ok(inner) => inner.registry.register(version).await.map_err(Into::into),
+                        Ok(inner) => manager
+                            .acting_registry(inner)
+                            .register(version)
+                            .await
+                            .map_err(Into::into),
                         Err(e) => Err(e),
                     };
                     (index, registered)
@@ -546,7 +592,7 @@ impl ModelLifecycleManager {
         if let Some(reason) = forced {
             check_reason(reason)?;
         }
-        let actor = inner.registry.actor().clone();
+        let actor = self.actor().clone();
         // Asked again on each attempt: the registry retries on a concurrent change.
         let gate = |state: &lifecycle_store::ModelState, record: &ModelVersion, now| {
             let decision = self.decide(state, record, now);
@@ -567,7 +613,8 @@ impl ModelLifecycleManager {
             };
             (gate, decision)
         };
-        let (moved, decision) = inner.registry.deploy(model_id, target, gate).await?;
+        let registry = self.acting_registry(inner);
+        let (moved, decision) = registry.deploy(model_id, target, gate).await?;
         let Some(version) = moved else {
             tracing::warn!(model = %model_id, reason = %decision.reason,
                 "deployment rejected by policy");
@@ -588,9 +635,8 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .deploy_to_testing(model_id, version)
             .await;
         self.retracked(model_id, changed).await
@@ -603,9 +649,8 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .deactivate(model_id, version)
             .await;
         self.retracked(model_id, changed).await
@@ -619,9 +664,8 @@ impl ModelLifecycleManager {
         reason: &str,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .rollback(model_id, target, reason)
             .await;
         self.retracked(model_id, changed).await
@@ -636,7 +680,7 @@ impl ModelLifecycleManager {
         replacement_version: Option<&Version>,
         grace_period_days: Option<u32>,
     ) -> Result<ModelVersion, LifecycleError> {
-        let registry = &self.loaded(model_id).await?.registry;
+        let registry = self.registry_for(model_id).await?;
         let changed = registry
             .deprecate(
                 model_id,
@@ -656,9 +700,8 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .retire(model_id, version)
             .await;
         self.retracked(model_id, changed).await
@@ -672,9 +715,8 @@ impl ModelLifecycleManager {
         weight: CanaryWeight,
     ) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .start_canary(model_id, version, weight)
             .await;
         self.retracked(model_id, changed).await
@@ -687,9 +729,8 @@ impl ModelLifecycleManager {
         weight: CanaryWeight,
     ) -> Result<ModelVersion, LifecycleError> {
         Ok(self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .set_canary_weight(model_id, weight)
             .await?)
     }
@@ -697,9 +738,8 @@ impl ModelLifecycleManager {
     /// Stops the canary.
     pub async fn abort_canary(&self, model_id: &ModelId) -> Result<ModelVersion, LifecycleError> {
         let changed = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .abort_canary(model_id)
             .await;
         self.retracked(model_id, changed).await
@@ -745,7 +785,7 @@ impl ModelLifecycleManager {
         let inner = self.live()?;
         Ok(inner
             .audit
-            .sign_head(key, inner.registry.actor().clone(), inner.clock.now())
+            .sign_head(key, self.actor().clone(), inner.clock.now())
             .await?)
     }
 
@@ -808,12 +848,7 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
     ) -> Result<Option<ModelVersion>, LifecycleError> {
-        let active = self
-            .loaded(model_id)
-            .await?
-            .registry
-            .active(model_id)
-            .await?;
+        let active = self.registry_for(model_id).await?.active(model_id).await?;
         Ok(active.map(|v| self.with_metrics(v)))
     }
 
@@ -824,9 +859,8 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
         let record = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .get(model_id, version)
             .await?;
         Ok(self.with_metrics(record))
@@ -854,9 +888,8 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
     ) -> Result<Vec<ModelVersion>, LifecycleError> {
         let versions = self
-            .loaded(model_id)
+            .registry_for(model_id)
             .await?
-            .registry
             .versions(model_id)
             .await?;
         Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
@@ -934,7 +967,7 @@ impl ModelLifecycleManager {
         let now = inner.clock.now();
         let record = inner.registry.get(model_id, version).await?;
         let decision = self.decide(&state, &record, now);
-        let event = decision_event(inner.registry.actor(), &record, &decision, now);
+        let event = decision_event(self.actor(), &record, &decision, now);
         inner
             .store
             .commit(Commit::audit_only().audit(event))
