@@ -61,11 +61,10 @@ fn replay(
     let Some(version) = &entry.event.version else {
         return;
     };
-    let details = &entry.event.details;
-    if let Some(status) = details.get("status").and_then(|s| s.parse().ok()) {
+    if let Some(status) = entry.event.status() {
         statuses.insert(version.clone(), status);
     }
-    if let Some(weight) = details.get("weight").and_then(|w| w.parse().ok()) {
+    if let Some(weight) = entry.event.weight() {
         weights.insert(version.clone(), weight);
     }
 }

@@ -162,7 +162,7 @@ impl ComplianceReport {
         }
         let violation = event.kind == AuditEventKind::ThresholdViolated
             || (event.kind == AuditEventKind::DeploymentDecision
-                && event.details.get("approved").map(String::as_str) == Some("false"));
+                && event.approved() == Some(false));
         match event.severity {
             Severity::Critical => self.critical_events.push(entry.clone()),
             Severity::Error => self.errors.push(entry.clone()),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Actor, DomainError, ModelId, Version};
+use crate::{Actor, DomainError, ModelId, ModelStatus, Version};
 
 /// What kind of thing happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -184,6 +184,23 @@ pub struct AuditEvent {
     pub details: BTreeMap<String, String>,
 }
 
+/// The detail keys other parts of the system read back, written and read
+/// only through [`AuditEvent`]'s typed methods (`with_status`/`status`...).
+/// Entries keep them as text, as every entry already stored does, so the
+/// hash chain of an existing log is unchanged.
+pub mod detail {
+    /// The status the version was left in.
+    pub const STATUS: &str = "status";
+    /// The canary's share of traffic, in percent.
+    pub const WEIGHT: &str = "weight";
+    /// The version that replaces a deprecated one.
+    pub const REPLACEMENT: &str = "replacement";
+    /// Why a change was made.
+    pub const REASON: &str = "reason";
+    /// Whether a deployment decision approved the version.
+    pub const APPROVED: &str = "approved";
+}
+
 impl AuditEvent {
     /// An event of `kind` with its default severity.
     pub fn new(
@@ -230,6 +247,57 @@ impl AuditEvent {
     pub fn with_detail(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.details.insert(key.into(), value.to_string());
         self
+    }
+
+    /// With the status the version was left in: what replaying the log
+    /// (`active_at`, status checks, automatic rollback) reads.
+    pub fn with_status(self, status: ModelStatus) -> Self {
+        self.with_detail(detail::STATUS, status)
+    }
+
+    /// The status the entry left its version in, if it records one.
+    pub fn status(&self) -> Option<ModelStatus> {
+        self.details.get(detail::STATUS)?.parse().ok()
+    }
+
+    /// With the canary's share of traffic, in percent.
+    pub fn with_weight(self, percent: u8) -> Self {
+        self.with_detail(detail::WEIGHT, percent)
+    }
+
+    /// The canary's share of traffic the entry set, in percent.
+    pub fn weight(&self) -> Option<u8> {
+        self.details.get(detail::WEIGHT)?.parse().ok()
+    }
+
+    /// With the version that replaces this one.
+    pub fn with_replacement(self, replacement: &Version) -> Self {
+        self.with_detail(detail::REPLACEMENT, replacement)
+    }
+
+    /// The version the entry names as this one's replacement.
+    pub fn replacement(&self) -> Option<Version> {
+        Version::parse(self.details.get(detail::REPLACEMENT)?).ok()
+    }
+
+    /// With why the change was made.
+    pub fn with_reason(self, reason: &str) -> Self {
+        self.with_detail(detail::REASON, reason)
+    }
+
+    /// Why the change was made, when the entry says.
+    pub fn reason(&self) -> Option<&str> {
+        self.details.get(detail::REASON).map(String::as_str)
+    }
+
+    /// With whether a deployment decision approved the version.
+    pub fn with_approval(self, approved: bool) -> Self {
+        self.with_detail(detail::APPROVED, approved)
+    }
+
+    /// Whether the deployment decision approved the version.
+    pub fn approved(&self) -> Option<bool> {
+        self.details.get(detail::APPROVED)?.parse().ok()
     }
 
     /// Checks that a version comes with its model and the message is not blank.

@@ -34,8 +34,8 @@ mod status;
 mod version;
 
 pub use audit::{
-    verify_chain, AuditEvent, AuditEventKind, AuditHash, AuditLogEntry, ChainError, ChainHead,
-    ChainProblem, Severity,
+    detail, verify_chain, AuditEvent, AuditEventKind, AuditHash, AuditLogEntry, ChainError,
+    ChainHead, ChainProblem, Severity,
 };
 pub use bounds::{
     earliest_time, latest_time, MAX_CONSECUTIVE_VIOLATIONS, MAX_COST_PER_REQUEST,

@@ -49,11 +49,7 @@ impl AuditReplay {
         let (Some(model_id), Some(version)) = (&event.model_id, &event.version) else {
             return;
         };
-        let Some(status) = event
-            .details
-            .get("status")
-            .and_then(|s| s.parse::<ModelStatus>().ok())
-        else {
+        let Some(status) = event.status() else {
             return;
         };
         let replayed = self
@@ -67,11 +63,7 @@ impl AuditReplay {
         replayed.status = status;
         replayed.served |= status == ModelStatus::Active;
         replayed.weight = match status {
-            ModelStatus::Canary => event
-                .details
-                .get("weight")
-                .and_then(|w| w.parse().ok())
-                .or(replayed.weight),
+            ModelStatus::Canary => event.weight().or(replayed.weight),
             _ => None,
         };
     }

@@ -165,3 +165,51 @@ fn events_validate_model_presence_and_message() {
     );
     assert!(Severity::Critical > Severity::Error && Severity::Warning > Severity::Info);
 }
+
+/// The details other crates read are written and read through typed
+/// methods, stored as the text every existing entry holds: an entry
+/// written by hand with those keys reads the same, and hashes the same.
+#[test]
+fn typed_details_read_back_and_keep_the_stored_text() {
+    let typed = event(1)
+        .with_status(ModelStatus::Canary)
+        .with_weight(25)
+        .with_replacement(&Version::parse("3.1.0").unwrap())
+        .with_reason("latency regression")
+        .with_approval(false);
+    assert_eq!(typed.status(), Some(ModelStatus::Canary));
+    assert_eq!(typed.weight(), Some(25));
+    assert_eq!(typed.replacement(), Some(Version::parse("3.1.0").unwrap()));
+    assert_eq!(typed.reason(), Some("latency regression"));
+    assert_eq!(typed.approved(), Some(false));
+    let by_hand = event(1)
+        .with_detail("status", "canary")
+        .with_detail("weight", "25")
+        .with_detail("replacement", "3.1.0")
+        .with_detail("reason", "latency regression")
+        .with_detail("approved", "false");
+    assert_eq!(
+        typed.clone().seal(1, AuditHash::GENESIS).hash,
+        by_hand.seal(1, AuditHash::GENESIS).hash
+    );
+
+    let garbled = event(1)
+        .with_detail("status", "serving")
+        .with_detail("weight", "250%")
+        .with_detail("replacement", "v3")
+        .with_detail("approved", "maybe");
+    assert_eq!(
+        (
+            garbled.status(),
+            garbled.weight(),
+            garbled.replacement(),
+            garbled.approved()
+        ),
+        (None, None, None, None),
+        "a value that does not parse reads as absent"
+    );
+    assert_eq!(
+        AuditEvent::new(AuditEventKind::Error, Actor::new("a").unwrap(), "m", t0()).reason(),
+        None
+    );
+}

@@ -282,7 +282,7 @@ impl ModelRegistry {
                 });
             }
             let event = event(AuditEventKind::CanaryStarted, actor, &record, now)
-                .with_detail("weight", weight.percent());
+                .with_weight(weight.percent());
             Ok(Plan::one(record, event))
         })
         .await
@@ -299,7 +299,7 @@ impl ModelRegistry {
             record.set_canary_weight(weight, now)?;
             let event = event(AuditEventKind::CanaryWeightChanged, actor, record, now)
                 .with_detail("previousWeight", previous)
-                .with_detail("weight", weight.percent());
+                .with_weight(weight.percent());
             Ok(event)
         })
         .await
@@ -320,7 +320,7 @@ impl ModelRegistry {
             record.deactivate(now)?;
             let aborted = event(AuditEventKind::CanaryAborted, actor, record, now);
             Ok(match reason {
-                Some(reason) => aborted.with_detail("reason", reason),
+                Some(reason) => aborted.with_reason(reason),
                 None => aborted,
             })
         })
@@ -544,7 +544,7 @@ impl ModelRegistry {
             record.activate(now)?;
             let mut plan = Plan::default();
             let mut rolled_back = event(AuditEventKind::ModelRolledBack, actor, &record, now)
-                .with_detail("reason", reason);
+                .with_reason(reason);
             if let Some(previous) = state.active() {
                 let mut previous = previous.clone();
                 let why = format!("rolled back to {target}: {reason}");
@@ -881,17 +881,17 @@ fn event(
     );
     AuditEvent::new(kind, actor.clone(), message, now)
         .for_version(record.model_id.clone(), record.version.clone())
-        .with_detail("status", record.status())
+        .with_status(record.status())
 }
 
 fn deprecation_event(actor: &Actor, record: &ModelVersion, now: DateTime<Utc>) -> AuditEvent {
     let mut e = event(AuditEventKind::ModelDeprecated, actor, record, now);
     if let Some(d) = record.deprecation() {
         e = e
-            .with_detail("reason", &d.reason)
+            .with_reason(&d.reason)
             .with_detail("endOfLife", d.end_of_life.to_rfc3339());
         if let Some(replacement) = &d.replacement_version {
-            e = e.with_detail("replacement", replacement);
+            e = e.with_replacement(replacement);
         }
     }
     e

@@ -90,8 +90,7 @@ impl AutoRollback {
             .audit(&AuditQuery::all().model(model_id.clone()).newest_first())
             .await?;
         for entry in history {
-            let was_active =
-                entry.event.details.get("status").map(String::as_str) == Some("active");
+            let was_active = entry.event.status() == Some(ModelStatus::Active);
             let Some(version) = entry.event.version.filter(|_| was_active) else {
                 continue;
             };

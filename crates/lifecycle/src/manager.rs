@@ -205,7 +205,7 @@ fn decision_event(
     )
     .for_version(record.model_id.clone(), record.version.clone())
     .with_severity(severity)
-    .with_detail("approved", decision.approved)
+    .with_approval(decision.approved)
 }
 
 /// The judge's report as the policy weighs it.
