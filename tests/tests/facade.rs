@@ -724,3 +724,68 @@ async fn every_change_is_audited_as_the_actor_of_the_handle_that_made_it() {
     );
     manager.dispose().await.unwrap();
 }
+
+/// A rollback target is known to have served from its own record; a record
+/// written by an earlier build, which does not say so, is looked up in the
+/// audit log instead, so a store carried over keeps its rollbacks.
+#[tokio::test]
+async fn a_version_that_served_can_be_rolled_back_to_from_new_and_earlier_records() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let manager = manager_on(store.clone(), clock.clone()).await;
+    for major in 1..=3 {
+        manager.register_model(record_of(major)).await.unwrap();
+    }
+    manager.activate_model(&gpt(), &v(1)).await.unwrap();
+    clock.advance(Duration::minutes(5));
+    manager
+        .force_activate_model(&gpt(), &v(2), "hotfix")
+        .await
+        .unwrap();
+    let first = manager.get_model(&gpt(), &v(1)).await.unwrap();
+    assert_eq!(first.last_active_at(), Some(t0() + Duration::minutes(5)));
+    assert_eq!(
+        manager
+            .get_model(&gpt(), &v(2))
+            .await
+            .unwrap()
+            .last_active_at(),
+        None
+    );
+    assert!(matches!(
+        manager.rollback_model(&gpt(), &v(3), "never served").await,
+        Err(LifecycleError::Registry(
+            lifecycle_registry::RegistryError::InvalidRollbackTarget { .. }
+        ))
+    ));
+    manager.dispose().await.unwrap();
+
+    // 1.0.0 as an earlier build stored it: the same record without the field.
+    let mut json = serde_json::to_value(&first).unwrap();
+    assert!(json
+        .as_object_mut()
+        .unwrap()
+        .remove("lastActiveAt")
+        .is_some());
+    let earlier: ModelVersion = serde_json::from_value(json).unwrap();
+    assert_eq!(earlier.last_active_at(), None);
+    let revision = store.model(&gpt()).await.unwrap().revision;
+    store
+        .commit(lifecycle_store::Commit::for_model(gpt(), revision).put(earlier))
+        .await
+        .unwrap();
+
+    let manager = manager_on(store.clone(), clock).await;
+    manager
+        .rollback_model(&gpt(), &v(1), "hotfix regressed")
+        .await
+        .unwrap();
+    assert_eq!(
+        manager.get_model(&gpt(), &v(1)).await.unwrap().status(),
+        ModelStatus::Active
+    );
+    let second = manager.get_model(&gpt(), &v(2)).await.unwrap();
+    assert_eq!(second.status(), ModelStatus::Deprecated);
+    assert!(second.last_active_at().is_some());
+    manager.dispose().await.unwrap();
+}

@@ -77,6 +77,11 @@ pub struct ModelVersion {
     deprecation: Option<ModelDeprecationInfo>,
     #[serde(default)]
     canary_weight: Option<CanaryWeight>,
+    /// When it last stopped being the active version: what a rollback
+    /// target is chosen by, without reading the audit log. Absent from
+    /// records that never served (and from those written by earlier builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_active_at: Option<DateTime<Utc>>,
     /// Free labels for search and grouping.
     #[serde(default)]
     pub tags: BTreeSet<String>,
@@ -123,6 +128,7 @@ impl ModelVersion {
             metrics: None,
             deprecation: None,
             canary_weight: None,
+            last_active_at: None,
             tags: BTreeSet::new(),
             description: None,
             created_at: now,
@@ -160,6 +166,13 @@ impl ModelVersion {
     /// Its canary weight, while it is a canary.
     pub fn canary_weight(&self) -> Option<CanaryWeight> {
         self.canary_weight
+    }
+
+    /// When it last stopped being the active version; `None` while it
+    /// is active for the first time, if it never was, and in records
+    /// written by earlier builds.
+    pub fn last_active_at(&self) -> Option<DateTime<Utc>> {
+        self.last_active_at
     }
 
     /// Its deprecation, once deprecated (kept after retirement).
@@ -295,6 +308,9 @@ impl ModelVersion {
 
     fn move_to(&mut self, to: ModelStatus, now: DateTime<Utc>) -> Result<(), DomainError> {
         self.status.check_transition(to)?;
+        if self.status == ModelStatus::Active && to != ModelStatus::Active {
+            self.last_active_at = Some(now);
+        }
         self.status = to;
         self.canary_weight = None;
         self.updated_at = now;

@@ -487,8 +487,8 @@ impl ModelRegistry {
     }
 
     /// Rolls the model back to `target`: a return, in place of the active
-    /// version, to a version that served as active before (its audit history
-    /// says so) and is neither retired nor the running canary. Anything else
+    /// version, to a version that served as active before (its record, or
+    /// for records of earlier builds its audit history, says so) and is neither retired nor the running canary. Anything else
     /// is [`RegistryError::InvalidRollbackTarget`] saying what to do
     /// (activating a version that never served goes through the policy, as
     /// does promoting a canary). `target` becomes active; the version that
@@ -502,15 +502,23 @@ impl ModelRegistry {
         target: &Version,
         reason: &str,
     ) -> Result<ModelVersion, RegistryError> {
-        // Having served is permanent, so reading it before the commit is safe.
-        let history = self
-            .shared
-            .store
-            .audit(&AuditQuery::all().model(model_id.clone()))
-            .await?;
-        let served = AuditReplay::of(&history)
-            .version(model_id, target)
-            .is_some_and(|r| r.served);
+        // Having served is permanent, so reading it before the commit is
+        // safe. The record says so; the audit log is read only for a record
+        // that does not (never active, or written by an earlier build).
+        let stored = self.shared.store.version(model_id, target).await?;
+        let served = match stored.and_then(|r| r.last_active_at()) {
+            Some(_) => true,
+            None => {
+                let history = self
+                    .shared
+                    .store
+                    .audit(&AuditQuery::all().model(model_id.clone()))
+                    .await?;
+                AuditReplay::of(&history)
+                    .version(model_id, target)
+                    .is_some_and(|r| r.served)
+            }
+        };
         self.change(model_id, target, |state, now, actor| {
             let mut record = find(state, model_id, target)?.clone();
             let refuse = |reason: String| RegistryError::InvalidRollbackTarget {

@@ -79,8 +79,45 @@ impl AutoRollback {
     }
 
     /// The most recently active other version that is not retired and whose
-    /// lifetime metrics meet every threshold.
+    /// lifetime metrics meet every threshold: by when each version last
+    /// stopped being active, which its record keeps. Only a model with a
+    /// deprecated version written by an earlier build (which does not keep
+    /// it) is looked up in the audit log, once nothing else qualifies.
     async fn stable_target(
+        &self,
+        model_id: &ModelId,
+        versions: &[ModelVersion],
+    ) -> Result<Option<Version>, crate::LifecycleError> {
+        let mut served: Vec<&ModelVersion> = versions
+            .iter()
+            .filter(|v| v.last_active_at().is_some() && self.may_take_over(model_id, v))
+            .collect();
+        served.sort_by_key(|v| std::cmp::Reverse(v.last_active_at()));
+        if let Some(target) = served.first() {
+            return Ok(Some(target.version.clone()));
+        }
+        let unknown = versions
+            .iter()
+            .any(|v| v.last_active_at().is_none() && v.status() == ModelStatus::Deprecated);
+        if !unknown {
+            return Ok(None);
+        }
+        self.stable_target_in_log(model_id, versions).await
+    }
+
+    /// Whether `record`, once active, may be rolled back to: not serving
+    /// now, not retired, and meeting every threshold over its lifetime.
+    fn may_take_over(&self, model_id: &ModelId, record: &ModelVersion) -> bool {
+        !matches!(record.status(), ModelStatus::Active | ModelStatus::Retired)
+            && self
+                .evaluator
+                .lifetime_metrics(model_id.as_str(), &record.version)
+                .is_ok_and(|m| m.threshold_violations(&self.evaluation).is_empty())
+    }
+
+    /// [`Self::stable_target`] for records of earlier builds: the model's
+    /// audit log, newest first.
+    async fn stable_target_in_log(
         &self,
         model_id: &ModelId,
         versions: &[ModelVersion],
@@ -97,14 +134,7 @@ impl AutoRollback {
             let Some(record) = versions.iter().find(|v| v.version == version) else {
                 continue;
             };
-            if matches!(record.status(), ModelStatus::Active | ModelStatus::Retired) {
-                continue;
-            }
-            let stable = self
-                .evaluator
-                .lifetime_metrics(model_id.as_str(), &version)
-                .is_ok_and(|m| m.threshold_violations(&self.evaluation).is_empty());
-            if stable {
+            if self.may_take_over(model_id, record) {
                 return Ok(Some(version));
             }
         }
