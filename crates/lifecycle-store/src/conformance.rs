@@ -1,8 +1,9 @@
 //! The conformance suite: the port's whole contract as cases any adapter can run.
 //!
-//! Every adapter's tests call [`run_all`] with a factory of fresh, empty
-//! stores. Each case runs on its own store in its own task; a failing case
-//! does not stop the others, and the run ends by listing every failure.
+//! Every adapter's tests expand [`crate::conformance_tests`] with a factory
+//! of fresh, empty stores: one test per case, each on its own store, so a
+//! failing case is named and runs alone. [`run_all`] runs every case in one
+//! call instead, listing every failure at the end.
 // Test-support code: a failed expectation is reported as a panic, like any test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -25,8 +26,59 @@ use crate::Store;
 /// One case of the suite: takes a fresh, empty store; panics on a breach.
 pub type Case = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
-macro_rules! cases {
-    ($($module:ident :: $name:ident),* $(,)?) => {
+/// The one list of the suite's cases, handed to `$then` (which builds
+/// [`cases`], or one test per case in [`crate::conformance_tests`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($then:ident $args:tt) => {
+        $crate::$then! { $args
+            versions::empty_store_reads_nothing,
+            versions::registered_versions_read_back,
+            versions::versions_are_ordered_by_precedence,
+            versions::build_metadata_names_the_same_version,
+            versions::revision_counts_commits_and_stamps_records,
+            versions::stale_revision_conflicts_and_writes_nothing,
+            versions::two_active_or_canary_versions_are_refused,
+            versions::all_models_read_as_each_model_does,
+            invalid::commits_that_change_nothing_are_refused,
+            invalid::records_of_another_model_are_refused,
+            invalid::invalid_records_and_events_are_refused,
+            invalid::versions_without_a_guard_are_refused,
+            audit::entries_are_numbered_without_gaps_and_chained,
+            audit::audit_only_commits_leave_revisions_alone,
+            audit::query_by_sequence_range,
+            audit::query_by_model,
+            audit::query_by_time_range,
+            audit::query_most_recent,
+            audit::query_by_minimum_severity,
+            audit::query_filters_combine,
+            audit::query_by_kind_and_actor,
+            audit::time_spans_bound_the_sequences_of_a_time_range,
+            audit::pruning_removes_old_entries_and_keeps_the_chain_verifiable,
+            changes::the_change_feed_names_each_changed_model_at_its_revision,
+            changes::the_change_feed_resyncs_everything_past_a_prune,
+            changes::a_commit_signal_reports_the_head_once_a_commit_lands,
+            leases::a_lease_has_one_holder_until_it_lapses_or_is_released,
+            leases::a_commit_fenced_by_a_lost_lease_writes_nothing,
+            metrics::snapshots_round_trip_and_replace,
+            metrics::snapshots_need_a_registered_version,
+            metrics::batches_land_whole_and_once,
+            metrics::a_batch_with_a_bad_snapshot_writes_nothing,
+            metrics::all_metrics_reads_every_checkpoint_once,
+            concurrency::racing_activations_leave_one_active_and_no_gaps,
+            concurrency::parallel_commits_on_many_models_all_land,
+            import::an_imported_image_reads_back_whole_and_carries_on,
+            import::import_into_a_store_with_data_is_refused,
+            import::inconsistent_images_are_refused_and_write_nothing,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_case_list {
+    (() $($module:ident :: $name:ident),* $(,)?) => {
         vec![$((
             concat!(stringify!($module), "::", stringify!($name)),
             (|store| Box::pin($module::$name(store))) as Case,
@@ -34,48 +86,53 @@ macro_rules! cases {
     };
 }
 
+/// One `#[tokio::test]` per case of the suite, named after the case, so a
+/// failing case shows by name and runs alone (`cargo test <case>`).
+/// `factory` is a closure taking the case's name (`"versions::..."`) and
+/// returning a future of a fresh, empty store; the optional `cleanup`
+/// closure gets the name once the case is over, passed or failed (for
+/// adapters that leave files behind).
+///
+/// ```
+/// use std::sync::Arc;
+/// use lifecycle_store::{MemoryStore, Store};
+///
+/// lifecycle_store::conformance_tests!(|_case| async {
+///     Arc::new(MemoryStore::new()) as Arc<dyn Store>
+/// });
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::conformance_tests!($factory, |_case: &str| {});
+    };
+    ($factory:expr, $cleanup:expr $(,)?) => {
+        $crate::__conformance_cases! { __conformance_tests (($factory) ($cleanup)) }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    ((($factory:expr) ($cleanup:expr)) $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let case = concat!(stringify!($module), "::", stringify!($name));
+                let outcome = $crate::conformance::run_case(case, $factory).await;
+                ($cleanup)(case);
+                if let Err(failure) = outcome {
+                    panic!("{failure}");
+                }
+            }
+        )*
+    };
+}
+
 /// Every case, with its name.
 pub fn cases() -> Vec<(&'static str, Case)> {
-    cases![
-        versions::empty_store_reads_nothing,
-        versions::registered_versions_read_back,
-        versions::versions_are_ordered_by_precedence,
-        versions::build_metadata_names_the_same_version,
-        versions::revision_counts_commits_and_stamps_records,
-        versions::stale_revision_conflicts_and_writes_nothing,
-        versions::two_active_or_canary_versions_are_refused,
-        versions::all_models_read_as_each_model_does,
-        invalid::commits_that_change_nothing_are_refused,
-        invalid::records_of_another_model_are_refused,
-        invalid::invalid_records_and_events_are_refused,
-        invalid::versions_without_a_guard_are_refused,
-        audit::entries_are_numbered_without_gaps_and_chained,
-        audit::audit_only_commits_leave_revisions_alone,
-        audit::query_by_sequence_range,
-        audit::query_by_model,
-        audit::query_by_time_range,
-        audit::query_most_recent,
-        audit::query_by_minimum_severity,
-        audit::query_filters_combine,
-        audit::query_by_kind_and_actor,
-        audit::time_spans_bound_the_sequences_of_a_time_range,
-        audit::pruning_removes_old_entries_and_keeps_the_chain_verifiable,
-        changes::the_change_feed_names_each_changed_model_at_its_revision,
-        changes::the_change_feed_resyncs_everything_past_a_prune,
-        changes::a_commit_signal_reports_the_head_once_a_commit_lands,
-        leases::a_lease_has_one_holder_until_it_lapses_or_is_released,
-        leases::a_commit_fenced_by_a_lost_lease_writes_nothing,
-        metrics::snapshots_round_trip_and_replace,
-        metrics::snapshots_need_a_registered_version,
-        metrics::batches_land_whole_and_once,
-        metrics::a_batch_with_a_bad_snapshot_writes_nothing,
-        metrics::all_metrics_reads_every_checkpoint_once,
-        concurrency::racing_activations_leave_one_active_and_no_gaps,
-        concurrency::parallel_commits_on_many_models_all_land,
-        import::an_imported_image_reads_back_whole_and_carries_on,
-        import::import_into_a_store_with_data_is_refused,
-        import::inconsistent_images_are_refused_and_write_nothing,
-    ]
+    __conformance_cases! { __conformance_case_list () }
 }
 
 /// Runs every case against a fresh store from `factory`, then panics listing
@@ -90,16 +147,8 @@ where
     let mut failures = Vec::new();
     for (name, case) in all {
         let store = factory().await;
-        if let Err(failure) = tokio::spawn(case(store)).await {
-            let message = match failure.try_into_panic() {
-                Ok(payload) => payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "panicked".into()),
-                Err(e) => e.to_string(),
-            };
-            failures.push(format!("{name}: {message}"));
+        if let Err(failure) = run(name, case, store).await {
+            failures.push(failure);
         }
     }
     assert!(
@@ -108,4 +157,33 @@ where
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Runs the case named `name` on a fresh store from `factory` (given the
+/// name); `Err` says how it failed. What [`crate::conformance_tests`] calls.
+pub async fn run_case<F, Fut>(name: &'static str, factory: F) -> Result<(), String>
+where
+    F: FnOnce(&'static str) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let Some((_, case)) = cases().into_iter().find(|(n, _)| *n == name) else {
+        return Err(format!("no conformance case is named {name}"));
+    };
+    run(name, case, factory(name).await).await
+}
+
+/// Runs one case in its own task, so that its panic is caught and told.
+async fn run(name: &str, case: Case, store: Arc<dyn Store>) -> Result<(), String> {
+    let Err(failure) = tokio::spawn(case(store)).await else {
+        return Ok(());
+    };
+    let message = match failure.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panicked".into()),
+        Err(e) => e.to_string(),
+    };
+    Err(format!("{name}: {message}"))
 }

@@ -11,8 +11,10 @@
 //! `lifecycle-store-sled` is the durable one. Both run the same suite:
 //!
 //! # Conformance
-//! With the `conformance` feature, `conformance::run_all` runs every case
-//! of the port's contract against fresh stores from a factory:
+//! With the `conformance` feature, `conformance_tests!` expands to one test
+//! per case of the port's contract (see the adapters' `tests/`), and
+//! `conformance::run_all` runs every case in one call, against fresh stores
+//! from a factory:
 //!
 //! ```
 //! # #[cfg(feature = "conformance")]

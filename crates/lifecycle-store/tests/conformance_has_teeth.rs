@@ -172,3 +172,34 @@ async fn each_broken_rule_fails_the_cases_that_check_it() {
         assert!(report.contains("conformance cases failed"), "{report}");
     }
 }
+
+/// One case run alone (what each generated test does) fails on the store
+/// that breaks its rule, passes on a sound one, and an unknown name is an
+/// error, never a silent pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_run_alone_fails_only_on_the_rule_it_checks() {
+    let case = "versions::stale_revision_conflicts_and_writes_nothing";
+    let faulty = conformance::run_case(case, |_| async {
+        Arc::new(Faulty(MemoryStore::new(), Fault::IgnoresRevision)) as Arc<dyn Store>
+    })
+    .await;
+    assert!(
+        faulty.as_ref().is_err_and(|e| e.starts_with(case)),
+        "{faulty:?}"
+    );
+    let sound = conformance::run_case(case, |_| async {
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>
+    })
+    .await;
+    assert_eq!(sound, Ok(()));
+    let unknown = conformance::run_case("versions::no_such_case", |_| async {
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>
+    })
+    .await;
+    assert!(
+        unknown
+            .as_ref()
+            .is_err_and(|e| e.contains("no conformance case is named")),
+        "{unknown:?}"
+    );
+}

@@ -165,18 +165,14 @@ impl Store for Releasable {
     }
 }
 
+/// The wrapper the manager holds its store through keeps the port's whole
+/// contract: one test per case of the suite.
 #[cfg(test)]
-mod tests {
+mod conformance {
     use super::*;
-    use lifecycle_store::{conformance, MemoryStore};
+    use lifecycle_store::MemoryStore;
 
-    /// The wrapper the manager holds its store through keeps the port's
-    /// whole contract.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_releasable_store_passes_the_conformance_suite() {
-        conformance::run_all(|| async {
-            Arc::new(Releasable::new(Arc::new(MemoryStore::new()))) as Arc<dyn Store>
-        })
-        .await;
-    }
+    lifecycle_store::conformance_tests!(|_case| async {
+        Arc::new(Releasable::new(Arc::new(MemoryStore::new()))) as Arc<dyn Store>
+    });
 }
