@@ -155,7 +155,7 @@ async fn conflicts_surface_after_a_bounded_number_of_retries() {
 
 #[tokio::test]
 async fn other_store_failures_are_not_retried() {
-    let (store, calls) = store_with(|| Err(StoreError::Backend("disk full".into())));
+    let (store, calls) = store_with(|| Err(StoreError::backend("disk full")));
     let registry = registry(store).await;
     let err = registry
         .activate(&model(), &Version::new(2, 0, 0))

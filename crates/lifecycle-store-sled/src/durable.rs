@@ -52,8 +52,9 @@ where
     }
     match tokio::task::spawn_blocking(job).await {
         Ok(result) => result,
-        Err(join) => Err(StoreError::Backend(format!(
-            "the flush task failed: {join}"
-        ))),
+        Err(join) => Err(StoreError::backend_from(
+            format!("the flush task failed: {join}"),
+            join,
+        )),
     }
 }

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use lifecycle_store::StoreError;
@@ -25,13 +25,13 @@ pub const FORMAT_KEY: &[u8] = b"format";
 /// if it does not exist.
 pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     let unusable = |reason: String| StoreError::Unusable {
-        path: path.to_path_buf(),
+        location: at(path),
         reason,
     };
     match fs::metadata(path) {
         Ok(meta) if !meta.is_dir() => {
             return Err(StoreError::NotAStore {
-                path: path.to_path_buf(),
+                location: at(path),
                 reason: "it is a file, not a directory; give a directory path".into(),
             })
         }
@@ -65,7 +65,7 @@ pub fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
             Ok(Ok(db)) => Ok(db),
             Ok(Err(e)) => Err(open_error(path, e)),
             Err(panic) => Err(StoreError::Corrupted {
-                path: path.to_path_buf(),
+                location: at(path),
                 detail: format!("sled panicked while recovering: {}", panic_text(&*panic)),
             }),
         };
@@ -87,7 +87,7 @@ const LOCK_RETRY: Duration = Duration::from_millis(25);
 fn check_contents(path: &Path) -> Result<(), StoreError> {
     let entries: Vec<String> = fs::read_dir(path)
         .map_err(|e| StoreError::Unusable {
-            path: path.to_path_buf(),
+            location: at(path),
             reason: format!("cannot list the directory: {e}"),
         })?
         .flatten()
@@ -96,7 +96,7 @@ fn check_contents(path: &Path) -> Result<(), StoreError> {
     let is_sled = entries.iter().any(|n| n == "conf" || n == "db");
     if !entries.is_empty() && !is_sled {
         return Err(StoreError::NotAStore {
-            path: path.to_path_buf(),
+            location: at(path),
             reason: format!(
                 "it holds other files ({}); choose a new or empty directory",
                 entries.join(", ")
@@ -116,7 +116,7 @@ pub fn check_format(path: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<(),
             .all(|name| db.open_tree(name).is_ok_and(|t| t.is_empty()));
         if !empty {
             return Err(StoreError::NotAStore {
-                path: path.to_path_buf(),
+                location: at(path),
                 reason: "it is a sled database without a lifecycle format marker".into(),
             });
         }
@@ -140,12 +140,12 @@ pub fn check_format(path: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<(),
             Ok(())
         }
         Some(_) => Err(StoreError::UnsupportedFormat {
-            path: path.to_path_buf(),
+            location: at(path),
             found: text,
             supported: format!("{FORMAT_PREFIX}{FORMAT}"),
         }),
         None => Err(StoreError::Corrupted {
-            path: path.to_path_buf(),
+            location: at(path),
             detail: format!("the format marker reads {text:?}"),
         }),
     }
@@ -156,27 +156,27 @@ pub fn check_format(path: &Path, db: &sled::Db, meta: &sled::Tree) -> Result<(),
 const DISK_FULL: &str = "the disk is full (no space left on device); free space and run the command again — what was acknowledged before is kept";
 
 pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
-    let path = path.to_path_buf();
+    let location = at(path);
     match error {
         sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
-            StoreError::InUse { path }
+            StoreError::InUse { location }
         }
         sled::Error::Io(e) if e.kind() == ErrorKind::PermissionDenied => StoreError::Unusable {
-            path,
+            location,
             reason: format!("permission denied ({e}); check the directory's owner and mode"),
         },
         sled::Error::Io(e) if e.kind() == ErrorKind::StorageFull || disk_full(&e.to_string()) => {
             StoreError::Unusable {
-                path,
+                location,
                 reason: DISK_FULL.into(),
             }
         }
         sled::Error::Io(e) => StoreError::Unusable {
-            path,
+            location,
             reason: e.to_string(),
         },
         sled::Error::Corruption { at, .. } => StoreError::Corrupted {
-            path,
+            location,
             detail: match at {
                 Some(at) => format!("sled found damaged data in its log at {at:?}"),
                 None => "sled found damaged data in its log".into(),
@@ -185,11 +185,11 @@ pub fn open_error(path: &Path, error: sled::Error) -> StoreError {
         // sled reports some I/O failures as text (a bug report carrying the
         // error's debug form): a full disk is still a full disk.
         other if disk_full(&other.to_string()) => StoreError::Unusable {
-            path,
+            location,
             reason: DISK_FULL.into(),
         },
         other => StoreError::Corrupted {
-            path,
+            location,
             detail: other.to_string(),
         },
     }
@@ -210,34 +210,43 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 /// The same error, naming `to` where it named a path below `from` (an error
 /// found on a copy of the store names the store).
 pub fn rebase(error: StoreError, from: &Path, to: &Path) -> StoreError {
-    let moved = |path: PathBuf| match path.strip_prefix(from) {
-        Ok(rest) if rest.as_os_str().is_empty() => to.to_path_buf(),
-        Ok(rest) => to.join(rest),
-        Err(_) => path,
+    let (from, to) = (at(from), at(to));
+    let moved = |location: String| match location.strip_prefix(&from) {
+        Some(rest) if rest.is_empty() || rest.starts_with(std::path::MAIN_SEPARATOR) => {
+            format!("{to}{rest}")
+        }
+        _ => location,
     };
     match error {
-        StoreError::InUse { path } => StoreError::InUse { path: moved(path) },
-        StoreError::Corrupted { path, detail } => StoreError::Corrupted {
-            path: moved(path),
+        StoreError::InUse { location } => StoreError::InUse {
+            location: moved(location),
+        },
+        StoreError::Corrupted { location, detail } => StoreError::Corrupted {
+            location: moved(location),
             detail,
         },
         StoreError::UnsupportedFormat {
-            path,
+            location,
             found,
             supported,
         } => StoreError::UnsupportedFormat {
-            path: moved(path),
+            location: moved(location),
             found,
             supported,
         },
-        StoreError::NotAStore { path, reason } => StoreError::NotAStore {
-            path: moved(path),
+        StoreError::NotAStore { location, reason } => StoreError::NotAStore {
+            location: moved(location),
             reason,
         },
-        StoreError::Unusable { path, reason } => StoreError::Unusable {
-            path: moved(path),
+        StoreError::Unusable { location, reason } => StoreError::Unusable {
+            location: moved(location),
             reason,
         },
         other => other,
     }
+}
+
+/// How errors name a store's directory.
+pub fn at(path: &Path) -> String {
+    path.display().to_string()
 }

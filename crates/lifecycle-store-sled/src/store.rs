@@ -20,7 +20,7 @@ use crate::disk_sync::DiskSync;
 use crate::durable::GroupFlush;
 use crate::journal::{Journal, TreeId, TREES};
 use crate::keys;
-use crate::open::{check_format, open_db, open_error, rebase, LOCK_WAIT};
+use crate::open::{at, check_format, open_db, open_error, rebase, LOCK_WAIT};
 use crate::seal;
 use crate::watermark::Watermark;
 
@@ -152,15 +152,13 @@ impl SledStore {
     /// holding the store's lock meanwhile; errors name `path`.
     fn check_a_copy(path: &Path) -> Result<(), StoreError> {
         let unusable = |reason: String| StoreError::Unusable {
-            path: path.to_path_buf(),
+            location: at(path),
             reason,
         };
         let lock = seal::lock_log(path, LOCK_WAIT)
             .map_err(|e| unusable(format!("cannot read its log: {e}")))?;
         let Some(_lock) = lock else {
-            return Err(StoreError::InUse {
-                path: path.to_path_buf(),
-            });
+            return Err(StoreError::InUse { location: at(path) });
         };
         let copy = seal::copy_to_temporary(path).map_err(|e| {
             unusable(format!(
@@ -184,7 +182,7 @@ impl SledStore {
             .map(|t| tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
         let disk = DiskSync::open(&path).map_err(|e| StoreError::Unusable {
-            path: path.clone(),
+            location: at(&path),
             reason: format!("cannot open its files for syncing: {e}"),
         })?;
         let store = Self {
@@ -313,7 +311,7 @@ impl SledStore {
 
     fn refuse_if_broken(&self) -> Result<(), StoreError> {
         if self.broken.load(Ordering::Acquire) {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "an earlier write to {} failed half-way; reopen the store to complete it",
                 self.path.display()
             )));
@@ -577,7 +575,7 @@ impl SledStore {
             for worker in workers {
                 let decoded = worker
                     .join()
-                    .map_err(|_| StoreError::Backend("a decoding thread panicked".into()))?;
+                    .map_err(|_| StoreError::backend("a decoding thread panicked"))?;
                 all.extend(decoded?);
             }
             Ok(all)
@@ -608,14 +606,14 @@ impl SledStore {
 
     fn decode<T: DeserializeOwned>(&self, tree: &str, bytes: &[u8]) -> Result<T, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupted {
-            path: self.path.clone(),
+            location: at(&self.path),
             detail: format!("a record in {tree} cannot be read: {e}"),
         })
     }
 
     pub(crate) fn damaged(&self, what: &str) -> StoreError {
         StoreError::Corrupted {
-            path: self.path.clone(),
+            location: at(&self.path),
             detail: format!("{what} is damaged"),
         }
     }
@@ -629,7 +627,7 @@ impl SledStore {
 fn flush_to_disk(db: &sled::Db, disk: &DiskSync, path: &Path) -> Result<(), StoreError> {
     db.flush().map_err(|e| open_error(path, e))?;
     disk.sync().map_err(|e| StoreError::Unusable {
-        path: path.to_path_buf(),
+        location: at(path),
         reason: format!("cannot sync to disk: {e}"),
     })
 }
@@ -637,7 +635,7 @@ fn flush_to_disk(db: &sled::Db, disk: &DiskSync, path: &Path) -> Result<(), Stor
 /// The number of commits `meta` records.
 fn commits(path: &Path, meta: &sled::Tree) -> Result<u64, StoreError> {
     let damaged = || StoreError::Corrupted {
-        path: path.to_path_buf(),
+        location: at(path),
         detail: "the commit counter is damaged".into(),
     };
     match meta.get(COMMITS_KEY).map_err(|e| open_error(path, e))? {
@@ -674,7 +672,7 @@ fn cores() -> usize {
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value)
-        .map_err(|e| StoreError::Backend(format!("cannot encode a record: {e}")))
+        .map_err(|e| StoreError::backend_from(format!("cannot encode a record: {e}"), e))
 }
 
 #[async_trait]

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use lifecycle_store::StoreError;
 
+use crate::open::at;
+
 /// The file's name inside the store directory.
 pub const FILE_NAME: &str = "acknowledged-commits";
 /// Fixed width, so every write overwrites the whole value in place.
@@ -39,7 +41,7 @@ impl Watermark {
             .truncate(false)
             .open(&path)
             .map_err(|e| StoreError::Unusable {
-                path: path.clone(),
+                location: at(&path),
                 reason: format!("cannot open the commit watermark: {e}"),
             })?;
         Ok(Self { file, path })
@@ -50,7 +52,7 @@ impl Watermark {
     pub fn check(&self, dir: &Path, committed: u64) -> Result<(), StoreError> {
         match self.read(dir)? {
             Some(acknowledged) if acknowledged > committed => Err(StoreError::Corrupted {
-                path: dir.to_path_buf(),
+                location: at(dir),
                 detail: format!(
                     "{acknowledged} commits were acknowledged but the data holds only {committed}: \
                      files were truncated or damaged"
@@ -66,7 +68,7 @@ impl Watermark {
         (&self.file)
             .read_to_string(&mut text)
             .map_err(|e| StoreError::Unusable {
-                path: self.path.clone(),
+                location: at(&self.path),
                 reason: format!("cannot read the commit watermark: {e}"),
             })?;
         if text.is_empty() {
@@ -76,7 +78,7 @@ impl Watermark {
             .parse()
             .map(Some)
             .map_err(|_| StoreError::Corrupted {
-                path: dir.to_path_buf(),
+                location: at(dir),
                 detail: format!("{FILE_NAME} holds {text:?}, not a number"),
             })
     }
@@ -87,7 +89,7 @@ impl Watermark {
         self.file
             .write_all_at(text.as_bytes(), 0)
             .map_err(|e| StoreError::Unusable {
-                path: self.path.clone(),
+                location: at(&self.path),
                 reason: format!("cannot write the commit watermark: {e}"),
             })
     }

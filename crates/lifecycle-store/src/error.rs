@@ -1,7 +1,5 @@
 //! The port's error contract: what every adapter returns, and when.
 
-use std::path::PathBuf;
-
 use lifecycle_domain::{DomainError, ModelId, ModelStatus, Version};
 
 /// Why a store operation failed. Adapters translate their library's errors
@@ -62,26 +60,29 @@ pub enum StoreError {
     },
 
     /// Another process has the store open.
-    #[error("store at {} is in use by another process (or already open in this one); stop that process or use another data directory", path.display())]
+    #[error("store at {location} is in use by another process (or already open in this one); stop that process or use another data directory")]
     InUse {
-        /// The store's location.
-        path: PathBuf,
+        /// Where the store is: its directory, or its database (named without
+        /// credentials).
+        location: String,
     },
 
     /// The store's files are damaged.
-    #[error("store at {} is corrupted: {detail}; restore it from a backup", path.display())]
+    #[error("store at {location} is corrupted: {detail}; restore it from a backup")]
     Corrupted {
-        /// The store's location.
-        path: PathBuf,
+        /// Where the store is: its directory, or its database (named without
+        /// credentials).
+        location: String,
         /// What was found damaged.
         detail: String,
     },
 
     /// The store was written in a format this build does not read.
-    #[error("store at {} has format {found}, but this build of lifecycle reads format {supported}; use a newer lifecycle", path.display())]
+    #[error("store at {location} has format {found}, but this build of lifecycle reads format {supported}; use a newer lifecycle")]
     UnsupportedFormat {
-        /// The store's location.
-        path: PathBuf,
+        /// Where the store is: its directory, or its database (named without
+        /// credentials).
+        location: String,
         /// The format found.
         found: String,
         /// The format this build reads.
@@ -89,19 +90,21 @@ pub enum StoreError {
     },
 
     /// The path holds something other than a lifecycle store.
-    #[error("{} is not a lifecycle store: {reason}", path.display())]
+    #[error("{location} is not a lifecycle store: {reason}")]
     NotAStore {
-        /// The path.
-        path: PathBuf,
+        /// Where the store is: its directory, or its database (named without
+        /// credentials).
+        location: String,
         /// What is there instead.
         reason: String,
     },
 
     /// The path cannot be used: permissions, a read-only directory, a full disk.
-    #[error("cannot use {}: {reason}", path.display())]
+    #[error("cannot use {location}: {reason}")]
     Unusable {
-        /// The path.
-        path: PathBuf,
+        /// Where the store is: its directory, or its database (named without
+        /// credentials).
+        location: String,
         /// Why, and what to do.
         reason: String,
     },
@@ -137,12 +140,38 @@ pub enum StoreError {
     #[error("the store was closed: the lifecycle manager using it was disposed; build a new one")]
     Closed,
 
-    /// The storage backend failed; the message names the operation and cause.
-    #[error("storage failed: {0}")]
-    Backend(String),
+    /// The storage backend failed; the message names the operation and
+    /// cause, and `source` keeps the backend's own error when there is one.
+    #[error("storage failed: {message}")]
+    Backend {
+        /// What failed, in words.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl StoreError {
+    /// A backend failure told in words, with no error of its own to keep.
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure caused by the backend's own `source` error.
+    pub fn backend_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// Whether the same operation may succeed if tried again after reading
     /// the state afresh: a concurrent commit came first ([`Self::Conflict`]),
     /// the store is held by another process for now ([`Self::InUse`]), or the
@@ -151,7 +180,7 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Conflict { .. } | Self::InUse { .. } | Self::Backend(_)
+            Self::Conflict { .. } | Self::InUse { .. } | Self::Backend { .. }
         )
     }
 }

@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn merging_passes_errors_on() {
         let failing: Sequences<'static> =
-            Box::new([Ok(5), Err(StoreError::Backend("disk".into()))].into_iter());
+            Box::new([Ok(5), Err(StoreError::backend("disk"))].into_iter());
         let mut merged = merge_sequences(vec![source(&[1, 7]), failing], false);
         assert_eq!(merged.next().unwrap().unwrap(), 1);
         assert_eq!(merged.next().unwrap().unwrap(), 5);

@@ -324,7 +324,8 @@ async fn sign(
             std::io::Write::write_all(&mut file, &json)
                 .and_then(|()| std::io::Write::flush(&mut file))
                 .map_err(|e| {
-                    lifecycle::LifecycleError::from(lifecycle::StoreError::Backend(e.to_string()))
+                    let message = format!("cannot write the checkpoint: {e}");
+                    lifecycle::LifecycleError::from(lifecycle::StoreError::backend_from(message, e))
                 })
         })
         .await?;
