@@ -14,6 +14,7 @@ mod active;
 mod error;
 mod export;
 mod log;
+mod page;
 mod report;
 mod signed;
 
@@ -23,5 +24,6 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use error::AuditError;
 pub use export::{ExportFormat, ExportSummary, PruneSummary};
 pub use log::{ModelAuditLog, VerifyReport};
+pub use page::AuditPage;
 pub use report::{ChainStatus, ComplianceReport, ModelActivity};
 pub use signed::{signing_key, verifying_key, ExtendsCheckpoint, SignedCheckpoint};

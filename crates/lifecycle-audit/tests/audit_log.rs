@@ -443,3 +443,84 @@ async fn the_verified_point_survives_reopening_a_sled_store() {
     drop(reopened);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every page of `query` of `size` entries, walked by cursor.
+async fn walk(log: &ModelAuditLog, query: &AuditQuery, size: usize) -> Vec<Vec<u64>> {
+    let (mut pages, mut after) = (Vec::new(), None);
+    loop {
+        let page = log.page(query, after, size).await.unwrap();
+        pages.push(page.entries.iter().map(|e| e.sequence).collect());
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return pages,
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_walked_by_cursor_return_every_entry_of_a_query_once_in_order() {
+    on_each_store(|store| async move {
+        let all = populate(&*store, 23).await;
+        let log = ModelAuditLog::new(store.clone());
+        let b = ModelId::new("b").unwrap();
+        let queries = [
+            AuditQuery::all(),
+            AuditQuery::all().newest_first(),
+            AuditQuery::all().model(b.clone()),
+            AuditQuery::all().model(b.clone()).newest_first().limit(2),
+            AuditQuery::all().min_severity(Severity::Error).sequences(5..=20),
+        ];
+        for query in queries {
+            let mut expected: Vec<u64> = all
+                .iter()
+                .filter(|e| query.matches(e))
+                .map(|e| e.sequence)
+                .collect();
+            if query.newest_first {
+                expected.reverse();
+            }
+            for size in [1, 5, 23, 100] {
+                let pages = walk(&log, &query, size).await;
+                assert!(pages.iter().all(|p| p.len() <= size), "{query:?} {size}");
+                assert!(
+                    pages[..pages.len() - 1].iter().all(|p| p.len() == size),
+                    "only the last page is short: {query:?} {size}: {pages:?}"
+                );
+                let flat: Vec<u64> = pages.concat();
+                assert_eq!(flat, expected, "{query:?} in pages of {size}");
+            }
+        }
+        assert_eq!(
+            log.page(&AuditQuery::all(), None, 0).await.unwrap().entries.len(),
+            1,
+            "a page holds at least one entry"
+        );
+
+        // Entries appended between pages: an oldest-first walk reaches
+        // them, a newest-first walk goes on from where it was.
+        let first = log.page(&AuditQuery::all(), None, 20).await.unwrap();
+        let newest = log
+            .page(&AuditQuery::all().newest_first(), None, 20)
+            .await
+            .unwrap();
+        store
+            .commit(Commit::audit_only().audit(event(100)))
+            .await
+            .unwrap();
+        let rest = log.page(&AuditQuery::all(), first.next, 20).await.unwrap();
+        assert_eq!(
+            rest.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            vec![21, 22, 23, 24]
+        );
+        assert_eq!(rest.next, None);
+        let older = log
+            .page(&AuditQuery::all().newest_first(), newest.next, 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            older.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            vec![3, 2, 1]
+        );
+    })
+    .await;
+}

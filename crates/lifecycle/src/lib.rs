@@ -46,8 +46,8 @@ pub use manager::{Deployed, MaintenanceReport, ModelLifecycleManager};
 pub use status::SystemStatus;
 
 pub use lifecycle_audit::{
-    signing_key, verifying_key, ComplianceReport, ExportFormat, ExportSummary, ExtendsCheckpoint,
-    ModelAuditLog, SignedCheckpoint, SigningKey, VerifyingKey,
+    signing_key, verifying_key, AuditPage, ComplianceReport, ExportFormat, ExportSummary,
+    ExtendsCheckpoint, ModelAuditLog, SignedCheckpoint, SigningKey, VerifyingKey,
 };
 pub use lifecycle_domain::*;
 pub use lifecycle_evaluator::{
