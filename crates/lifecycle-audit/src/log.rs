@@ -199,10 +199,12 @@ async fn state_mismatch(
     replay: &AuditReplay,
     pruned: bool,
 ) -> Result<Option<String>, AuditError> {
-    let mut records = Vec::new();
-    for model_id in store.models().await? {
-        records.extend(store.model(&model_id).await?.versions);
-    }
+    let records: Vec<_> = store
+        .all_models()
+        .await?
+        .into_iter()
+        .flat_map(|(_, state)| state.versions)
+        .collect();
     Ok(replay.first_mismatch(&records, pruned))
 }
 

@@ -44,13 +44,20 @@ impl StoreImage {
     pub async fn read_models(
         store: &dyn Store,
     ) -> Result<Vec<(ModelState, Vec<MetricsSnapshot>)>, StoreError> {
+        // Two passes over the store, not one read per model and version.
+        let mut checkpoints: std::collections::HashMap<_, _> = store
+            .all_metrics()
+            .await?
+            .into_iter()
+            .map(|s| ((s.model_id.clone(), s.version.clone()), s))
+            .collect();
         let mut models = Vec::new();
-        for model_id in store.models().await? {
-            let state = store.model(&model_id).await?;
-            let mut metrics = Vec::new();
-            for version in &state.versions {
-                metrics.extend(store.metrics(&model_id, &version.version).await?);
-            }
+        for (model_id, state) in store.all_models().await? {
+            let metrics = state
+                .versions
+                .iter()
+                .filter_map(|v| checkpoints.remove(&(model_id.clone(), v.version.clone())))
+                .collect();
             models.push((state, metrics));
         }
         Ok(models)
