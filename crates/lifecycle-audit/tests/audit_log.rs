@@ -468,7 +468,9 @@ async fn pages_walked_by_cursor_return_every_entry_of_a_query_once_in_order() {
             AuditQuery::all().newest_first(),
             AuditQuery::all().model(b.clone()),
             AuditQuery::all().model(b.clone()).newest_first().limit(2),
-            AuditQuery::all().min_severity(Severity::Error).sequences(5..=20),
+            AuditQuery::all()
+                .min_severity(Severity::Error)
+                .sequences(5..=20),
         ];
         for query in queries {
             let mut expected: Vec<u64> = all
@@ -491,7 +493,11 @@ async fn pages_walked_by_cursor_return_every_entry_of_a_query_once_in_order() {
             }
         }
         assert_eq!(
-            log.page(&AuditQuery::all(), None, 0).await.unwrap().entries.len(),
+            log.page(&AuditQuery::all(), None, 0)
+                .await
+                .unwrap()
+                .entries
+                .len(),
             1,
             "a page holds at least one entry"
         );
