@@ -2,7 +2,8 @@
 //! the lifecycle: a change committed by one is routed and recorded by the
 //! others within the change feed's bound (at once, when the store signals
 //! commits), and scheduled work — maintenance, alert checks — runs on the one
-//! holding its lease. (Per-replica metrics are not built yet.)
+//! holding its lease, and a manager that lost a lease writes nothing as its
+//! holder. (Per-replica metrics are not built yet.)
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -423,4 +424,102 @@ async fn concurrent_moves_on_three_managers_leave_one_consistent_state() {
     for m in [a, b, c] {
         m.dispose().await.unwrap();
     }
+}
+
+/// The alert auditor writes as the holder of the alerts lease: once another
+/// manager took the lease, what this one still raises (a check by hand
+/// before its next scheduled one notices) is not written — the new holder
+/// judges and writes alerts from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_that_lost_the_alerts_lease_writes_no_alerts() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-10-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    ));
+    let policy = PolicyConfig::new(PolicySettings {
+        auto_rollback_on_critical: false,
+        ..PolicySettings::default()
+    })
+    .unwrap();
+    let a = ModelLifecycleManager::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .policy_config(policy)
+        // The first check is at once; the next only in an hour.
+        .alert_check_interval(Some(Duration::from_secs(3_600)))
+        .build()
+        .await
+        .unwrap();
+    let held_by = || async { store.lease("alerts").await.unwrap().map(|l| l.holder) };
+    let started = Instant::now();
+    while held_by().await.is_none() {
+        assert!(started.elapsed() < BOUND * 100, "the lease was never taken");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let failed = InferenceResult::failure(ErrorKind::ServerError, 900.0);
+    let alerts_about = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .audit(&AuditQuery::all().model(ModelId::new(name).unwrap()))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event.kind == AuditEventKind::ThresholdViolated)
+                .count()
+        }
+    };
+    for name in ["support-bot", "search-bot"] {
+        let mut record = version(1, a.now());
+        record.model_id = ModelId::new(name).unwrap();
+        a.register_model(record).await.unwrap();
+        a.activate_model(&ModelId::new(name).unwrap(), &Version::new(1, 0, 0))
+            .await
+            .unwrap();
+    }
+
+    for _ in 0..200 {
+        a.record_inference("support-bot", &Version::new(1, 0, 0), &failed)
+            .unwrap();
+    }
+    assert!(!a.check_alerts().unwrap().is_empty());
+    let started = Instant::now();
+    while alerts_about("support-bot").await == 0 {
+        assert!(
+            started.elapsed() < BOUND * 100,
+            "the holder's alert was not written"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // The lease lapses (three hours) and another manager takes it.
+    clock.advance(chrono::Duration::hours(4));
+    let taken = store
+        .acquire_lease(
+            "alerts",
+            "another manager",
+            chrono::Duration::hours(3),
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    assert!(taken.is_some());
+    for _ in 0..200 {
+        a.record_inference("search-bot", &Version::new(1, 0, 0), &failed)
+            .unwrap();
+    }
+    assert!(
+        !a.check_alerts().unwrap().is_empty(),
+        "the health still changes here"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        alerts_about("search-bot").await,
+        0,
+        "written by a lapsed holder"
+    );
+    assert_eq!(alerts_about("support-bot").await, 1);
+    a.dispose().await.unwrap();
 }

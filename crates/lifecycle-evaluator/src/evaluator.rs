@@ -10,7 +10,7 @@ use lifecycle_domain::{
     Actor, AuditEvent, AuditEventKind, EvaluationConfig, InferenceResult, ModelCostInfo, ModelId,
     ModelPerformanceMetrics, ModelVersion, Severity, Threshold, ThresholdViolation, Version,
 };
-use lifecycle_store::{Clock, Commit, MetricsSnapshot, Store};
+use lifecycle_store::{Clock, Commit, HeldLease, MetricsSnapshot, Store, StoreError};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -862,10 +862,13 @@ impl Evaluator {
     /// hands it to `then` (the facade's automatic rollback), so the log
     /// shows each alert before what it caused. It ends with the evaluator,
     /// or when `stop` completes — after writing every alert already sent.
+    /// Its entries are fenced by `held` while a lease is held there (the
+    /// facade's alerts lease): a manager that lost the lease writes none.
     pub fn spawn_alert_auditor<S, T, F>(
         &self,
         store: Arc<dyn Store>,
         actor: Actor,
+        held: HeldLease,
         stop: S,
         then: T,
     ) -> tokio::task::JoinHandle<()>
@@ -895,8 +898,13 @@ impl Evaluator {
                     ), None),
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
-                // A failed write is not retried: the next alert still gets its chance.
-                let _ = store.commit(Commit::audit_only().audit(event)).await;
+                // A failed write is not retried: the next alert still gets its
+                // chance. One refused for a lost lease is the new holder's to write.
+                let commit = held.fence(Commit::audit_only().audit(event), clock.now());
+                let written = store.commit(commit).await;
+                if matches!(written, Err(StoreError::LeaseLost { .. })) {
+                    continue;
+                }
                 if let Some(alert) = alert {
                     then(alert).await;
                 }

@@ -92,3 +92,36 @@ impl Fence {
         })
     }
 }
+
+/// The lease a holder holds now, shared between the task that takes and
+/// renews it and the tasks that commit as its holder: a commit made through
+/// [`HeldLease::fence`] lands only while the lease is still this holder's.
+#[derive(Debug, Clone, Default)]
+pub struct HeldLease(std::sync::Arc<std::sync::Mutex<Option<Lease>>>);
+
+impl HeldLease {
+    /// Records the lease as taken or renewed (`Some`), or as not held (`None`).
+    pub fn set(&self, lease: Option<Lease>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = lease;
+    }
+
+    /// The lease as last taken or renewed, if held.
+    pub fn get(&self) -> Option<Lease> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `commit` fenced by the lease, when one is held; unchanged otherwise
+    /// (work done by hand, with no schedule taking the lease).
+    pub fn fence(&self, commit: crate::Commit, at: DateTime<Utc>) -> crate::Commit {
+        match self.get() {
+            Some(lease) => commit.fenced(&lease, at),
+            None => commit,
+        }
+    }
+}

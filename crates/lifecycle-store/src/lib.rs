@@ -46,7 +46,7 @@ pub use commit::{
 };
 pub use error::StoreError;
 pub use image::StoreImage;
-pub use lease::{Fence, Lease};
+pub use lease::{Fence, HeldLease, Lease};
 pub use memory::MemoryStore;
 pub use query::{run_query, time_span, AuditIndex, AuditQuery, Sequences};
 #[cfg(feature = "mock")]

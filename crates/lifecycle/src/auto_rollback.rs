@@ -6,7 +6,7 @@ use lifecycle_domain::{
 };
 use lifecycle_evaluator::{Alert, AlertLevel, Evaluator};
 use lifecycle_registry::ModelRegistry;
-use lifecycle_store::{AuditQuery, Clock, Commit, Store};
+use lifecycle_store::{AuditQuery, Clock, Commit, HeldLease, Store};
 use std::sync::Arc;
 
 /// What the rollback needs. The alert auditor hands it every alert right
@@ -18,6 +18,9 @@ pub(crate) struct AutoRollback {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub evaluation: lifecycle_domain::EvaluationConfig,
+    /// The alerts lease, when the scheduled checker holds it: rollbacks are
+    /// fenced by it, so a manager that lost it rolls nothing back.
+    pub held: HeldLease,
 }
 
 impl AutoRollback {
@@ -35,7 +38,10 @@ impl AutoRollback {
 
     async fn react(&self, alert: &Alert) -> Result<(), crate::LifecycleError> {
         let actor = Actor::new("auto-rollback")?;
-        let registry = self.registry.acting_as(actor.clone());
+        let registry = match self.held.get() {
+            Some(lease) => self.registry.acting_as(actor.clone()).holding(lease),
+            None => self.registry.acting_as(actor.clone()),
+        };
         let versions = registry.versions(&alert.model_id).await?;
         let Some(hit) = versions.iter().find(|v| v.version == alert.version) else {
             return Ok(());
@@ -70,7 +76,10 @@ impl AutoRollback {
                     .for_version(alert.model_id.clone(), alert.version.clone())
                     .with_severity(Severity::Critical)
                     .with_detail("outcome", "no target");
-                    self.store.commit(Commit::audit_only().audit(event)).await?;
+                    let commit = self
+                        .held
+                        .fence(Commit::audit_only().audit(event), self.clock.now());
+                    self.store.commit(commit).await?;
                 }
             },
             _ => return Ok(()),

@@ -22,7 +22,7 @@ use lifecycle_policy::{
     LifecyclePolicy,
 };
 use lifecycle_registry::{Gate, ModelRegistry, Override, Resolved, Routed, Target};
-use lifecycle_store::{AuditQuery, Clock, Commit, Store, StoreError};
+use lifecycle_store::{AuditQuery, Clock, Commit, HeldLease, Store, StoreError};
 use tokio::task::JoinHandle;
 
 use crate::auto_rollback::AutoRollback;
@@ -134,7 +134,7 @@ fn spawn_alert_checker(
     evaluator: Evaluator,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    holder: String,
+    (holder, held): (String, HeldLease),
     every: std::time::Duration,
 ) -> JoinHandle<()> {
     let ttl = lifecycle_domain::chrono::Duration::from_std(every.saturating_mul(3))
@@ -149,9 +149,13 @@ fn spawn_alert_checker(
                 .acquire_lease(ALERTS_LEASE, &holder, ttl, clock.now())
                 .await
             {
-                Ok(Some(_)) => {}
-                Ok(None) => continue,
+                Ok(Some(lease)) => held.set(Some(lease)),
+                Ok(None) => {
+                    held.set(None);
+                    continue;
+                }
                 Err(e) => {
+                    held.set(None);
                     tracing::warn!(error = %e, "cannot take the alerts lease; trying again");
                     continue;
                 }
@@ -315,6 +319,9 @@ impl ModelLifecycleManager {
             // Checkpoints are the metrics' only home: saving them changes no
             // model's revision and writes no audit entry.
             tasks.push(evaluator.spawn_checkpointer(store.clone()));
+            // The alerts lease as the scheduled checker holds it: what the
+            // auditor's entries and automatic rollbacks are fenced by.
+            let alerts_lease = HeldLease::default();
             let rollback = policy.settings().auto_rollback_on_critical.then(|| {
                 Arc::new(AutoRollback {
                     registry: registry.clone(),
@@ -323,6 +330,7 @@ impl ModelLifecycleManager {
                     store: store.clone(),
                     clock: clock.clone(),
                     evaluation: evaluation.clone(),
+                    held: alerts_lease.clone(),
                 })
             });
             let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -339,14 +347,20 @@ impl ModelLifecycleManager {
                 }
             };
             let actor = Actor::system("evaluator")?;
-            let task = evaluator.spawn_alert_auditor(store.clone(), actor, stop_on, then);
+            let task = evaluator.spawn_alert_auditor(
+                store.clone(),
+                actor,
+                alerts_lease.clone(),
+                stop_on,
+                then,
+            );
             auditor = Some((stop, task));
             if let Some(every) = alert_check {
                 tasks.push(spawn_alert_checker(
                     evaluator.clone(),
                     store.clone(),
                     clock.clone(),
-                    holder.clone(),
+                    (holder.clone(), alerts_lease),
                     every,
                 ));
             }

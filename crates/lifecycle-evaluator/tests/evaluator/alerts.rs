@@ -156,10 +156,16 @@ async fn alerts_are_written_to_the_audit_log_off_the_hot_path() {
     let stop_on = async move {
         let _ = stopped.await;
     };
-    let auditor = evaluator.spawn_alert_auditor(store.clone(), actor, stop_on, move |alert| {
-        sink.lock().unwrap().push(alert.level);
-        std::future::ready(())
-    });
+    let auditor = evaluator.spawn_alert_auditor(
+        store.clone(),
+        actor,
+        lifecycle_store::HeldLease::default(),
+        stop_on,
+        move |alert| {
+            sink.lock().unwrap().push(alert.level);
+            std::future::ready(())
+        },
+    );
     record(
         &evaluator,
         "m",
