@@ -50,6 +50,15 @@ async fn within_bound(what: &str, holds: impl Fn() -> bool) {
     }
 }
 
+/// A clock stopped at a fixed moment, moved by hand.
+fn clock_at_t0() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-10-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    ))
+}
+
 fn routed(m: &ModelLifecycleManager, key: &str) -> Option<Version> {
     m.route("support-bot", key.as_bytes())
         .unwrap()
@@ -211,11 +220,7 @@ async fn a_commit_wakes_the_other_managers_before_their_next_poll() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_runs_on_the_manager_holding_its_lease() {
     let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(
-        chrono::DateTime::parse_from_rfc3339("2026-10-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-    ));
+    let clock = clock_at_t0();
     let manager = || {
         ModelLifecycleManager::builder()
             .store(store.clone())
@@ -433,11 +438,7 @@ async fn concurrent_moves_on_three_managers_leave_one_consistent_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_that_lost_the_alerts_lease_writes_no_alerts() {
     let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(
-        chrono::DateTime::parse_from_rfc3339("2026-10-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-    ));
+    let clock = clock_at_t0();
     let policy = PolicyConfig::new(PolicySettings {
         auto_rollback_on_critical: false,
         ..PolicySettings::default()

@@ -488,8 +488,9 @@ impl ModelRegistry {
 
     /// Rolls the model back to `target`: a return, in place of the active
     /// version, to a version that served as active before (its record, or
-    /// for records of earlier builds its audit history, says so) and is neither retired nor the running canary. Anything else
-    /// is [`RegistryError::InvalidRollbackTarget`] saying what to do
+    /// for records of earlier builds its audit history, says so) and is
+    /// neither retired nor the running canary. Anything else is
+    /// [`RegistryError::InvalidRollbackTarget`] saying what to do
     /// (activating a version that never served goes through the policy, as
     /// does promoting a canary). `target` becomes active; the version that
     /// was active is marked rolled back: deprecated with reason

@@ -548,22 +548,22 @@ impl SledStore {
         Ok(state)
     }
 
-    /// Decodes records of one tree, many of them on every core: decoding
-    /// is most of what reading a whole catalogue costs.
-    fn decode_all<K: Clone + Send + Sync, T: DeserializeOwned + Send>(
+    /// Decodes records of one tree, in order, many of them on every core:
+    /// decoding is most of what reading a whole catalogue costs.
+    fn decode_all<T: DeserializeOwned + Send>(
         &self,
         tree: &str,
-        encoded: Vec<(K, sled::IVec)>,
-    ) -> Result<Vec<(K, T)>, StoreError> {
-        let decode_chunk = |chunk: &[(K, sled::IVec)]| {
+        encoded: &[sled::IVec],
+    ) -> Result<Vec<T>, StoreError> {
+        let decode_chunk = |chunk: &[sled::IVec]| {
             chunk
                 .iter()
-                .map(|(key, bytes)| Ok((key.clone(), self.decode(tree, bytes)?)))
-                .collect::<Result<Vec<_>, StoreError>>()
+                .map(|bytes| self.decode(tree, bytes))
+                .collect::<Result<Vec<T>, StoreError>>()
         };
         let threads = cores().min(encoded.len() / PARALLEL_DECODE_MIN).max(1);
         if threads == 1 {
-            return decode_chunk(&encoded);
+            return decode_chunk(encoded);
         }
         let chunk_len = encoded.len().div_ceil(threads);
         std::thread::scope(|scope| {
@@ -724,17 +724,21 @@ impl Store for SledStore {
         // cache. The others are not put in it: a pass over a catalogue
         // would copy every record for models no later call may touch.
         let mut cached = Vec::new();
-        let mut encoded = Vec::new();
+        let (mut ids, mut encoded) = (Vec::new(), Vec::new());
         for entry in self.tree(TreeId::Models).iter() {
             let (key, bytes) = entry.map_err(|e| self.error(e))?;
             let model_id = ModelId::new(String::from_utf8_lossy(&key).into_owned())
                 .map_err(|_| self.damaged("a model key"))?;
             match self.cached_model(&model_id) {
                 Some(state) => cached.push((model_id, state)),
-                None => encoded.push((model_id, bytes)),
+                None => {
+                    ids.push(model_id);
+                    encoded.push(bytes);
+                }
             }
         }
-        let mut all = self.decode_all("models", encoded)?;
+        let decoded: Vec<ModelState> = self.decode_all("models", &encoded)?;
+        let mut all: Vec<(ModelId, ModelState)> = ids.into_iter().zip(decoded).collect();
         all.extend(cached);
         all.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(all)
@@ -848,11 +852,10 @@ impl Store for SledStore {
         let encoded = self
             .metrics
             .range([1u8]..)
-            .map(|entry| entry.map(|(_, bytes)| ((), bytes)))
+            .values()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.error(e))?;
-        let decoded: Vec<((), MetricsSnapshot)> = self.decode_all("metrics", encoded)?;
-        Ok(decoded.into_iter().map(|((), snapshot)| snapshot).collect())
+        self.decode_all("metrics", &encoded)
     }
 
     async fn import(&self, image: StoreImage) -> Result<(), StoreError> {

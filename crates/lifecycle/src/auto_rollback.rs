@@ -38,10 +38,10 @@ impl AutoRollback {
 
     async fn react(&self, alert: &Alert) -> Result<(), crate::LifecycleError> {
         let actor = Actor::new("auto-rollback")?;
-        let registry = match self.held.get() {
-            Some(lease) => self.registry.acting_as(actor.clone()).holding(lease),
-            None => self.registry.acting_as(actor.clone()),
-        };
+        let mut registry = self.registry.acting_as(actor.clone());
+        if let Some(lease) = self.held.get() {
+            registry = registry.holding(lease);
+        }
         let versions = registry.versions(&alert.model_id).await?;
         let Some(hit) = versions.iter().find(|v| v.version == alert.version) else {
             return Ok(());
@@ -97,12 +97,11 @@ impl AutoRollback {
         model_id: &ModelId,
         versions: &[ModelVersion],
     ) -> Result<Option<Version>, crate::LifecycleError> {
-        let mut served: Vec<&ModelVersion> = versions
+        let latest = versions
             .iter()
             .filter(|v| v.last_active_at().is_some() && self.may_take_over(model_id, v))
-            .collect();
-        served.sort_by_key(|v| std::cmp::Reverse(v.last_active_at()));
-        if let Some(target) = served.first() {
+            .max_by_key(|v| v.last_active_at());
+        if let Some(target) = latest {
             return Ok(Some(target.version.clone()));
         }
         let unknown = versions

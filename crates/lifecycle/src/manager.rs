@@ -134,7 +134,8 @@ fn spawn_alert_checker(
     evaluator: Evaluator,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    (holder, held): (String, HeldLease),
+    holder: String,
+    held: HeldLease,
     every: std::time::Duration,
 ) -> JoinHandle<()> {
     let ttl = lifecycle_domain::chrono::Duration::from_std(every.saturating_mul(3))
@@ -145,20 +146,17 @@ fn spawn_alert_checker(
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             timer.tick().await;
-            match store
+            let lease = store
                 .acquire_lease(ALERTS_LEASE, &holder, ttl, clock.now())
                 .await
-            {
-                Ok(Some(lease)) => held.set(Some(lease)),
-                Ok(None) => {
-                    held.set(None);
-                    continue;
-                }
-                Err(e) => {
-                    held.set(None);
+                .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "cannot take the alerts lease; trying again");
-                    continue;
-                }
+                    None
+                });
+            let holding = lease.is_some();
+            held.set(lease);
+            if !holding {
+                continue;
             }
             for alert in evaluator.check_alerts() {
                 tracing::warn!(model = %alert.model_id, version = %alert.version,
@@ -360,7 +358,8 @@ impl ModelLifecycleManager {
                     evaluator.clone(),
                     store.clone(),
                     clock.clone(),
-                    (holder.clone(), alerts_lease),
+                    holder.clone(),
+                    alerts_lease,
                     every,
                 ));
             }
@@ -862,7 +861,12 @@ impl ModelLifecycleManager {
         &self,
         model_id: &ModelId,
     ) -> Result<Option<ModelVersion>, LifecycleError> {
-        let active = self.registry_for(model_id).await?.active(model_id).await?;
+        let active = self
+            .loaded(model_id)
+            .await?
+            .registry
+            .active(model_id)
+            .await?;
         Ok(active.map(|v| self.with_metrics(v)))
     }
 
@@ -873,8 +877,9 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<ModelVersion, LifecycleError> {
         let record = self
-            .registry_for(model_id)
+            .loaded(model_id)
             .await?
+            .registry
             .get(model_id, version)
             .await?;
         Ok(self.with_metrics(record))
@@ -902,8 +907,9 @@ impl ModelLifecycleManager {
         model_id: &ModelId,
     ) -> Result<Vec<ModelVersion>, LifecycleError> {
         let versions = self
-            .registry_for(model_id)
+            .loaded(model_id)
             .await?
+            .registry
             .versions(model_id)
             .await?;
         Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
