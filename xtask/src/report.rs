@@ -87,7 +87,7 @@ const COMMIT_1: &str = "durable_commit/1_task";
 const FDATASYNC: &str = "durable_commit/fdatasync_4k (the disk's own rate)";
 
 /// What a command about every model pays on a large catalogue.
-const WHOLE_CATALOGUE: &str = "the command is about every version, so it loads all of them: decodes every model record (JSON, ~25 k instructions each, on every core), tracks every version in the evaluator, restores every metrics checkpoint (one pass over the store), and sled pages the whole store in after a cold open (22 MiB and ~10,000 page faults, ~25 ms of system time at 5,000 models); a catalogue-wide read that skips the evaluator, or a binary record encoding, would be the next step";
+const WHOLE_CATALOGUE: &str = "the command reads every version without loading any (no evaluator, no router): what is left is one pass over the store — decoding every model record (JSON, ~25 k instructions each, on every core) and every metrics checkpoint — and sled paging the store in after a cold open (~24 MiB at 5,000 models); a binary record encoding, or a per-model summary kept beside each record, would be the next step";
 
 /// What a command about one model (or none) pays on a large catalogue.
 const OPEN: &str = "commands read only the model they name (`Loading::OnFirstUse`); what is left grows with the store's size on disk: sled's open (its recovery reads every segment) and its first page-ins";

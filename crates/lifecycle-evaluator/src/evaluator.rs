@@ -136,6 +136,16 @@ pub struct Published {
     pub metrics: ModelPerformanceMetrics,
 }
 
+/// A version's statistics as its checkpoint holds them
+/// ([`Evaluator::checkpointed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpointed {
+    /// Its lifetime metrics.
+    pub metrics: ModelPerformanceMetrics,
+    /// The alert it had firing, if any.
+    pub alert: Option<AlertLevel>,
+}
+
 impl Tracked {
     /// Everything recorded, all shards merged.
     fn lifetime(&self) -> VersionStats {
@@ -611,6 +621,30 @@ impl Evaluator {
         }
         firing.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         firing
+    }
+
+    /// What a version's checkpoint says, read without tracking the version:
+    /// its lifetime metrics (costed at `prices`) and the alert it had
+    /// firing. For an answer about a whole catalogue from a process that
+    /// holds none of it; a version this evaluator [tracks](Self::tracks) is
+    /// answered from memory instead, which may hold more.
+    pub fn checkpointed(
+        &self,
+        saved: &MetricsSnapshot,
+        prices: Option<&ModelCostInfo>,
+    ) -> Result<Checkpointed, EvaluatorError> {
+        let read = Saved::read(&saved.state).map_err(|e| EvaluatorError::Checkpoint {
+            model_id: saved.model_id.clone(),
+            version: saved.version.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Checkpointed {
+            metrics: read
+                .window
+                .lifetime()
+                .metrics(self.shared.clock.now(), prices),
+            alert: read.health.level(),
+        })
     }
 
     /// Judges `candidate` against `baseline` over the rolling window, the

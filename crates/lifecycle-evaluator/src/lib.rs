@@ -27,7 +27,7 @@ pub use compare::{
 };
 pub use error::EvaluatorError;
 pub use evaluator::{
-    alert_event, too_far_ahead, EvaluationReport, EvaluationStatus, Evaluator, Published, Restored,
-    MAX_FUTURE_SKEW_MS,
+    alert_event, too_far_ahead, Checkpointed, EvaluationReport, EvaluationStatus, Evaluator,
+    Published, Restored, MAX_FUTURE_SKEW_MS,
 };
 pub use stats::FailureSummary;

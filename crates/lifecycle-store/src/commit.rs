@@ -179,7 +179,34 @@ pub struct ModelState {
     /// Incremented by every commit that changes the model; 0 when unknown.
     pub revision: u64,
     /// Its versions, lowest precedence first.
+    #[serde(deserialize_with = "versions")]
     pub versions: Vec<ModelVersion>,
+}
+
+/// A model's versions, read into a vector grown from one: serde's own
+/// starts at four, and most models of a large catalogue have one version
+/// (5,000 models would hold 11 MiB of unused capacity).
+fn versions<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ModelVersion>, D::Error> {
+    struct Versions;
+    impl<'de> serde::de::Visitor<'de> for Versions {
+        type Value = Vec<ModelVersion>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of versions")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut versions = Vec::with_capacity(seq.size_hint().unwrap_or(1).clamp(1, 64));
+            while let Some(version) = seq.next_element()? {
+                versions.push(version);
+            }
+            Ok(versions)
+        }
+    }
+    deserializer.deserialize_seq(Versions)
 }
 
 impl ModelState {

@@ -2,14 +2,14 @@
 //! tracked versions with their restored statistics — and when it reads it:
 //! every model at start, or each model when a call first touches it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use lifecycle_domain::{Actor, AuditEvent, AuditEventKind, ModelId, ModelVersion};
-use lifecycle_evaluator::{Evaluator, Restored};
+use lifecycle_domain::{Actor, AuditEvent, AuditEventKind, ModelId, ModelVersion, Version};
+use lifecycle_evaluator::{AlertLevel, Evaluator, Restored};
 use lifecycle_registry::ModelRegistry;
-use lifecycle_store::{Clock, Commit, ModelState, Store};
+use lifecycle_store::{Clock, Commit, MetricsSnapshot, ModelState, Store};
 
 use crate::LifecycleError;
 
@@ -30,6 +30,17 @@ pub enum Loading {
     /// `compare_versions`) cannot wait for storage: call
     /// [`crate::ModelLifecycleManager::load_model`] before them.
     OnFirstUse,
+}
+
+/// Every version of every model as the store and this process hold it
+/// ([`Loader::catalogue`]).
+pub(crate) struct Catalogue {
+    /// How many models.
+    pub models: usize,
+    /// Every version, by model then version, with its lifetime metrics.
+    pub versions: Vec<ModelVersion>,
+    /// The versions with an alert firing, by model then version.
+    pub firing: Vec<(ModelId, Version, AlertLevel)>,
 }
 
 /// Loads models into the router and the evaluator, each one once.
@@ -91,20 +102,14 @@ impl Loader {
 
     /// Makes sure every model is loaded, in one pass over the store.
     pub async fn everything(&self) -> Result<(), LifecycleError> {
-        self.all_states().await.map(drop)
-    }
-
-    /// Every model's state, read once: what loading everything reads, when
-    /// it is not loaded yet, is what is returned.
-    pub async fn all_states(&self) -> Result<Vec<(ModelId, ModelState)>, LifecycleError> {
         if self.everything_loaded() {
-            return Ok(self.store.all_models().await?);
+            return Ok(());
         }
         let loaded = self.loaded.lock().await;
-        let states: Vec<(ModelId, ModelState)> = self.store.all_models().await?;
         if self.everything_loaded() {
-            return Ok(states);
+            return Ok(());
         }
+        let states = self.store.all_models().await?;
         self.evaluator
             .track_all(states.iter().flat_map(|(_, s)| &s.versions));
         let restored = self.evaluator.restore(&*self.store).await?;
@@ -114,7 +119,66 @@ impl Loader {
         self.registry.install(&states);
         self.all.store(true, Ordering::Release);
         drop(loaded);
-        Ok(states)
+        Ok(())
+    }
+
+    /// Every model's versions with their lifetime metrics, and the alerts
+    /// firing: from memory once everything is loaded. A manager that loads
+    /// on first use and has not loaded everything reads the records and the
+    /// checkpoints instead, and loads nothing: a command about the whole
+    /// catalogue (`list`, `status`) then costs one pass over the store, not
+    /// tracking and routing every version it will never use.
+    pub async fn catalogue(&self) -> Result<Catalogue, LifecycleError> {
+        let states = self.store.all_models().await?;
+        let saved = match self.everything_loaded() {
+            true => Vec::new(),
+            false => self.store.all_metrics().await?,
+        };
+        let mut catalogue = self.assemble(states, &saved);
+        catalogue
+            .firing
+            .sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Ok(catalogue)
+    }
+
+    /// The catalogue of `states`: a version the evaluator tracks is
+    /// answered from memory, any other from its checkpoint in `saved`.
+    fn assemble(&self, states: Vec<(ModelId, ModelState)>, saved: &[MetricsSnapshot]) -> Catalogue {
+        let checkpoints: HashMap<(&ModelId, &Version), &MetricsSnapshot> = saved
+            .iter()
+            .map(|s| ((&s.model_id, &s.version), s))
+            .collect();
+        let mut firing = self.evaluator.firing();
+        let models = states.len();
+        let mut versions = Vec::with_capacity(states.iter().map(|(_, s)| s.versions.len()).sum());
+        for (_, state) in states {
+            for mut v in state.versions {
+                if self.evaluator.tracks(v.model_id.as_str(), &v.version) {
+                    v.metrics = self
+                        .evaluator
+                        .lifetime_metrics(v.model_id.as_str(), &v.version)
+                        .ok()
+                        .filter(|m| m.sample_count > 0);
+                } else if let Some(saved) = checkpoints.get(&(&v.model_id, &v.version)) {
+                    match self.evaluator.checkpointed(saved, v.cost_info.as_ref()) {
+                        Ok(read) => {
+                            v.metrics = Some(read.metrics).filter(|m| m.sample_count > 0);
+                            if let Some(level) = read.alert {
+                                firing.push((v.model_id.clone(), v.version.clone(), level));
+                            }
+                        }
+                        // Reported, and replaced, when the version is loaded.
+                        Err(problem) => tracing::warn!(%problem, "metrics checkpoint unreadable"),
+                    }
+                }
+                versions.push(v);
+            }
+        }
+        Catalogue {
+            models,
+            versions,
+            firing,
+        }
     }
 
     /// Whether the model is loaded, so that a change to it must be followed.

@@ -915,25 +915,20 @@ impl ModelLifecycleManager {
         Ok(versions.into_iter().map(|v| self.with_metrics(v)).collect())
     }
 
-    /// Every version of every model, by model then version, in one pass
-    /// over the store (every model is loaded for its metrics).
+    /// Every version of every model, by model then version, with its
+    /// lifetime metrics, in one pass over the store. A manager that loads
+    /// on first use answers from the store's records and checkpoints and
+    /// loads nothing.
     pub async fn get_all_model_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
-        let inner = self.live()?;
-        let states = inner.loader.all_states().await?;
-        let versions = states.into_iter().flat_map(|(_, s)| s.versions);
-        Ok(versions.map(|v| self.with_metrics(v)).collect())
+        Ok(self.live()?.loader.catalogue().await?.versions)
     }
 
-    /// The active version of every model that has one.
+    /// The active version of every model that has one, by model, read as
+    /// [`Self::get_all_model_versions`] reads.
     pub async fn get_active_models(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
-        let inner = self.live()?;
-        inner.loader.everything().await?;
-        let registry = &inner.registry;
-        let mut active = Vec::new();
-        for model in registry.models().await? {
-            active.extend(registry.active(&model).await?.map(|v| self.with_metrics(v)));
-        }
-        Ok(active)
+        let mut versions = self.get_all_model_versions().await?;
+        versions.retain(|v| v.status() == ModelStatus::Active);
+        Ok(versions)
     }
 
     /// Everything recorded about a model, oldest first.
@@ -1134,11 +1129,8 @@ impl ModelLifecycleManager {
     /// head and whether the chain verifies, uptime.
     pub async fn get_system_status(&self) -> Result<SystemStatus, LifecycleError> {
         let inner = self.live()?;
-        // Alerts firing live in every version's restored health.
-        let states = inner.loader.all_states().await?;
-        let models = states.len();
-        let versions: Vec<ModelVersion> =
-            states.into_iter().flat_map(|(_, s)| s.versions).collect();
+        let catalogue = inner.loader.catalogue().await?;
+        let versions = catalogue.versions;
         let mut versions_by_status = BTreeMap::new();
         let (mut active, mut canaries) = (Vec::new(), Vec::new());
         for v in &versions {
@@ -1155,11 +1147,11 @@ impl ModelLifecycleManager {
         Ok(SystemStatus {
             store_kind: inner.store.kind(),
             store_size_bytes: inner.store.size_on_disk(),
-            models,
+            models: catalogue.models,
             versions_by_status,
             active,
             canaries,
-            alerts_firing: inner.evaluator.firing(),
+            alerts_firing: catalogue.firing,
             deprecation_warnings: inner
                 .policy
                 .deprecation_warnings(&versions, inner.clock.now()),
