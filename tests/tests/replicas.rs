@@ -3,7 +3,8 @@
 //! others within the change feed's bound (at once, when the store signals
 //! commits), and scheduled work — maintenance, alert checks — runs on the one
 //! holding its lease, and a manager that lost a lease writes nothing as its
-//! holder. (Per-replica metrics are not built yet.)
+//! holder; metrics checkpoints are kept per replica and merged on read, so
+//! every replica judges every replica's results, each counted once.
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -523,4 +524,75 @@ async fn a_manager_that_lost_the_alerts_lease_writes_no_alerts() {
     );
     assert_eq!(alerts_about("support-bot").await, 1);
     a.dispose().await.unwrap();
+}
+
+fn lifetime_samples(m: &ModelLifecycleManager) -> u64 {
+    m.evaluator()
+        .lifetime_metrics("support-bot", &Version::new(1, 0, 0))
+        .map_or(0, |metrics| metrics.sample_count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_s_results_are_merged_and_counted_once() {
+    let store = Arc::new(MemoryStore::new());
+    let replicas = [
+        replica(&store).await,
+        replica(&store).await,
+        replica(&store).await,
+    ];
+    let model = ModelId::new("support-bot").unwrap();
+    let v1 = Version::new(1, 0, 0);
+    let a = &replicas[0];
+    a.register_model(version(1, a.now())).await.unwrap();
+    a.activate_model(&model, &v1).await.unwrap();
+    for m in &replicas {
+        within_bound("the active version", || routed(m, "k") == Some(v1.clone())).await;
+    }
+    let revision = store.model(&model).await.unwrap().revision;
+
+    // Each replica records its own share at once, and saves it.
+    let shares = [100_u64, 150, 200];
+    let mut recording = Vec::new();
+    for (m, share) in replicas.iter().zip(shares) {
+        let (m, v1) = (m.clone(), v1.clone());
+        recording.push(tokio::spawn(async move {
+            for n in 0..share {
+                let ok = InferenceResult::success(100.0 + n as f64).with_tokens(500, 80);
+                m.record_inference("support-bot", &v1, &ok).unwrap();
+            }
+        }));
+    }
+    for task in recording {
+        task.await.unwrap();
+    }
+    for m in &replicas {
+        m.evaluator().checkpoint(&*store, true).await.unwrap();
+    }
+    let total: u64 = shares.iter().sum();
+    for m in &replicas {
+        within_bound("every replica's results", || lifetime_samples(m) == total).await;
+    }
+    assert_eq!(
+        store.model(&model).await.unwrap().revision,
+        revision,
+        "recording and saving metrics leave the model's revision alone"
+    );
+    assert_eq!(store.metrics(&model, &v1).await.unwrap().len(), 3);
+
+    // One stops (its checkpoint folds into the merged part), another
+    // records more, then all stop: a new manager counts everything once.
+    replicas[0].dispose().await.unwrap();
+    for _ in 0..50 {
+        replicas[1]
+            .record_inference("support-bot", &v1, &InferenceResult::success(90.0))
+            .unwrap();
+    }
+    replicas[1].dispose().await.unwrap();
+    replicas[2].dispose().await.unwrap();
+    let stored = store.metrics(&model, &v1).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the merged part is left");
+    assert_eq!(stored[0].replica, "");
+    let after = replica(&store).await;
+    assert_eq!(lifetime_samples(&after), total + 50);
+    after.dispose().await.unwrap();
 }

@@ -36,6 +36,8 @@ pub struct Evaluator {
 
 struct Shared {
     clock: Arc<dyn Clock>,
+    /// Whose checkpoints this evaluator saves (see [`Evaluator::for_replica`]).
+    replica: String,
     config: EvaluationConfig,
     alerts: broadcast::Sender<Alert>,
     /// Woken when a version has recorded `metrics_update_interval` samples
@@ -82,6 +84,13 @@ struct Bookkeeping {
     /// Its last checkpoint was read back (or found absent): until then no
     /// checkpoint of it is saved, which would replace one never merged.
     restored: AtomicBool,
+    /// What the other replicas' checkpoints hold, merged, as last read:
+    /// judged with this replica's own results, never saved by it.
+    others: Mutex<Option<Window>>,
+    /// The version's merged checkpoint as read, when it could not be read
+    /// and this replica does not save it: replaced by an empty one at the
+    /// next checkpoint (unless another replica replaced it first).
+    unreadable_merged: Mutex<Option<Vec<u8>>>,
 }
 
 /// What a checkpoint holds: the whole window (shards merged) and the health.
@@ -147,14 +156,32 @@ pub struct Checkpointed {
 }
 
 impl Tracked {
-    /// Everything recorded, all shards merged.
+    /// Everything recorded, all shards and the other replicas merged.
     fn lifetime(&self) -> VersionStats {
         self.merged(|window| window.lifetime())
     }
 
-    /// How many requests it recorded in its lifetime: counts only, no
-    /// sketch merged.
+    /// Calls `f` with each part of its statistics: its shards, then what
+    /// the other replicas recorded.
+    fn each_part(&self, mut f: impl FnMut(&Window)) {
+        for shard in self.shards.iter() {
+            f(&lock(&shard.0));
+        }
+        if let Some(others) = lock(&self.books.others).as_ref() {
+            f(others);
+        }
+    }
+
+    /// How many requests it recorded in its lifetime, every replica's:
+    /// counts only, no sketch merged.
     fn samples(&self) -> u64 {
+        let mut samples = 0;
+        self.each_part(|window| samples += window.recorded());
+        samples
+    }
+
+    /// How many of them this replica recorded: what its checkpoint holds.
+    fn own_samples(&self) -> u64 {
         self.shards
             .iter()
             .map(|shard| lock(&shard.0).recorded())
@@ -166,10 +193,9 @@ impl Tracked {
     /// canary that stopped receiving traffic — is the same window; `now`
     /// when it has recorded nothing.
     fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.shards
-            .iter()
-            .filter_map(|shard| lock(&shard.0).newest_ms())
-            .max()
+        let mut newest = None;
+        self.each_part(|window| newest = newest.max(window.newest_ms()));
+        newest
             .and_then(DateTime::from_timestamp_millis)
             .unwrap_or(now)
     }
@@ -192,11 +218,8 @@ impl Tracked {
     /// A sample of the window's requests, all shards combined by traffic.
     fn sample(&self, now: DateTime<Utc>) -> Vec<crate::reservoir::Sampled> {
         let end = self.window_end(now);
-        let parts: Vec<crate::reservoir::Reservoir> = self
-            .shards
-            .iter()
-            .flat_map(|shard| lock(&shard.0).samples(end))
-            .collect();
+        let mut parts: Vec<crate::reservoir::Reservoir> = Vec::new();
+        self.each_part(|window| parts.extend(window.samples(end)));
         crate::reservoir::combine(&parts)
     }
 
@@ -207,6 +230,7 @@ impl Tracked {
         model_id: &ModelId,
         window: Window,
         now: DateTime<Utc>,
+        replica: &str,
     ) -> Result<(MetricsSnapshot, Published), EvaluatorError> {
         let metrics = window.lifetime().metrics(now, self.prices.as_ref());
         let mut window = window;
@@ -225,6 +249,7 @@ impl Tracked {
             taken_at: now,
             metrics: metrics.clone(),
             state,
+            replica: replica.to_string(),
         };
         let published = Published {
             model_id: model_id.clone(),
@@ -246,9 +271,7 @@ impl Tracked {
 
     fn merged(&self, part: impl Fn(&Window) -> VersionStats) -> VersionStats {
         let mut total = VersionStats::default();
-        for shard in self.shards.iter() {
-            total.merge(&part(&lock(&shard.0)));
-        }
+        self.each_part(|window| total.merge(&part(window)));
         total
     }
 }
@@ -295,49 +318,126 @@ async fn restore_one(
     store: &dyn Store,
     model_id: &ModelId,
     tracked: &Tracked,
+    replica: &str,
     restored: &mut Restored,
 ) -> Result<(), EvaluatorError> {
     if tracked.books.restored.load(Ordering::Acquire) {
         return Ok(());
     }
     let saved = store.metrics(model_id, &tracked.version).await?;
-    merge_saved(model_id, tracked, saved.as_ref(), restored);
+    merge_saved(model_id, tracked, &saved, replica, restored);
     Ok(())
 }
 
-/// Merges `saved`, the version's checkpoint read from the store (if it has
-/// one), into the version not restored yet.
+/// Merges `saved`, the version's checkpoints read from the store (one per
+/// replica), into the version not restored yet: this replica's own into
+/// its statistics, every other's into what the others recorded. The
+/// health is its own checkpoint's, or else the newest one's.
 fn merge_saved(
     model_id: &ModelId,
     tracked: &Tracked,
-    saved: Option<&MetricsSnapshot>,
+    saved: &[MetricsSnapshot],
+    replica: &str,
     restored: &mut Restored,
 ) {
     // What the store holds: results recorded before the restore are not in it.
     let mut in_store = 0;
-    if let Some(saved) = saved {
-        match Saved::read(&saved.state) {
-            Ok(saved) => {
-                in_store = saved.window.recorded();
-                lock(&tracked.shards[0].0).merge(&saved.window);
-                *lock(&tracked.books.health) = saved.health;
-                restored.versions += 1;
-            }
-            Err(e) => {
-                tracked.books.health_changed.store(true, Ordering::Release);
-                restored.unreadable.push(EvaluatorError::Checkpoint {
-                    model_id: model_id.clone(),
-                    version: tracked.version.clone(),
-                    reason: e.to_string(),
-                });
+    let unreadable = restored.unreadable.len();
+    let (others, parts) = read_parts(model_id, &tracked.version, saved, Some(replica), restored);
+    if others.is_some() || parts.own.is_some() {
+        restored.versions += 1;
+    }
+    if let Some((own, health)) = parts.own {
+        in_store = own.recorded();
+        lock(&tracked.shards[0].0).merge(&own);
+        *lock(&tracked.books.health) = health;
+    } else if let Some(health) = parts.newest {
+        *lock(&tracked.books.health) = health;
+    }
+    if restored.unreadable.len() > unreadable {
+        // Saved again at the next checkpoint, replacing an unreadable own.
+        tracked.books.health_changed.store(true, Ordering::Release);
+        let merged = saved.iter().find(|s| s.replica.is_empty());
+        if let Some(merged) = merged.filter(|_| !replica.is_empty()) {
+            if Saved::read(&merged.state).is_err() {
+                *lock(&tracked.books.unreadable_merged) = Some(merged.state.clone());
             }
         }
     }
+    *lock(&tracked.books.others) = others;
     tracked
         .books
         .saved_samples
         .store(in_store, Ordering::Release);
     tracked.books.restored.store(true, Ordering::Release);
+}
+
+/// What a version's checkpoints hold, read: this replica's own (with its
+/// health), and the newest health among the others.
+#[derive(Default)]
+struct Parts {
+    own: Option<(Window, Health)>,
+    newest: Option<Health>,
+}
+
+/// Reads a version's checkpoints: the other replicas' windows merged, and
+/// the [`Parts`] kept apart. An unreadable one is listed in `restored`.
+fn read_parts(
+    model_id: &ModelId,
+    version: &Version,
+    saved: &[MetricsSnapshot],
+    own: Option<&str>,
+    restored: &mut Restored,
+) -> (Option<Window>, Parts) {
+    let mut others: Option<Window> = None;
+    let mut parts = Parts::default();
+    let mut newest_at = None;
+    for snapshot in saved {
+        let read = match Saved::read(&snapshot.state) {
+            Ok(read) => read,
+            Err(e) => {
+                restored.unreadable.push(EvaluatorError::Checkpoint {
+                    model_id: model_id.clone(),
+                    version: version.clone(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if Some(snapshot.replica.as_str()) == own {
+            parts.own = Some((read.window, read.health));
+            continue;
+        }
+        if newest_at < Some(snapshot.taken_at) {
+            newest_at = Some(snapshot.taken_at);
+            parts.newest = Some(read.health);
+        }
+        match others.as_mut() {
+            Some(merged) => merged.merge(&read.window),
+            None => others = Some(read.window),
+        }
+    }
+    (others, parts)
+}
+
+/// The next tick of `ticks`; never, without one.
+async fn tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => drop(ticks.tick().await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Checkpoints by the version they are of (one per replica).
+fn by_version(
+    all: Vec<MetricsSnapshot>,
+) -> std::collections::HashMap<(ModelId, Version), Vec<MetricsSnapshot>> {
+    let mut by_version: std::collections::HashMap<_, Vec<MetricsSnapshot>> = Default::default();
+    for snapshot in all {
+        let key = (snapshot.model_id.clone(), snapshot.version.clone());
+        by_version.entry(key).or_default().push(snapshot);
+    }
+    by_version
 }
 
 /// Whether a result's own time `at_ms` is beyond the allowed skew ahead of
@@ -399,9 +499,25 @@ pub struct EvaluationReport {
 impl Evaluator {
     /// An evaluator judging by `config`, reading time from `clock`.
     pub fn new(config: EvaluationConfig, clock: Arc<dyn Clock>) -> Self {
+        Self::for_replica(config, clock, "")
+    }
+
+    /// An evaluator that shares its store with other replicas: it saves
+    /// its checkpoints as `replica` (unique to it: a replica of the same
+    /// name would replace them), judges its own results with every other
+    /// replica's as last read (see [`Evaluator::refresh`]), and folds its
+    /// own into the merged part when it stops ([`Evaluator::fold`]). The
+    /// evaluator of [`Evaluator::new`] is the store's only writer: it saves
+    /// the merged part itself.
+    pub fn for_replica(
+        config: EvaluationConfig,
+        clock: Arc<dyn Clock>,
+        replica: impl Into<String>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 clock,
+                replica: replica.into(),
                 config,
                 alerts: broadcast::channel(ALERT_BUFFER).0,
                 checkpoints: Arc::new(Notify::new()),
@@ -623,27 +739,33 @@ impl Evaluator {
         firing
     }
 
-    /// What a version's checkpoint says, read without tracking the version:
-    /// its lifetime metrics (costed at `prices`) and the alert it had
-    /// firing. For an answer about a whole catalogue from a process that
-    /// holds none of it; a version this evaluator [tracks](Self::tracks) is
-    /// answered from memory instead, which may hold more.
+    /// What a version's checkpoints say (one per replica), read without
+    /// tracking the version: its lifetime metrics, every replica's merged
+    /// (costed at `prices`), and the alert the newest had firing. For an
+    /// answer about a whole catalogue from a process that holds none of
+    /// it; a version this evaluator [tracks](Self::tracks) is answered from
+    /// memory instead, which may hold more. An unreadable checkpoint is an
+    /// error.
     pub fn checkpointed(
         &self,
-        saved: &MetricsSnapshot,
+        saved: &[MetricsSnapshot],
         prices: Option<&ModelCostInfo>,
     ) -> Result<Checkpointed, EvaluatorError> {
-        let read = Saved::read(&saved.state).map_err(|e| EvaluatorError::Checkpoint {
-            model_id: saved.model_id.clone(),
-            version: saved.version.clone(),
-            reason: e.to_string(),
-        })?;
+        let (Some(first), mut restored) = (saved.first(), Restored::default()) else {
+            return Ok(Checkpointed {
+                metrics: VersionStats::default().metrics(self.shared.clock.now(), prices),
+                alert: None,
+            });
+        };
+        let (merged, parts) =
+            read_parts(&first.model_id, &first.version, saved, None, &mut restored);
+        if let Some(problem) = restored.unreadable.pop() {
+            return Err(problem);
+        }
+        let lifetime = merged.map_or_else(VersionStats::default, |w| w.lifetime());
         Ok(Checkpointed {
-            metrics: read
-                .window
-                .lifetime()
-                .metrics(self.shared.clock.now(), prices),
-            alert: read.health.level(),
+            metrics: lifetime.metrics(self.shared.clock.now(), prices),
+            alert: parts.newest.and_then(|h| h.level()),
         })
     }
 
@@ -688,11 +810,17 @@ impl Evaluator {
         let mut saved = Vec::new();
         for (model_id, versions) in snapshot.iter() {
             for tracked in versions.load_full().iter() {
+                let unreadable = lock(&tracked.books.unreadable_merged).take();
+                if let Some(unreadable) = unreadable {
+                    let window = Window::new(self.shared.config.settings().evaluation_window_secs);
+                    let (empty, _) = tracked.snapshot(model_id, window, now, "")?;
+                    store.fold_metrics(empty, Some(unreadable), "").await?;
+                }
                 let due = tracked.books.dirty.swap(false, Ordering::AcqRel)
                     | tracked.books.health_changed.swap(false, Ordering::AcqRel);
                 // Only a flush looks at versions nobody asked to save.
                 let unsaved =
-                    || tracked.samples() != tracked.books.saved_samples.load(Ordering::Acquire);
+                    || tracked.own_samples() != tracked.books.saved_samples.load(Ordering::Acquire);
                 if !(due || flush && unsaved()) {
                     continue;
                 }
@@ -700,7 +828,8 @@ impl Evaluator {
                 let Some(window) = tracked.whole() else {
                     continue;
                 };
-                let (snapshot, published) = tracked.snapshot(model_id, window, now)?;
+                let (snapshot, published) =
+                    tracked.snapshot(model_id, window, now, &self.shared.replica)?;
                 store.save_metrics(snapshot).await?;
                 let samples = published.metrics.sample_count;
                 tracked
@@ -762,7 +891,7 @@ impl Evaluator {
             self.restore_before_saving(store, model_id, tracked).await?;
             let mut whole = tracked.whole().unwrap_or_else(|| Window::new(window_secs));
             whole.merge(delta);
-            let (snapshot, saved) = tracked.snapshot(model_id, whole, now)?;
+            let (snapshot, saved) = tracked.snapshot(model_id, whole, now, &self.shared.replica)?;
             saves.push(snapshot);
             published.push(saved);
         }
@@ -819,20 +948,16 @@ impl Evaluator {
         let Some(model_id) = only else {
             // Every version: the store's checkpoints in one pass, not one
             // read per version (most of a catalogue has none).
-            let mut saved: std::collections::HashMap<(ModelId, Version), MetricsSnapshot> = store
-                .all_metrics()
-                .await?
-                .into_iter()
-                .map(|s| ((s.model_id.clone(), s.version.clone()), s))
-                .collect();
+            let mut saved = by_version(store.all_metrics().await?);
             for (model_id, versions) in snapshot.iter() {
                 for tracked in versions.load_full().iter() {
                     if tracked.books.restored.load(Ordering::Acquire) {
                         continue;
                     }
                     let key = (model_id.clone(), tracked.version.clone());
-                    let checkpoint = saved.remove(&key);
-                    merge_saved(model_id, tracked, checkpoint.as_ref(), &mut restored);
+                    let checkpoints = saved.remove(&key).unwrap_or_default();
+                    let replica = &self.shared.replica;
+                    merge_saved(model_id, tracked, &checkpoints, replica, &mut restored);
                 }
             }
             return Ok(restored);
@@ -840,10 +965,110 @@ impl Evaluator {
         // One lookup, not a pass over every tracked model.
         if let Some(versions) = snapshot.get(model_id) {
             for tracked in versions.load_full().iter() {
-                restore_one(store, model_id, tracked, &mut restored).await?;
+                restore_one(
+                    store,
+                    model_id,
+                    tracked,
+                    &self.shared.replica,
+                    &mut restored,
+                )
+                .await?;
             }
         }
         Ok(restored)
+    }
+
+    /// Reads the other replicas' checkpoints of every restored version
+    /// again, in one pass over the store: what `evaluate`, `compare` and
+    /// the lifetime metrics judge with this replica's own results. The
+    /// background checkpointer calls it every `refresh` interval (see
+    /// [`Evaluator::spawn_checkpointer`]). Reads nothing for the store's
+    /// only writer ([`Evaluator::new`]).
+    pub async fn refresh(&self, store: &dyn Store) -> Result<(), EvaluatorError> {
+        if self.shared.replica.is_empty() {
+            return Ok(());
+        }
+        let mut saved = by_version(store.all_metrics().await?);
+        let snapshot = self.shared.tracked.load_full();
+        let _one_at_a_time = self.shared.checkpointing.lock().await;
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.load_full().iter() {
+                if !tracked.books.restored.load(Ordering::Acquire) {
+                    continue;
+                }
+                let key = (model_id.clone(), tracked.version.clone());
+                let checkpoints = saved.remove(&key).unwrap_or_default();
+                let mut ignored = Restored::default();
+                let replica = &self.shared.replica;
+                let (others, _) = read_parts(
+                    model_id,
+                    &tracked.version,
+                    &checkpoints,
+                    Some(replica),
+                    &mut ignored,
+                );
+                *lock(&tracked.books.others) = others;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves this replica's checkpoints into each version's merged part
+    /// (saving what is unsaved first), so that a replica that stops leaves
+    /// no checkpoint of its own behind: what a manager does when disposed.
+    /// A fold that meets another replica's is read again and retried.
+    /// Nothing to do for the store's only writer ([`Evaluator::new`]).
+    pub async fn fold(&self, store: &dyn Store) -> Result<(), EvaluatorError> {
+        if self.shared.replica.is_empty() {
+            return Ok(());
+        }
+        self.checkpoint(store, true).await?;
+        let _one_at_a_time = self.shared.checkpointing.lock().await;
+        let snapshot = self.shared.tracked.load_full();
+        let now = self.shared.clock.now();
+        for (model_id, versions) in snapshot.iter() {
+            for tracked in versions.load_full().iter() {
+                if tracked.own_samples() == 0 {
+                    continue;
+                }
+                self.fold_one(store, model_id, tracked, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fold_one(
+        &self,
+        store: &dyn Store,
+        model_id: &ModelId,
+        tracked: &Tracked,
+        now: DateTime<Utc>,
+    ) -> Result<(), EvaluatorError> {
+        let Some(own) = tracked.whole() else {
+            return Ok(());
+        };
+        loop {
+            let stored = store.metrics(model_id, &tracked.version).await?;
+            let merged_part = stored.into_iter().find(|s| s.replica.is_empty());
+            let mut merged = own.clone();
+            let expected = match merged_part {
+                Some(part) => {
+                    // An unreadable merged part is replaced, as on restore.
+                    if let Ok(read) = Saved::read(&part.state) {
+                        merged.merge(&read.window);
+                    }
+                    Some(part.state)
+                }
+                None => None,
+            };
+            let (snapshot, _) = tracked.snapshot(model_id, merged, now, "")?;
+            if store
+                .fold_metrics(snapshot, expected, &self.shared.replica)
+                .await?
+            {
+                return Ok(());
+            }
+        }
     }
 
     /// Restores a version not restored yet before its checkpoint is saved
@@ -857,7 +1082,14 @@ impl Evaluator {
         tracked: &Tracked,
     ) -> Result<(), EvaluatorError> {
         let mut restored = Restored::default();
-        restore_one(store, model_id, tracked, &mut restored).await?;
+        restore_one(
+            store,
+            model_id,
+            tracked,
+            &self.shared.replica,
+            &mut restored,
+        )
+        .await?;
         if let Some(problem) = restored.unreadable.pop() {
             *lock(&self.shared.checkpoint_error) =
                 Some(format!("{problem}; its statistics started over"));
@@ -871,17 +1103,31 @@ impl Evaluator {
     /// A crash loses at most, per version, the samples recorded since its
     /// last saved checkpoint: `metrics_update_interval` per shard (one shard
     /// per core, at most four), plus those recorded while a save is running.
-    pub fn spawn_checkpointer(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+    /// Every `refresh` (if any) it reads the other replicas' checkpoints
+    /// again ([`Evaluator::refresh`]).
+    pub fn spawn_checkpointer(
+        &self,
+        store: Arc<dyn Store>,
+        refresh: Option<std::time::Duration>,
+    ) -> tokio::task::JoinHandle<()> {
         let shared = Arc::downgrade(&self.shared);
         let wake = self.shared.checkpoints.clone();
         tokio::spawn(async move {
+            let mut ticks = refresh.map(tokio::time::interval);
             loop {
-                wake.notified().await;
+                let refresh_due = tokio::select! {
+                    () = wake.notified() => false,
+                    _ = tick(&mut ticks) => true,
+                };
                 let Some(shared) = shared.upgrade() else {
                     break;
                 };
                 let evaluator = Evaluator { shared };
-                if let Err(e) = evaluator.checkpoint(&*store, false).await {
+                let run = match refresh_due {
+                    true => evaluator.refresh(&*store).await,
+                    false => evaluator.checkpoint(&*store, false).await.map(drop),
+                };
+                if let Err(e) = run {
                     *lock(&evaluator.shared.checkpoint_error) = Some(e.to_string());
                 }
             }

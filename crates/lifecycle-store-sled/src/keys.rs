@@ -67,11 +67,30 @@ pub fn time_sequence(at: DateTime<Utc>, seq: u64) -> [u8; 20] {
     key
 }
 
-/// `metrics`: model id, separator, version without build metadata.
+/// `metrics`: model id, separator, version without build metadata: the
+/// key of the version's merged checkpoint (the only one earlier builds
+/// wrote), and the prefix of its replicas' keys.
 pub fn model_version(model_id: &ModelId, version: &Version) -> Vec<u8> {
     let mut key = model_prefix(model_id);
     key.extend_from_slice(version.canonical().as_bytes());
     key
+}
+
+/// `metrics`: a replica's checkpoint of a version: [`model_version`], then
+/// the separator and the replica (nothing more for the merged part).
+pub fn checkpoint(model_id: &ModelId, version: &Version, replica: &str) -> Vec<u8> {
+    let mut key = model_version(model_id, version);
+    if !replica.is_empty() {
+        key.push(SEP);
+        key.extend_from_slice(replica.as_bytes());
+    }
+    key
+}
+
+/// Whether `key`, found under [`model_version`]'s `prefix`, is a checkpoint
+/// of that version (not of a longer version such as `1.0.0-rc.1`).
+pub fn is_checkpoint_of(prefix: &[u8], key: &[u8]) -> bool {
+    key.len() == prefix.len() || key.get(prefix.len()) == Some(&SEP)
 }
 
 /// `meta/head`: sequence number and hash of the last audit entry.

@@ -448,7 +448,7 @@ impl SledStore {
             }
         }
         for snapshot in &image.metrics {
-            let key = keys::model_version(&snapshot.model_id, &snapshot.version);
+            let key = checkpoint_key(snapshot);
             self.metrics
                 .insert(key, encode(snapshot)?)
                 .map_err(|e| self.error(e))?;
@@ -623,6 +623,11 @@ impl SledStore {
     }
 }
 
+/// Where a replica's checkpoint of a version is kept.
+fn checkpoint_key(snapshot: &MetricsSnapshot) -> Vec<u8> {
+    keys::checkpoint(&snapshot.model_id, &snapshot.version, &snapshot.replica)
+}
+
 /// Flushes sled, then does what its flush leaves undone (see `disk_sync.rs`).
 fn flush_to_disk(db: &sled::Db, disk: &DiskSync, path: &Path) -> Result<(), StoreError> {
     db.flush().map_err(|e| open_error(path, e))?;
@@ -790,11 +795,41 @@ impl Store for SledStore {
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         // Versions are never removed, so a version seen registered stays so.
         snapshot.check(Some(&self.read_model(&snapshot.model_id)?))?;
-        let key = keys::model_version(&snapshot.model_id, &snapshot.version);
         self.metrics
-            .insert(key, encode(&snapshot)?)
+            .insert(checkpoint_key(&snapshot), encode(&snapshot)?)
             .map_err(|e| self.error(e))?;
         self.durable().await
+    }
+
+    async fn fold_metrics(
+        &self,
+        merged: MetricsSnapshot,
+        expected: Option<Vec<u8>>,
+        replica: &str,
+    ) -> Result<bool, StoreError> {
+        merged.check(Some(&self.read_model(&merged.model_id)?))?;
+        let mut merged = merged;
+        merged.replica.clear();
+        let key = checkpoint_key(&merged);
+        // Removed first: folding the merged part itself (replica "")
+        // replaces it.
+        let mut batch = sled::Batch::default();
+        batch.remove(keys::checkpoint(&merged.model_id, &merged.version, replica));
+        batch.insert(key.clone(), encode(&merged)?);
+        {
+            // Comparing and writing under one lock: two folds cannot both
+            // build on the same merged part.
+            let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let current = self.metrics.get(&key).map_err(|e| self.error(e))?;
+            let current: Option<MetricsSnapshot> =
+                current.map(|b| self.decode("metrics", &b)).transpose()?;
+            if current.map(|c| c.state) != expected {
+                return Ok(false);
+            }
+            self.metrics.apply_batch(batch).map_err(|e| self.error(e))?;
+        }
+        self.durable().await?;
+        Ok(true)
     }
 
     async fn save_metrics_batch(
@@ -807,8 +842,7 @@ impl Store for SledStore {
         let mut batch = sled::Batch::default();
         for snapshot in &snapshots {
             snapshot.check(Some(&self.read_model(&snapshot.model_id)?))?;
-            let key = keys::model_version(&snapshot.model_id, &snapshot.version);
-            batch.insert(key, encode(snapshot)?);
+            batch.insert(checkpoint_key(snapshot), encode(snapshot)?);
         }
         batch.insert(mark.clone(), b"1".to_vec());
         {
@@ -839,12 +873,17 @@ impl Store for SledStore {
         &self,
         model_id: &ModelId,
         version: &Version,
-    ) -> Result<Option<MetricsSnapshot>, StoreError> {
-        let bytes = self
-            .metrics
-            .get(keys::model_version(model_id, version))
-            .map_err(|e| self.error(e))?;
-        bytes.map(|b| self.decode("metrics", &b)).transpose()
+    ) -> Result<Vec<MetricsSnapshot>, StoreError> {
+        // The merged part's key is the prefix, so it comes first.
+        let prefix = keys::model_version(model_id, version);
+        let mut encoded = Vec::new();
+        for pair in self.metrics.scan_prefix(&prefix) {
+            let (key, value) = pair.map_err(|e| self.error(e))?;
+            if keys::is_checkpoint_of(&prefix, &key) {
+                encoded.push(value);
+            }
+        }
+        self.decode_all("metrics", &encoded)
     }
 
     async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {

@@ -271,6 +271,13 @@ pub struct MetricsSnapshot {
     /// to the store, so lifetime metrics survive a restart.
     #[serde(default, with = "state_text")]
     pub state: Vec<u8>,
+    /// Whose checkpoint this is: the replica (manager) that recorded what
+    /// it holds, so that replicas never overwrite each other's statistics;
+    /// readers merge every replica's. Empty for the merged part that a
+    /// replica folds its checkpoint into when it stops (and for checkpoints
+    /// of earlier builds).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub replica: String,
 }
 
 /// The state in JSON: as a string when it is UTF-8 text (the evaluator
@@ -390,6 +397,7 @@ mod tests {
             )
             .unwrap(),
             state: br#"{"slots":[]}"#.to_vec(),
+            replica: String::new(),
         };
         let text = serde_json::to_string(&snapshot).unwrap();
         assert!(text.contains(r#""state":"{\"slots\":[]}""#), "{text}");

@@ -66,6 +66,8 @@ macro_rules! __conformance_cases {
             metrics::batches_land_whole_and_once,
             metrics::a_batch_with_a_bad_snapshot_writes_nothing,
             metrics::all_metrics_reads_every_checkpoint_once,
+            metrics::each_replica_keeps_its_own_checkpoint,
+            metrics::a_fold_replaces_the_merged_part_only_if_unchanged,
             concurrency::racing_activations_leave_one_active_and_no_gaps,
             concurrency::parallel_commits_on_many_models_all_land,
             import::an_imported_image_reads_back_whole_and_carries_on,

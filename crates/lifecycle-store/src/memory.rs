@@ -43,7 +43,9 @@ impl Default for MemoryStore {
 struct Inner {
     models: BTreeMap<ModelId, ModelState>,
     audit: AuditLog,
-    metrics: HashMap<(ModelId, Version), MetricsSnapshot>,
+    /// By model, version and replica: sorted, so a version's checkpoints
+    /// are one range, the merged part (replica `""`) first.
+    metrics: BTreeMap<(ModelId, Version, String), MetricsSnapshot>,
     /// Ids of the batches of results recorded.
     batches: BTreeSet<String>,
     /// Where the audit log's verification got to.
@@ -219,9 +221,29 @@ impl Store for MemoryStore {
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError> {
         let mut inner = self.write();
         snapshot.check(inner.models.get(&snapshot.model_id))?;
-        let key = (snapshot.model_id.clone(), snapshot.version.clone());
-        inner.metrics.insert(key, snapshot);
+        inner.metrics.insert(snapshot_key(&snapshot), snapshot);
         Ok(())
+    }
+
+    async fn fold_metrics(
+        &self,
+        merged: MetricsSnapshot,
+        expected: Option<Vec<u8>>,
+        replica: &str,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.write();
+        merged.check(inner.models.get(&merged.model_id))?;
+        let (model_id, version) = (merged.model_id.clone(), merged.version.clone());
+        let key = |replica: &str| (model_id.clone(), version.clone(), replica.to_string());
+        let current = inner.metrics.get(&key("")).map(|s| &s.state);
+        if current != expected.as_ref() {
+            return Ok(false);
+        }
+        inner.metrics.remove(&key(replica));
+        let mut merged = merged;
+        merged.replica.clear();
+        inner.metrics.insert(key(""), merged);
+        Ok(true)
     }
 
     async fn save_metrics_batch(
@@ -239,8 +261,7 @@ impl Store for MemoryStore {
             snapshot.check(inner.models.get(&snapshot.model_id))?;
         }
         for snapshot in snapshots {
-            let key = (snapshot.model_id.clone(), snapshot.version.clone());
-            inner.metrics.insert(key, snapshot);
+            inner.metrics.insert(snapshot_key(&snapshot), snapshot);
         }
         inner.batches.insert(batch_id.to_string());
         Ok(())
@@ -254,9 +275,14 @@ impl Store for MemoryStore {
         &self,
         model_id: &ModelId,
         version: &Version,
-    ) -> Result<Option<MetricsSnapshot>, StoreError> {
-        let key = (model_id.clone(), version.clone());
-        Ok(self.read().metrics.get(&key).cloned())
+    ) -> Result<Vec<MetricsSnapshot>, StoreError> {
+        let first = (model_id.clone(), version.clone(), String::new());
+        let inner = self.read();
+        let of_version = inner
+            .metrics
+            .range(first..)
+            .take_while(|((m, v, _), _)| m == model_id && v == version);
+        Ok(of_version.map(|(_, s)| s.clone()).collect())
     }
 
     async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {
@@ -275,8 +301,7 @@ impl Store for MemoryStore {
             }
         }
         for snapshot in image.metrics {
-            let key = (snapshot.model_id.clone(), snapshot.version.clone());
-            inner.metrics.insert(key, snapshot);
+            inner.metrics.insert(snapshot_key(&snapshot), snapshot);
         }
         inner.audit.checkpoint = image.audit_checkpoint;
         for entry in image.audit {
@@ -284,6 +309,15 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+}
+
+/// Where a checkpoint is kept: its version and replica.
+fn snapshot_key(snapshot: &MetricsSnapshot) -> (ModelId, Version, String) {
+    (
+        snapshot.model_id.clone(),
+        snapshot.version.clone(),
+        snapshot.replica.clone(),
+    )
 }
 
 impl Inner {

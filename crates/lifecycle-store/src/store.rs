@@ -192,10 +192,26 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
-    /// Saves (replaces) the metrics checkpoint of a registered version. MUST
-    /// return [`StoreError::UnknownVersion`] for an unregistered one. Does not
-    /// change the model's revision.
+    /// Saves (replaces) one replica's metrics checkpoint of a registered
+    /// version: the one of `snapshot.replica`, leaving every other
+    /// replica's. MUST return [`StoreError::UnknownVersion`] for an
+    /// unregistered one. Does not change the model's revision.
     async fn save_metrics(&self, snapshot: MetricsSnapshot) -> Result<(), StoreError>;
+
+    /// Folds a replica's checkpoint into the version's merged part (replica
+    /// `""`): replaces the merged part with `merged` and removes the
+    /// checkpoint of `replica`, in one atomic write — only if the merged
+    /// part's state is still `expected` (`None`: there is none). Returns
+    /// false, writing nothing, if it is not (another replica folded in
+    /// meanwhile: read again and retry). With `replica` empty it replaces
+    /// the merged part alone. MUST return [`StoreError::UnknownVersion`]
+    /// for an unregistered version.
+    async fn fold_metrics(
+        &self,
+        merged: MetricsSnapshot,
+        expected: Option<Vec<u8>>,
+        replica: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Saves the checkpoints of several versions and marks the batch of
     /// results they hold as recorded, in one atomic write: all of it lands,
@@ -212,12 +228,13 @@ pub trait Store: Send + Sync {
     /// Whether a batch of results with this id was recorded.
     async fn batch_recorded(&self, batch_id: &str) -> Result<bool, StoreError>;
 
-    /// The last metrics checkpoint of a version, if any.
+    /// Every replica's last metrics checkpoint of a version, the merged
+    /// part (replica `""`) first, then by replica.
     async fn metrics(
         &self,
         model_id: &ModelId,
         version: &Version,
-    ) -> Result<Option<MetricsSnapshot>, StoreError>;
+    ) -> Result<Vec<MetricsSnapshot>, StoreError>;
 
     /// Every metrics checkpoint, in no particular order: what restoring
     /// every version reads. Adapters read them in one pass (the default

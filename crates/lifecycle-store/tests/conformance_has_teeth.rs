@@ -21,6 +21,7 @@ enum Fault {
     IgnoresLimit,
     LosesAnEntry,
     ForgetsMetrics,
+    FoldsBlindly,
     ImportsOverData,
 }
 
@@ -106,12 +107,27 @@ impl Store for Faulty {
             _ => self.0.save_metrics(snapshot).await,
         }
     }
-    async fn metrics(
-        &self,
-        m: &ModelId,
-        v: &Version,
-    ) -> Result<Option<MetricsSnapshot>, StoreError> {
+    async fn metrics(&self, m: &ModelId, v: &Version) -> Result<Vec<MetricsSnapshot>, StoreError> {
         self.0.metrics(m, v).await
+    }
+    async fn fold_metrics(
+        &self,
+        merged: MetricsSnapshot,
+        expected: Option<Vec<u8>>,
+        replica: &str,
+    ) -> Result<bool, StoreError> {
+        let expected = match self.1 {
+            // Folds over whatever another replica folded meanwhile.
+            Fault::FoldsBlindly => {
+                let stored = self.0.metrics(&merged.model_id, &merged.version).await?;
+                stored
+                    .into_iter()
+                    .find(|s| s.replica.is_empty())
+                    .map(|s| s.state)
+            }
+            _ => expected,
+        };
+        self.0.fold_metrics(merged, expected, replica).await
     }
     async fn import(&self, image: StoreImage) -> Result<(), StoreError> {
         match self.1 {
@@ -160,6 +176,10 @@ async fn each_broken_rule_fails_the_cases_that_check_it() {
         (
             Fault::ForgetsMetrics,
             "metrics::snapshots_round_trip_and_replace",
+        ),
+        (
+            Fault::FoldsBlindly,
+            "metrics::a_fold_replaces_the_merged_part_only_if_unchanged",
         ),
         (
             Fault::ImportsOverData,

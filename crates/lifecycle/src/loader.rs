@@ -134,7 +134,7 @@ impl Loader {
             true => Vec::new(),
             false => self.store.all_metrics().await?,
         };
-        let mut catalogue = self.assemble(states, &saved);
+        let mut catalogue = self.assemble(states, saved);
         catalogue
             .firing
             .sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -143,11 +143,16 @@ impl Loader {
 
     /// The catalogue of `states`: a version the evaluator tracks is
     /// answered from memory, any other from its checkpoint in `saved`.
-    fn assemble(&self, states: Vec<(ModelId, ModelState)>, saved: &[MetricsSnapshot]) -> Catalogue {
-        let checkpoints: HashMap<(&ModelId, &Version), &MetricsSnapshot> = saved
-            .iter()
-            .map(|s| ((&s.model_id, &s.version), s))
-            .collect();
+    fn assemble(
+        &self,
+        states: Vec<(ModelId, ModelState)>,
+        saved: Vec<MetricsSnapshot>,
+    ) -> Catalogue {
+        let mut checkpoints: HashMap<(ModelId, Version), Vec<MetricsSnapshot>> = HashMap::new();
+        for snapshot in saved {
+            let key = (snapshot.model_id.clone(), snapshot.version.clone());
+            checkpoints.entry(key).or_default().push(snapshot);
+        }
         let mut firing = self.evaluator.firing();
         let models = states.len();
         let mut versions = Vec::with_capacity(states.iter().map(|(_, s)| s.versions.len()).sum());
@@ -159,7 +164,9 @@ impl Loader {
                         .lifetime_metrics(v.model_id.as_str(), &v.version)
                         .ok()
                         .filter(|m| m.sample_count > 0);
-                } else if let Some(saved) = checkpoints.get(&(&v.model_id, &v.version)) {
+                } else if let Some(saved) =
+                    checkpoints.get(&(v.model_id.clone(), v.version.clone()))
+                {
                     match self.evaluator.checkpointed(saved, v.cost_info.as_ref()) {
                         Ok(read) => {
                             v.metrics = Some(read.metrics).filter(|m| m.sample_count > 0);

@@ -256,12 +256,17 @@ const MAINTENANCE_LEASE: &str = "maintenance";
 /// takes, and the time another manager waits if the holder dies mid-run.
 const MAINTENANCE_LEASE_SECS: i64 = 300;
 
-/// A holder id unique to this manager: for the leases it takes.
+/// An id unique to this manager, a restart of the same process included
+/// (a container's process is always pid 1): for the leases it takes and
+/// the metrics checkpoints it saves.
 fn holder_id(actor: &Actor) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    format!("{actor}@{host}/{}/{n}", std::process::id())
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{actor}@{host}/{}/{n}/{started:x}", std::process::id())
 }
 
 impl ModelLifecycleManager {
@@ -301,7 +306,7 @@ impl ModelLifecycleManager {
         let seen = store.audit_head().await?.map_or(0, |head| head.sequence);
         let holder = holder_id(&actor);
         let registry = ModelRegistry::new(store.clone(), clock.clone(), policy.clone(), actor);
-        let evaluator = Evaluator::new(evaluation.clone(), clock.clone());
+        let evaluator = Evaluator::for_replica(evaluation.clone(), clock.clone(), holder.clone());
         let loader = Arc::new(Loader::new(
             store.clone(),
             registry.clone(),
@@ -316,7 +321,7 @@ impl ModelLifecycleManager {
         if tokio::runtime::Handle::try_current().is_ok() {
             // Checkpoints are the metrics' only home: saving them changes no
             // model's revision and writes no audit entry.
-            tasks.push(evaluator.spawn_checkpointer(store.clone()));
+            tasks.push(evaluator.spawn_checkpointer(store.clone(), change_poll));
             // The alerts lease as the scheduled checker holds it: what the
             // auditor's entries and automatic rollbacks are fenced by.
             let alerts_lease = HeldLease::default();
@@ -1213,7 +1218,13 @@ impl ModelLifecycleManager {
     pub async fn dispose(&self) -> Result<(), LifecycleError> {
         let inner = self.live()?;
         inner.disposed.store(true, Ordering::Release);
-        let saved = flush(inner).await;
+        // What this replica recorded moves into the merged checkpoints: a
+        // manager that stops leaves none of its own behind.
+        let saved = inner
+            .evaluator
+            .fold(&*inner.store)
+            .await
+            .map_err(Into::into);
         let tasks =
             std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {

@@ -148,6 +148,15 @@ impl Store for Releasable {
         self.get()?.save_metrics(snapshot).await
     }
 
+    async fn fold_metrics(
+        &self,
+        merged: MetricsSnapshot,
+        expected: Option<Vec<u8>>,
+        replica: &str,
+    ) -> Result<bool, StoreError> {
+        self.get()?.fold_metrics(merged, expected, replica).await
+    }
+
     async fn all_metrics(&self) -> Result<Vec<MetricsSnapshot>, StoreError> {
         self.get()?.all_metrics().await
     }
@@ -156,7 +165,7 @@ impl Store for Releasable {
         &self,
         model_id: &ModelId,
         version: &Version,
-    ) -> Result<Option<MetricsSnapshot>, StoreError> {
+    ) -> Result<Vec<MetricsSnapshot>, StoreError> {
         self.get()?.metrics(model_id, version).await
     }
 

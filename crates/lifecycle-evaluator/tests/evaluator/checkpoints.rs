@@ -133,7 +133,7 @@ async fn a_checkpoint_is_merged_once_and_never_replaced_unread() {
     );
     let saved = third.checkpoint(&*store, true).await.unwrap();
     assert_eq!(saved[0].metrics.sample_count, 300);
-    let stored = store.metrics(&model, &v1()).await.unwrap().unwrap();
+    let stored = store.metrics(&model, &v1()).await.unwrap().pop().unwrap();
     assert_eq!(stored.metrics.sample_count, 300);
 }
 
@@ -141,7 +141,7 @@ async fn a_checkpoint_is_merged_once_and_never_replaced_unread() {
 async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
     let store = store().await;
     let evaluator = evaluator(100);
-    let task = evaluator.spawn_checkpointer(store.clone());
+    let task = evaluator.spawn_checkpointer(store.clone(), None);
     record(&evaluator, 1_000);
     // Every 100 samples asked for a checkpoint; the last one covers at least 1,000 - 100 per shard.
     let shards = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u64;
@@ -151,6 +151,7 @@ async fn the_background_checkpointer_keeps_up_within_the_documented_bound() {
             .metrics(&ModelId::new("m").unwrap(), &v1())
             .await
             .unwrap()
+            .pop()
             .map_or(0, |s: MetricsSnapshot| s.metrics.sample_count);
         if saved == 1_000 {
             break;
@@ -187,6 +188,7 @@ async fn checkpoint_failures_are_reported() {
         taken_at: t0(),
         metrics: evaluator.lifetime_metrics("m", &v1()).unwrap(),
         state: b"not a checkpoint".to_vec(),
+        replica: String::new(),
     };
     damaged.metrics.updated_at = t0();
     store.save_metrics(damaged).await.unwrap();
@@ -355,7 +357,7 @@ async fn a_batch_counts_only_after_its_save_and_only_once() {
         evaluator.lifetime_metrics("m", &v1()).unwrap().sample_count,
         250
     );
-    let stored = store.metrics(&m, &v1()).await.unwrap().unwrap();
+    let stored = store.metrics(&m, &v1()).await.unwrap().pop().unwrap();
     assert_eq!(stored.metrics.sample_count, 250, "saved with the batch");
     let again = evaluator
         .record_batch(&*store, &batch, "b1")
@@ -398,7 +400,14 @@ async fn exact_quantiles_survive_a_restart_and_checkpoints_stay_bounded() {
     let before = fresh();
     record(&before, 3_000);
     before.checkpoint(&*store, true).await.unwrap();
-    let exact_size = store.metrics(&m, &v1()).await.unwrap().unwrap().state.len();
+    let exact_size = store
+        .metrics(&m, &v1())
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .state
+        .len();
     let expected = before.lifetime_metrics("m", &v1()).unwrap();
     assert_eq!(expected.latency_quantiles, QuantileMethod::Exact);
     let after = fresh();
@@ -409,7 +418,14 @@ async fn exact_quantiles_survive_a_restart_and_checkpoints_stay_bounded() {
     clock.advance(lifecycle_domain::chrono::Duration::minutes(1));
     record(&before, 3_000);
     before.checkpoint(&*store, true).await.unwrap();
-    let size = store.metrics(&m, &v1()).await.unwrap().unwrap().state.len();
+    let size = store
+        .metrics(&m, &v1())
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .state
+        .len();
     assert!(
         size < exact_size,
         "{size} bytes for 6,000 results, {exact_size} for 3,000 kept exactly"
@@ -450,6 +466,7 @@ async fn restored_after(edit: impl Fn(serde_json::Value) -> serde_json::Value) {
         .metrics(&ModelId::new("m").unwrap(), &v1())
         .await
         .unwrap()
+        .pop()
         .unwrap();
     let state: serde_json::Value = serde_json::from_slice(&saved.state).unwrap();
     let slots = state["window"]["slots"].as_array().unwrap().len();

@@ -20,7 +20,7 @@ pub async fn empty_store_reads_nothing(store: Arc<dyn Store>) {
     assert!(store.audit(&AuditQuery::all()).await.unwrap().is_empty());
     assert_eq!(
         store.metrics(&id("gpt-4"), &ver("1.0.0")).await.unwrap(),
-        None
+        Vec::new()
     );
 }
 
