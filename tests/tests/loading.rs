@@ -18,6 +18,17 @@ fn v1() -> Version {
     Version::new(1, 0, 0)
 }
 
+fn record(i: usize, now: DateTime<Utc>) -> ModelVersion {
+    ModelVersion::new(
+        model(i),
+        v1(),
+        "openai",
+        ModelCapabilities::new(128_000, 4_096),
+        ModelCostInfo::usd(dec!(0.0025), dec!(0.01)),
+        now,
+    )
+}
+
 async fn manager(dir: &Path, loading: Loading) -> ModelLifecycleManager {
     ModelLifecycleManager::builder()
         .sled(dir)
@@ -47,15 +58,7 @@ async fn a_model_loaded_on_first_use_answers_as_if_loaded_at_start() {
     // A catalogue of three models; model-1 active with 30 results saved.
     let first = manager(dir, Loading::AtStart).await;
     for i in 0..3 {
-        let record = ModelVersion::new(
-            model(i),
-            v1(),
-            "openai",
-            ModelCapabilities::new(128_000, 4_096),
-            ModelCostInfo::usd(dec!(0.0025), dec!(0.01)),
-            first.now(),
-        );
-        first.register_model(record).await.unwrap();
+        first.register_model(record(i, first.now())).await.unwrap();
     }
     first.activate_model(&model(1), &v1()).await.unwrap();
     for _ in 0..30 {
@@ -140,15 +143,7 @@ async fn a_catalogue_read_on_first_use_answers_from_checkpoints_and_loads_nothin
     let dir = scratch.0.as_path();
     let first = manager(dir, Loading::AtStart).await;
     for i in 0..4 {
-        let record = ModelVersion::new(
-            model(i),
-            v1(),
-            "openai",
-            ModelCapabilities::new(128_000, 4_096),
-            ModelCostInfo::usd(dec!(0.0025), dec!(0.01)),
-            first.now(),
-        );
-        first.register_model(record).await.unwrap();
+        first.register_model(record(i, first.now())).await.unwrap();
     }
     // model-1 serves well; model-2 fails every request: its alert fires.
     for i in [1, 2] {

@@ -312,23 +312,6 @@ fn event_time(result: &InferenceResult, now_ms: i64) -> Result<i64, EvaluatorErr
     Ok(at_ms)
 }
 
-/// Merges a version's last checkpoint into it, once; the caller holds the
-/// checkpointing lock, so a save and a restore never interleave.
-async fn restore_one(
-    store: &dyn Store,
-    model_id: &ModelId,
-    tracked: &Tracked,
-    replica: &str,
-    restored: &mut Restored,
-) -> Result<(), EvaluatorError> {
-    if tracked.books.restored.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    let saved = store.metrics(model_id, &tracked.version).await?;
-    merge_saved(model_id, tracked, &saved, replica, restored);
-    Ok(())
-}
-
 /// Merges `saved`, the version's checkpoints read from the store (one per
 /// replica), into the version not restored yet: this replica's own into
 /// its statistics, every other's into what the others recorded. The
@@ -426,18 +409,6 @@ async fn tick(ticks: &mut Option<tokio::time::Interval>) {
         Some(ticks) => drop(ticks.tick().await),
         None => std::future::pending().await,
     }
-}
-
-/// Checkpoints by the version they are of (one per replica).
-fn by_version(
-    all: Vec<MetricsSnapshot>,
-) -> std::collections::HashMap<(ModelId, Version), Vec<MetricsSnapshot>> {
-    let mut by_version: std::collections::HashMap<_, Vec<MetricsSnapshot>> = Default::default();
-    for snapshot in all {
-        let key = (snapshot.model_id.clone(), snapshot.version.clone());
-        by_version.entry(key).or_default().push(snapshot);
-    }
-    by_version
 }
 
 /// Whether a result's own time `at_ms` is beyond the allowed skew ahead of
@@ -948,7 +919,7 @@ impl Evaluator {
         let Some(model_id) = only else {
             // Every version: the store's checkpoints in one pass, not one
             // read per version (most of a catalogue has none).
-            let mut saved = by_version(store.all_metrics().await?);
+            let mut saved = MetricsSnapshot::by_version(store.all_metrics().await?);
             for (model_id, versions) in snapshot.iter() {
                 for tracked in versions.load_full().iter() {
                     if tracked.books.restored.load(Ordering::Acquire) {
@@ -965,14 +936,8 @@ impl Evaluator {
         // One lookup, not a pass over every tracked model.
         if let Some(versions) = snapshot.get(model_id) {
             for tracked in versions.load_full().iter() {
-                restore_one(
-                    store,
-                    model_id,
-                    tracked,
-                    &self.shared.replica,
-                    &mut restored,
-                )
-                .await?;
+                self.restore_version(store, model_id, tracked, &mut restored)
+                    .await?;
             }
         }
         Ok(restored)
@@ -988,7 +953,7 @@ impl Evaluator {
         if self.shared.replica.is_empty() {
             return Ok(());
         }
-        let mut saved = by_version(store.all_metrics().await?);
+        let mut saved = MetricsSnapshot::by_version(store.all_metrics().await?);
         let snapshot = self.shared.tracked.load_full();
         let _one_at_a_time = self.shared.checkpointing.lock().await;
         for (model_id, versions) in snapshot.iter() {
@@ -1071,6 +1036,23 @@ impl Evaluator {
         }
     }
 
+    /// Merges a version's checkpoints into it, once; the caller holds the
+    /// checkpointing lock, so a save and a restore never interleave.
+    async fn restore_version(
+        &self,
+        store: &dyn Store,
+        model_id: &ModelId,
+        tracked: &Tracked,
+        restored: &mut Restored,
+    ) -> Result<(), EvaluatorError> {
+        if tracked.books.restored.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let saved = store.metrics(model_id, &tracked.version).await?;
+        merge_saved(model_id, tracked, &saved, &self.shared.replica, restored);
+        Ok(())
+    }
+
     /// Restores a version not restored yet before its checkpoint is saved
     /// (the caller holds the checkpointing lock): one saved by another
     /// process is merged, never replaced. One that cannot be read is
@@ -1082,14 +1064,8 @@ impl Evaluator {
         tracked: &Tracked,
     ) -> Result<(), EvaluatorError> {
         let mut restored = Restored::default();
-        restore_one(
-            store,
-            model_id,
-            tracked,
-            &self.shared.replica,
-            &mut restored,
-        )
-        .await?;
+        self.restore_version(store, model_id, tracked, &mut restored)
+            .await?;
         if let Some(problem) = restored.unreadable.pop() {
             *lock(&self.shared.checkpoint_error) =
                 Some(format!("{problem}; its statistics started over"));

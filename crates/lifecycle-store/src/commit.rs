@@ -323,6 +323,19 @@ mod state_text {
 }
 
 impl MetricsSnapshot {
+    /// `all` by the version each is of (one per replica): what readers of
+    /// [`crate::Store::all_metrics`] merge.
+    pub fn by_version(
+        all: Vec<MetricsSnapshot>,
+    ) -> std::collections::HashMap<(ModelId, Version), Vec<MetricsSnapshot>> {
+        let mut by_version: std::collections::HashMap<_, Vec<MetricsSnapshot>> = Default::default();
+        for snapshot in all {
+            let key = (snapshot.model_id.clone(), snapshot.version.clone());
+            by_version.entry(key).or_default().push(snapshot);
+        }
+        by_version
+    }
+
     /// Checks what every adapter checks before saving: the metrics are
     /// valid and the version is registered in `state` (its model's state;
     /// `None` for an unknown model).

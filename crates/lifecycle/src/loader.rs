@@ -2,7 +2,7 @@
 //! tracked versions with their restored statistics — and when it reads it:
 //! every model at start, or each model when a call first touches it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -148,22 +148,18 @@ impl Loader {
         states: Vec<(ModelId, ModelState)>,
         saved: Vec<MetricsSnapshot>,
     ) -> Catalogue {
-        let mut checkpoints: HashMap<(ModelId, Version), Vec<MetricsSnapshot>> = HashMap::new();
-        for snapshot in saved {
-            let key = (snapshot.model_id.clone(), snapshot.version.clone());
-            checkpoints.entry(key).or_default().push(snapshot);
-        }
+        let checkpoints = MetricsSnapshot::by_version(saved);
         let mut firing = self.evaluator.firing();
         let models = states.len();
         let mut versions = Vec::with_capacity(states.iter().map(|(_, s)| s.versions.len()).sum());
         for (_, state) in states {
             for mut v in state.versions {
-                if self.evaluator.tracks(v.model_id.as_str(), &v.version) {
-                    v.metrics = self
-                        .evaluator
-                        .lifetime_metrics(v.model_id.as_str(), &v.version)
-                        .ok()
-                        .filter(|m| m.sample_count > 0);
+                // Tracked (it fails only for a version it does not track): from memory.
+                if let Ok(lifetime) = self
+                    .evaluator
+                    .lifetime_metrics(v.model_id.as_str(), &v.version)
+                {
+                    v.metrics = Some(lifetime).filter(|m| m.sample_count > 0);
                 } else if let Some(saved) =
                     checkpoints.get(&(v.model_id.clone(), v.version.clone()))
                 {

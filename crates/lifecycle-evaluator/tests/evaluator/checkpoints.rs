@@ -35,6 +35,13 @@ fn evaluator(interval: u64) -> Evaluator {
     evaluator
 }
 
+/// The size of the one checkpoint of `m` 1.0.0 (an evaluator alone on its
+/// store saves the merged part only).
+async fn saved_state_len(store: &dyn Store, m: &ModelId) -> usize {
+    let mut saved = store.metrics(m, &v1()).await.unwrap();
+    saved.pop().unwrap().state.len()
+}
+
 fn record(evaluator: &Evaluator, n: usize) {
     for i in 0..n {
         let latency = 100.0 + (i % 900) as f64;
@@ -400,14 +407,7 @@ async fn exact_quantiles_survive_a_restart_and_checkpoints_stay_bounded() {
     let before = fresh();
     record(&before, 3_000);
     before.checkpoint(&*store, true).await.unwrap();
-    let exact_size = store
-        .metrics(&m, &v1())
-        .await
-        .unwrap()
-        .pop()
-        .unwrap()
-        .state
-        .len();
+    let exact_size = saved_state_len(&*store, &m).await;
     let expected = before.lifetime_metrics("m", &v1()).unwrap();
     assert_eq!(expected.latency_quantiles, QuantileMethod::Exact);
     let after = fresh();
@@ -418,14 +418,7 @@ async fn exact_quantiles_survive_a_restart_and_checkpoints_stay_bounded() {
     clock.advance(lifecycle_domain::chrono::Duration::minutes(1));
     record(&before, 3_000);
     before.checkpoint(&*store, true).await.unwrap();
-    let size = store
-        .metrics(&m, &v1())
-        .await
-        .unwrap()
-        .pop()
-        .unwrap()
-        .state
-        .len();
+    let size = saved_state_len(&*store, &m).await;
     assert!(
         size < exact_size,
         "{size} bytes for 6,000 results, {exact_size} for 3,000 kept exactly"
