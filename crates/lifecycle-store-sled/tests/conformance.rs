@@ -27,3 +27,22 @@ lifecycle_store::conformance_tests!(
         let _ = std::fs::remove_dir_all(dir(case));
     }
 );
+
+/// sled opens a directory once per process (its one-process rule): the two
+/// handles of the pair cases are one `Arc<SledStore>` held twice, as two
+/// managers in one process share it.
+mod two_handles {
+    use super::*;
+
+    lifecycle_store::conformance_pair_tests!(
+        |case| async move {
+            let dir = dir(&format!("pair-{case}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            let store = Arc::new(SledStore::open(dir).unwrap()) as Arc<dyn Store>;
+            (store.clone(), store)
+        },
+        |case| {
+            let _ = std::fs::remove_dir_all(dir(&format!("pair-{case}")));
+        }
+    );
+}

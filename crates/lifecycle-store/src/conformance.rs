@@ -4,6 +4,10 @@
 //! of fresh, empty stores: one test per case, each on its own store, so a
 //! failing case is named and runs alone. [`run_all`] runs every case in one
 //! call instead, listing every failure at the end.
+//!
+//! [`crate::conformance_pair_tests`] runs the cases that take two handles on
+//! one backend (two pools on one database, two wrappers over one store):
+//! what one commits, the other reads, and the rules hold across them.
 // Test-support code: a failed expectation is reported as a panic, like any test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +15,7 @@ mod audit;
 mod changes;
 mod concurrency;
 mod fixtures;
+mod handles;
 mod import;
 mod invalid;
 mod leases;
@@ -25,6 +30,9 @@ use crate::Store;
 
 /// One case of the suite: takes a fresh, empty store; panics on a breach.
 pub type Case = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One case on two handles to one fresh, empty backend; panics on a breach.
+pub type PairCase = fn(Arc<dyn Store>, Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The one list of the suite's cases, handed to `$then` (which builds
 /// [`cases`], or one test per case in [`crate::conformance_tests`]).
@@ -74,6 +82,32 @@ macro_rules! __conformance_cases {
             import::import_into_a_store_with_data_is_refused,
             import::inconsistent_images_are_refused_and_write_nothing,
         }
+    };
+}
+
+/// The one list of the cases on two handles, handed to `$then`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_pair_cases {
+    ($then:ident $args:tt) => {
+        $crate::$then! { $args
+            handles::a_commit_through_one_handle_reads_back_through_the_other,
+            handles::a_lease_taken_through_one_handle_binds_the_other,
+            handles::racing_commits_through_two_handles_leave_one_active_and_no_gaps,
+            handles::checkpoints_saved_through_both_handles_merge_on_either,
+            handles::a_commit_through_one_handle_wakes_the_other_s_signal,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_pair_case_list {
+    (() $($module:ident :: $name:ident),* $(,)?) => {
+        vec![$((
+            concat!(stringify!($module), "::", stringify!($name)),
+            (|a, b| Box::pin($module::$name(a, b))) as PairCase,
+        )),*]
     };
 }
 
@@ -132,6 +166,53 @@ macro_rules! __conformance_tests {
     };
 }
 
+/// One `#[tokio::test]` per case on two handles, as
+/// [`crate::conformance_tests`] does for one: `factory` takes the case's
+/// name and returns a future of two handles on one fresh, empty backend.
+///
+/// ```
+/// use std::sync::Arc;
+/// use lifecycle_store::{MemoryStore, Store};
+///
+/// lifecycle_store::conformance_pair_tests!(|_case| async {
+///     let store = Arc::new(MemoryStore::new()) as Arc<dyn Store>;
+///     (store.clone(), store)
+/// });
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! conformance_pair_tests {
+    ($factory:expr $(,)?) => {
+        $crate::conformance_pair_tests!($factory, |_case: &str| {});
+    };
+    ($factory:expr, $cleanup:expr $(,)?) => {
+        $crate::__conformance_pair_cases! { __conformance_pair_tests (($factory) ($cleanup)) }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_pair_tests {
+    ((($factory:expr) ($cleanup:expr)) $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let case = concat!(stringify!($module), "::", stringify!($name));
+                let outcome = $crate::conformance::run_pair_case(case, $factory).await;
+                ($cleanup)(case);
+                if let Err(failure) = outcome {
+                    panic!("{failure}");
+                }
+            }
+        )*
+    };
+}
+
+/// Every case on two handles, with its name.
+pub fn pair_cases() -> Vec<(&'static str, PairCase)> {
+    __conformance_pair_cases! { __conformance_pair_case_list () }
+}
+
 /// Every case, with its name.
 pub fn cases() -> Vec<(&'static str, Case)> {
     __conformance_cases! { __conformance_case_list () }
@@ -149,7 +230,7 @@ where
     let mut failures = Vec::new();
     for (name, case) in all {
         let store = factory().await;
-        if let Err(failure) = run(name, case, store).await {
+        if let Err(failure) = run(name, case(store)).await {
             failures.push(failure);
         }
     }
@@ -171,12 +252,28 @@ where
     let Some((_, case)) = cases().into_iter().find(|(n, _)| *n == name) else {
         return Err(format!("no conformance case is named {name}"));
     };
-    run(name, case, factory(name).await).await
+    run(name, case(factory(name).await)).await
+}
+
+/// Runs the case on two handles named `name` on a fresh pair from `factory`
+/// (given the name). What [`crate::conformance_pair_tests`] calls.
+pub async fn run_pair_case<F, Fut>(name: &'static str, factory: F) -> Result<(), String>
+where
+    F: FnOnce(&'static str) -> Fut,
+    Fut: Future<Output = (Arc<dyn Store>, Arc<dyn Store>)>,
+{
+    let Some((_, case)) = pair_cases().into_iter().find(|(n, _)| *n == name) else {
+        return Err(format!(
+            "no conformance case on two handles is named {name}"
+        ));
+    };
+    let (a, b) = factory(name).await;
+    run(name, case(a, b)).await
 }
 
 /// Runs one case in its own task, so that its panic is caught and told.
-async fn run(name: &str, case: Case, store: Arc<dyn Store>) -> Result<(), String> {
-    let Err(failure) = tokio::spawn(case(store)).await else {
+async fn run(name: &str, case: Pin<Box<dyn Future<Output = ()> + Send>>) -> Result<(), String> {
+    let Err(failure) = tokio::spawn(case).await else {
         return Ok(());
     };
     let message = match failure.try_into_panic() {

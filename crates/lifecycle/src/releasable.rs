@@ -184,4 +184,17 @@ mod conformance {
     lifecycle_store::conformance_tests!(|_case| async {
         Arc::new(Releasable::new(Arc::new(MemoryStore::new()))) as Arc<dyn Store>
     });
+
+    /// Two managers' wrappers over one store: two handles, one backend.
+    mod two_handles {
+        use super::*;
+
+        lifecycle_store::conformance_pair_tests!(|_case| async {
+            let inner = Arc::new(MemoryStore::new());
+            (
+                Arc::new(Releasable::new(inner.clone())) as Arc<dyn Store>,
+                Arc::new(Releasable::new(inner)) as Arc<dyn Store>,
+            )
+        });
+    }
 }

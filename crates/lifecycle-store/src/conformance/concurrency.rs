@@ -12,7 +12,7 @@ const TASKS: usize = 16;
 
 /// Checks the whole log: numbered 1..=n without gaps, chained, and holding
 /// every entry a receipt acknowledged, unchanged.
-async fn log_holds(store: &dyn Store, acknowledged: &[AuditLogEntry], n: usize) {
+pub async fn log_holds(store: &dyn Store, acknowledged: &[AuditLogEntry], n: usize) {
     let all = store.audit(&AuditQuery::all()).await.unwrap();
     let sequences: Vec<u64> = all.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (1..=n as u64).collect::<Vec<_>>());

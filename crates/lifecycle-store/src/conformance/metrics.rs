@@ -175,7 +175,7 @@ pub async fn all_metrics_reads_every_checkpoint_once(store: Arc<dyn Store>) {
 }
 
 /// `snapshot` as `replica` saved it.
-fn of_replica(replica: &str, samples: u64, secs: i64) -> MetricsSnapshot {
+pub fn of_replica(replica: &str, samples: u64, secs: i64) -> MetricsSnapshot {
     MetricsSnapshot {
         replica: replica.to_string(),
         ..snapshot("m", "1.0.0", samples, secs)
