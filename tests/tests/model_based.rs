@@ -5,6 +5,9 @@
 //! agrees and the invariants hold: at most one active and one canary version,
 //! retired is final, every change audited, the audit chain verifies.
 //!
+//! A third mode applies each operation through one of three registries
+//! opened on one store, picked at random, as replicas of a service do.
+//!
 //! `PROPTEST_CASES` sets the number of cases (default 2,000 on memory, 300
 //! on sled); a failure shrinks to the shortest sequence that still fails.
 // Test code: a failed expectation panics, helpers included.
@@ -324,24 +327,35 @@ async fn run(registry: &ModelRegistry, op: &Op, clock: &ManualClock) -> bool {
     done.is_ok()
 }
 
-/// Runs a sequence on a fresh store, checking agreement after each step.
-async fn check_sequence(store: Arc<dyn Store>, ops: &[Op]) -> Result<(), TestCaseError> {
+/// Runs a sequence on a fresh store, checking agreement after each step;
+/// each operation names the registry (of `replicas`, all opened on `store`)
+/// it goes through.
+async fn check_sequence(
+    store: Arc<dyn Store>,
+    replicas: usize,
+    ops: &[(usize, Op)],
+) -> Result<(), TestCaseError> {
     let clock = Arc::new(ManualClock::new(t0()));
-    let registry = ModelRegistry::open(
-        store.clone(),
-        clock.clone(),
-        PolicyConfig::default(),
-        Actor::new("prop").unwrap(),
-    )
-    .await
-    .unwrap();
+    let mut registries = Vec::new();
+    for n in 0..replicas {
+        let registry = ModelRegistry::open(
+            store.clone(),
+            clock.clone(),
+            PolicyConfig::default(),
+            Actor::new(format!("prop-{n}")).unwrap(),
+        )
+        .await
+        .unwrap();
+        registries.push(registry);
+    }
     let mut model = Model::default();
     let mut entries = 0usize;
     let mut retired_ever = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
+    for (i, (replica, op)) in ops.iter().enumerate() {
+        let registry = &registries[replica % replicas];
         let now = clock.now();
         let expected = model.apply(op, now);
-        let succeeded = run(&registry, op, &clock).await;
+        let succeeded = run(registry, op, &clock).await;
         let kept = matches!(op, Op::AdvanceDays(_) | Op::Maintain);
         prop_assert_eq!(
             succeeded || kept,
@@ -427,7 +441,19 @@ proptest! {
 
     #[test]
     fn the_registry_on_memory_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..40)) {
-        runtime().block_on(check_sequence(Arc::new(MemoryStore::new()), &ops))?;
+        let ops: Vec<_> = ops.into_iter().map(|op| (0, op)).collect();
+        runtime().block_on(check_sequence(Arc::new(MemoryStore::new()), 1, &ops))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(1_000), ..ProptestConfig::default() })]
+
+    #[test]
+    fn three_replicas_on_one_memory_store_agree_with_the_model(
+        ops in proptest::collection::vec((0..3usize, op()), 1..40)
+    ) {
+        runtime().block_on(check_sequence(Arc::new(MemoryStore::new()), 3, &ops))?;
     }
 }
 
@@ -439,7 +465,8 @@ proptest! {
         let dir = tempdir();
         let result = runtime().block_on(async {
             let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
-            check_sequence(store, &ops).await
+            let ops: Vec<_> = ops.into_iter().map(|op| (0, op)).collect();
+            check_sequence(store, 1, &ops).await
         });
         let _ = std::fs::remove_dir_all(&dir);
         result?;

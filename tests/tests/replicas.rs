@@ -26,8 +26,12 @@ async fn replica(store: &Arc<MemoryStore>) -> ModelLifecycleManager {
 }
 
 fn version(major: u64, now: chrono::DateTime<chrono::Utc>) -> ModelVersion {
+    version_of("support-bot", major, now)
+}
+
+fn version_of(model: &str, major: u64, now: chrono::DateTime<chrono::Utc>) -> ModelVersion {
     ModelVersion::new(
-        ModelId::new("support-bot").unwrap(),
+        ModelId::new(model).unwrap(),
         Version::new(major, 0, 0),
         "openai",
         ModelCapabilities::new(128_000, 4_096),
@@ -594,5 +598,280 @@ async fn every_replica_s_results_are_merged_and_counted_once() {
     assert_eq!(stored[0].replica, "");
     let after = replica(&store).await;
     assert_eq!(lifetime_samples(&after), total + 50);
+    after.dispose().await.unwrap();
+}
+
+/// Replays the audit chain from the start: after every entry, at most one
+/// active and one canary version per model, as the entries' statuses say.
+fn replay_holds_one_active_and_one_canary(entries: &[AuditLogEntry]) {
+    use std::collections::BTreeMap;
+    let mut status: BTreeMap<(ModelId, Version), ModelStatus> = BTreeMap::new();
+    for entry in entries {
+        let event = &entry.event;
+        let (Some(model), Some(v), Some(moved)) = (&event.model_id, &event.version, event.status())
+        else {
+            continue;
+        };
+        status.insert((model.clone(), v.clone()), moved);
+        for serving in [ModelStatus::Active, ModelStatus::Canary] {
+            let of_model = status
+                .iter()
+                .filter(|((m, _), s)| m == model && **s == serving)
+                .count();
+            assert!(
+                of_model <= 1,
+                "after entry {}: {of_model} {serving} versions of {model}",
+                entry.sequence
+            );
+        }
+    }
+}
+
+/// Three managers with their background tasks on, under mixed load for a
+/// fixed time: lifecycle moves on one model (registrations, canaries,
+/// promotions, activations, rollbacks) from every replica, maintenance with
+/// a moving clock retiring what the moves deprecated, recording on every
+/// replica, and a second model whose new version fails on every replica.
+/// Afterwards: at every step of the chain at most one active and one canary
+/// per model; the failing version alerted once and rolled back once, to the
+/// version before it; every accepted result counted once in the merged
+/// metrics; the chain verifies; every replica routes what the store says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_load_on_three_replicas_stays_one_consistent_system() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    let store = Arc::new(MemoryStore::new());
+    let clock = clock_at_t0();
+    let policy = PolicyConfig::new(PolicySettings {
+        default_grace_period_days: 0,
+        ..PolicySettings::default()
+    })
+    .unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        let m = ModelLifecycleManager::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .policy_config(policy.clone())
+            .alert_check_interval(Some(Duration::from_millis(20)))
+            .change_poll_interval(Some(BOUND))
+            .build()
+            .await
+            .unwrap();
+        replicas.push(m);
+    }
+    let a = replicas[0].clone();
+    let (bot, faulty) = (
+        ModelId::new("support-bot").unwrap(),
+        ModelId::new("faulty-bot").unwrap(),
+    );
+    for major in 1..=3 {
+        a.register_model(version(major, a.now())).await.unwrap();
+    }
+    a.activate_model(&bot, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    let (good, bad) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
+    for major in [1, 2] {
+        a.register_model(version_of("faulty-bot", major, a.now()))
+            .await
+            .unwrap();
+    }
+    a.activate_model(&faulty, &good).await.unwrap();
+    for _ in 0..100 {
+        a.record_inference("faulty-bot", &good, &InferenceResult::success(200.0))
+            .unwrap();
+    }
+    a.evaluator().checkpoint(&*store, true).await.unwrap();
+    for m in &replicas {
+        within_bound("the stable version's results", || {
+            m.evaluator()
+                .lifetime_metrics("faulty-bot", &good)
+                .is_ok_and(|metrics| metrics.sample_count == 100)
+        })
+        .await;
+    }
+    a.force_activate_model(&faulty, &bad, "test: a regression ships")
+        .await
+        .unwrap();
+
+    let accepted: Arc<Mutex<BTreeMap<(String, Version), u64>>> = Arc::default();
+    accepted
+        .lock()
+        .unwrap()
+        .insert(("faulty-bot".into(), good.clone()), 100);
+    let next_major = Arc::new(AtomicU64::new(4));
+    let deadline = Instant::now() + Duration::from_millis(1_500);
+    let mut workers = Vec::new();
+    for (n, m) in replicas.iter().cloned().enumerate() {
+        // Moves on support-bot, from every replica.
+        let (bot, next_major) = (bot.clone(), next_major.clone());
+        let mover = m.clone();
+        workers.push(tokio::spawn(async move {
+            let mut step = n as u64;
+            while Instant::now() < deadline {
+                step += 1;
+                let newest = next_major.load(Ordering::SeqCst) - 1;
+                let v = Version::new(newest.saturating_sub(step % 3).max(1), 0, 0);
+                let moved = match step % 7 {
+                    0 => {
+                        let major = next_major.fetch_add(1, Ordering::SeqCst);
+                        mover
+                            .register_model(version(major, mover.now()))
+                            .await
+                            .map(drop)
+                    }
+                    1 => mover
+                        .start_canary(&bot, &v, CanaryWeight::new(20).unwrap())
+                        .await
+                        .map(drop),
+                    2 => mover
+                        .set_canary_weight(&bot, CanaryWeight::new(60).unwrap())
+                        .await
+                        .map(drop),
+                    3 => mover
+                        .force_promote_canary(&bot, "load test")
+                        .await
+                        .map(drop),
+                    4 => mover.abort_canary(&bot).await.map(drop),
+                    5 => mover.rollback_model(&bot, &v, "load test").await.map(drop),
+                    _ => mover
+                        .force_activate_model(&bot, &v, "load test")
+                        .await
+                        .map(drop),
+                };
+                if let Err(e) = moved {
+                    assert_ne!(e.class(), ErrorClass::Unavailable, "{e}");
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+        // Recording what each replica routes: failures from the bad version.
+        let (recorder, accepted, bad) = (m.clone(), accepted.clone(), bad.clone());
+        workers.push(tokio::spawn(async move {
+            let mut key = 0_u64;
+            while Instant::now() < deadline {
+                key += 1;
+                for model in ["support-bot", "faulty-bot"] {
+                    let Some(routed) = recorder.route(model, &key.to_be_bytes()).unwrap() else {
+                        continue;
+                    };
+                    let v = routed.version.version.clone();
+                    let result = if model == "faulty-bot" && v == bad {
+                        InferenceResult::failure(ErrorKind::ServerError, 900.0)
+                    } else {
+                        InferenceResult::success(250.0)
+                    };
+                    if recorder.record_inference(model, &v, &result).is_ok() {
+                        *accepted
+                            .lock()
+                            .unwrap()
+                            .entry((model.into(), v))
+                            .or_default() += 1;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    // Maintenance on a moving clock, from each replica in turn, once the
+    // failing version was rolled back (a retired version is no target).
+    let (maintainers, moving, watched) = (replicas.clone(), clock.clone(), store.clone());
+    let maintenance = tokio::spawn(async move {
+        let rolled_back = AuditQuery::all()
+            .model(ModelId::new("faulty-bot").unwrap())
+            .kind(AuditEventKind::ModelRolledBack);
+        while watched.audit(&rolled_back).await.unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "no automatic rollback");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut turn = 0;
+        while Instant::now() < deadline {
+            moving.advance(chrono::Duration::seconds(1));
+            maintainers[turn % 3].run_maintenance().await.unwrap();
+            turn += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        turn
+    });
+    let maintained = maintenance.await.unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert!(maintained > 10, "maintenance ran {maintained} times");
+
+    let entries = store.audit(&AuditQuery::all()).await.unwrap();
+    replay_holds_one_active_and_one_canary(&entries);
+    assert!(a.audit_log().verify().await.unwrap().is_intact());
+    let retired = entries
+        .iter()
+        .filter(|e| e.event.kind == AuditEventKind::ModelRetired)
+        .count();
+    assert!(retired > 0, "maintenance retired what the moves deprecated");
+    let about_bad = |kind: AuditEventKind| {
+        entries
+            .iter()
+            .filter(|e| {
+                e.event.kind == kind
+                    && e.event.model_id.as_ref() == Some(&faulty)
+                    && e.event.severity == Severity::Critical
+            })
+            .count()
+    };
+    assert_eq!(
+        about_bad(AuditEventKind::ThresholdViolated),
+        1,
+        "the failing version alerted once across replicas"
+    );
+    let rollbacks: Vec<_> = entries
+        .iter()
+        .filter(|e| {
+            e.event.kind == AuditEventKind::ModelRolledBack
+                && e.event.model_id.as_ref() == Some(&faulty)
+        })
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "rolled back once: {rollbacks:?}");
+    assert_eq!(rollbacks[0].event.actor.as_str(), "auto-rollback");
+    let state = store.model(&faulty).await.unwrap();
+    assert_eq!(state.active().map(|v| &v.version), Some(&good));
+
+    // Every replica routes what the store says about support-bot.
+    let stored = store.model(&bot).await.unwrap();
+    let serving: Vec<Version> = stored
+        .versions
+        .iter()
+        .filter(|v| matches!(v.status(), ModelStatus::Active | ModelStatus::Canary))
+        .map(|v| v.version.clone())
+        .collect();
+    for m in &replicas {
+        within_bound("convergence", || {
+            (0..50_u64).all(|k| {
+                let routed = m
+                    .route("support-bot", &k.to_be_bytes())
+                    .unwrap()
+                    .map(|r| r.version.version.clone());
+                match routed {
+                    Some(v) => serving.contains(&v),
+                    None => serving.is_empty(),
+                }
+            })
+        })
+        .await;
+    }
+
+    // All stop: a new manager counts every accepted result once.
+    for m in replicas {
+        m.dispose().await.unwrap();
+    }
+    let after = replica(&store).await;
+    for ((model, v), count) in accepted.lock().unwrap().iter() {
+        let counted = after
+            .evaluator()
+            .lifetime_metrics(model, v)
+            .map_or(0, |metrics| metrics.sample_count);
+        assert_eq!(counted, *count, "{model} {v}");
+    }
     after.dispose().await.unwrap();
 }

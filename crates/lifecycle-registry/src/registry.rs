@@ -566,7 +566,7 @@ impl ModelRegistry {
                 plan.events.push(deprecation_event(actor, &previous, now));
                 plan.versions.push(previous);
             }
-            plan.events.insert(0, rolled_back);
+            plan.events.push(rolled_back);
             plan.versions.push(record);
             Ok(plan)
         })
@@ -691,7 +691,9 @@ impl ModelRegistry {
             }
             plan.versions.push(previous);
         }
-        plan.events.insert(0, taken);
+        // The chain tells the moves in an order that holds at every step:
+        // the previous version leaves before this one takes over.
+        plan.events.push(taken);
         plan.versions.push(record);
         Ok(plan)
     }

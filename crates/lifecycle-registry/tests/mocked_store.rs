@@ -98,8 +98,8 @@ async fn activation_sends_one_guarded_commit_with_both_versions_and_their_events
                     ]
                 && kinds
                     == [
-                        AuditEventKind::ModelActivated,
                         AuditEventKind::ModelDeprecated,
+                        AuditEventKind::ModelActivated,
                     ]
                 && commit.audit.iter().all(|e| e.actor.as_str() == "ci")
         })
@@ -239,8 +239,8 @@ async fn a_gated_deployment_decides_on_the_state_it_commits_and_in_the_same_comm
         kinds,
         [
             AuditEventKind::DeploymentDecision,
-            AuditEventKind::ModelActivated,
-            AuditEventKind::ModelDeprecated
+            AuditEventKind::ModelDeprecated,
+            AuditEventKind::ModelActivated
         ]
     );
     assert_eq!(landed.audit[0].message, "2.0.0 approved at revision 8");

@@ -203,11 +203,11 @@ async fn activation_deprecates_the_previous_version_in_the_same_commit() {
         assert_eq!(
             kinds,
             [
-                AuditEventKind::ModelActivated,
-                AuditEventKind::ModelDeprecated
+                AuditEventKind::ModelDeprecated,
+                AuditEventKind::ModelActivated
             ]
         );
-        assert_eq!(audit[before].event.details["previous"], "1.0.0");
+        assert_eq!(audit[before + 1].event.details["previous"], "1.0.0");
         // Both written by one commit: one model revision for both.
         let state = w.store.model(&id("m")).await.unwrap();
         assert!(state.versions.iter().all(|x| x.revision == state.revision));
@@ -427,7 +427,12 @@ async fn rollback_reactivates_the_target_and_marks_the_current_one_rolled_back()
             "rolled back to 1.0.0: error rate 12 %"
         );
         let audit = w.audit().await;
-        let rollback = &audit[before];
+        assert_eq!(
+            audit[before].event.kind,
+            AuditEventKind::ModelDeprecated,
+            "the current version leaves first"
+        );
+        let rollback = &audit[before + 1];
         assert_eq!(rollback.event.kind, AuditEventKind::ModelRolledBack);
         assert_eq!(rollback.event.version, Some(v("1.0.0")));
         assert_eq!(rollback.event.details["previous"], "2.0.0");

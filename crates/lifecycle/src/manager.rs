@@ -21,7 +21,7 @@ use lifecycle_policy::{
     DeploymentContext, DeploymentDecision, DeprecationWarning, JudgeVerdict, Judgement,
     LifecyclePolicy,
 };
-use lifecycle_registry::{Gate, ModelRegistry, Override, Resolved, Routed, Target};
+use lifecycle_registry::{Gate, ModelRegistry, Override, RegistryError, Resolved, Routed, Target};
 use lifecycle_store::{AuditQuery, Clock, Commit, HeldLease, Store, StoreError};
 use tokio::task::JoinHandle;
 
@@ -255,6 +255,10 @@ const MAINTENANCE_LEASE: &str = "maintenance";
 /// How long a maintenance run may hold its lease: far longer than a run
 /// takes, and the time another manager waits if the holder dies mid-run.
 const MAINTENANCE_LEASE_SECS: i64 = 300;
+
+/// How often maintenance retries retiring a version whose model other
+/// managers keep committing to, before it reports the conflict.
+const RETIRE_ATTEMPTS: u32 = 10;
 
 /// An id unique to this manager, a restart of the same process included
 /// (a container's process is always pid 1): for the leases it takes and
@@ -1120,13 +1124,49 @@ impl ModelLifecycleManager {
             .holding(lease);
         let mut retired = Vec::new();
         for due in inner.policy.retirement_due(&versions, now) {
-            maintenance.retire(&due.model_id, &due.version).await?;
+            if !self.retire_if_still_due(&maintenance, due, now).await? {
+                continue;
+            }
             tracing::info!(model = %due.model_id, version = %due.version,
                 "retired at end of life");
             self.retrack(&due.model_id).await?;
             retired.push((due.model_id.clone(), due.version.clone()));
         }
         Ok(retired)
+    }
+
+    /// Retires `due` unless a move committed since maintenance read it took
+    /// it out of its end of life (reactivated, rolled back to, retired
+    /// already): other managers keep moving versions while maintenance
+    /// runs. A lost race on the revision is retried on a fresh read.
+    async fn retire_if_still_due(
+        &self,
+        maintenance: &ModelRegistry,
+        due: &ModelVersion,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LifecycleError> {
+        let inner = self.live()?;
+        let mut attempts = 0;
+        loop {
+            let Err(error) = maintenance.retire(&due.model_id, &due.version).await else {
+                return Ok(true);
+            };
+            attempts += 1;
+            let current = inner.registry.get(&due.model_id, &due.version).await?;
+            let still_due = !inner
+                .policy
+                .retirement_due(std::slice::from_ref(&current), now)
+                .is_empty();
+            if !still_due {
+                tracing::info!(model = %due.model_id, version = %due.version,
+                    status = %current.status(), "moved since maintenance read it: left alone");
+                return Ok(false);
+            }
+            let lost_race = matches!(error, RegistryError::Store(StoreError::Conflict { .. }));
+            if !lost_race || attempts == RETIRE_ATTEMPTS {
+                return Err(error.into());
+            }
+        }
     }
 
     /// Counts by status, active models, canaries and their weights, alerts
