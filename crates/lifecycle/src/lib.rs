@@ -27,6 +27,31 @@
 //! # Ok::<(), LifecycleError>(())
 //! # }).unwrap();
 //! ```
+//!
+//! Each layer is also here as a module of its own — [`domain`],
+//! [`registry`], [`evaluator`], [`policy`], [`audit`], [`store`],
+//! [`store_sled`] — so code that reaches past the facade names where a type
+//! lives (`lifecycle::registry::ModelRegistry`) without a dependency on
+//! each crate. The names an application uses with the manager are
+//! re-exported at the root as well.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lifecycle::store::{MemoryStore, Store};
+//! use lifecycle::domain::ModelId;
+//!
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let model = ModelId::new("gpt-4-turbo").unwrap();
+//! # let _ = (store, model);
+//! ```
+
+pub use lifecycle_audit as audit;
+pub use lifecycle_domain as domain;
+pub use lifecycle_evaluator as evaluator;
+pub use lifecycle_policy as policy;
+pub use lifecycle_registry as registry;
+pub use lifecycle_store as store;
+pub use lifecycle_store_sled as store_sled;
 
 mod auto_rollback;
 mod backup;
