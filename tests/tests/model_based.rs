@@ -341,7 +341,7 @@ async fn check_sequence(
         let registry = ModelRegistry::open(
             store.clone(),
             clock.clone(),
-            PolicyConfig::default(),
+            Succession::default(),
             Actor::new(format!("prop-{n}")).unwrap(),
         )
         .await

@@ -43,7 +43,7 @@ async fn standard_workflow(store: Arc<dyn Store>) {
     let registry = ModelRegistry::open(
         store.clone(),
         clock.clone(),
-        PolicyConfig::default(),
+        Succession::default(),
         Actor::new("alice").unwrap(),
     )
     .await

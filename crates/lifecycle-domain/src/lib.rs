@@ -31,6 +31,7 @@ mod names;
 mod replay;
 mod serving;
 mod status;
+mod succession;
 mod version;
 
 pub use audit::{
@@ -57,6 +58,7 @@ pub use names::{Actor, ModelId};
 pub use replay::{AuditReplay, Replayed};
 pub use serving::{PromptRef, ServingSpec};
 pub use status::ModelStatus;
+pub use succession::{Displaced, Succession};
 pub use version::Version;
 
 /// The `chrono` this crate's types use, so that dependants agree on it.

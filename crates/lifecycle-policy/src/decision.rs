@@ -2,7 +2,8 @@
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    Decimal, EvaluationConfig, ModelStatus, ModelVersion, PolicyConfig, Threshold, Version,
+    Decimal, Displaced, EvaluationConfig, ModelStatus, ModelVersion, PolicyConfig, Succession,
+    Threshold, Version,
 };
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +159,20 @@ impl LifecyclePolicy {
     /// The policy it applies.
     pub fn policy(&self) -> &PolicyConfig {
         &self.policy
+    }
+
+    /// What a deployment does to the version it displaces, and the grace a
+    /// deprecation gets unless given: the rules the registry applies.
+    pub fn succession(&self) -> Succession {
+        let settings = self.policy.settings();
+        Succession {
+            displaced: if settings.deprecate_old_versions_on_new_deployment {
+                Displaced::Deprecated
+            } else {
+                Displaced::Deactivated
+            },
+            default_grace_period_days: settings.default_grace_period_days,
+        }
     }
 
     /// Whether `version` may be deployed (activated or promoted) now, in

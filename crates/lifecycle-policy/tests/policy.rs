@@ -400,3 +400,27 @@ fn an_end_of_life_announced_by_the_provider_warns_then_rejects() {
         "within the 30-day threshold"
     );
 }
+
+#[test]
+fn succession_follows_the_deployment_settings() {
+    let engine = |settings: PolicySettings| {
+        LifecyclePolicy::new(
+            PolicyConfig::new(settings).unwrap(),
+            EvaluationConfig::default(),
+        )
+        .succession()
+    };
+    assert_eq!(engine(PolicySettings::default()), Succession::default());
+    let deactivating = engine(PolicySettings {
+        deprecate_old_versions_on_new_deployment: false,
+        default_grace_period_days: 7,
+        ..PolicySettings::default()
+    });
+    assert_eq!(
+        deactivating,
+        Succession {
+            displaced: Displaced::Deactivated,
+            default_grace_period_days: 7,
+        }
+    );
+}

@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
     dec, Actor, CanaryWeight, Decimal, ModelCapabilities, ModelCostInfo, ModelId, ModelVersion,
-    PolicyConfig, Version,
+    Succession, Version,
 };
 use lifecycle_registry::ModelRegistry;
 use lifecycle_store::{MemoryStore, SystemClock};
@@ -19,7 +19,7 @@ fn route(c: &mut Criterion) {
         let registry = ModelRegistry::open(
             Arc::new(MemoryStore::new()),
             Arc::new(SystemClock),
-            PolicyConfig::default(),
+            Succession::default(),
             Actor::new("bench").unwrap(),
         )
         .await

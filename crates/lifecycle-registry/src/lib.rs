@@ -17,7 +17,7 @@
 //!
 //! let clock = Arc::new(SystemClock);
 //! let registry = ModelRegistry::open(
-//!     Arc::new(MemoryStore::new()), clock.clone(), PolicyConfig::default(), Actor::new("alice")?,
+//!     Arc::new(MemoryStore::new()), clock.clone(), Succession::default(), Actor::new("alice")?,
 //! ).await?;
 //! let model = ModelId::new("gpt-4-turbo")?;
 //! for n in [1, 2] {

@@ -6,8 +6,8 @@ use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::semver::VersionReq;
 use lifecycle_domain::AuditReplay;
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, CanaryWeight, ModelDeprecationInfo, ModelId, ModelStatus,
-    ModelVersion, PolicyConfig, Severity, Version,
+    Actor, AuditEvent, AuditEventKind, CanaryWeight, Displaced, ModelDeprecationInfo, ModelId,
+    ModelStatus, ModelVersion, Severity, Succession, Version,
 };
 use lifecycle_store::{AuditQuery, Clock, Commit, Lease, ModelState, Store, StoreError};
 
@@ -34,7 +34,7 @@ pub struct ModelRegistry {
 struct Shared {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    policy: PolicyConfig,
+    succession: Succession,
     router: Router,
 }
 
@@ -121,11 +121,11 @@ impl ModelRegistry {
     pub async fn open(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        policy: PolicyConfig,
+        succession: Succession,
         actor: Actor,
     ) -> Result<Self, RegistryError> {
         let states = store.all_models().await?;
-        let registry = Self::new(store, clock, policy, actor);
+        let registry = Self::new(store, clock, succession, actor);
         registry.install(&states);
         Ok(registry)
     }
@@ -136,14 +136,14 @@ impl ModelRegistry {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        policy: PolicyConfig,
+        succession: Succession,
         actor: Actor,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 clock,
-                policy,
+                succession,
                 router: Router::default(),
             }),
             actor,
@@ -335,10 +335,9 @@ impl ModelRegistry {
     }
 
     /// Makes a version the one serving the model's traffic. The previous
-    /// active version is deprecated (with the policy's default grace period
-    /// and this version as its replacement) when the policy's
-    /// `deprecate_old_versions_on_new_deployment` is on, and deactivated
-    /// otherwise — in the same commit. Ungated: the facade's
+    /// active version is deprecated (with the default grace period and this
+    /// version as its replacement) or deactivated, as the [`Succession`]
+    /// the registry was given says — in the same commit. Ungated: the facade's
     /// `activate_model` asks the policy through [`Self::deploy`].
     pub async fn activate(
         &self,
@@ -446,7 +445,7 @@ impl ModelRegistry {
 
     /// Deprecates a version: why, what replaces it (another version of the
     /// same model, neither retired nor deprecated), and the grace
-    /// period before its end of life (the policy's default when `None`).
+    /// period before its end of life (the [`Succession`]'s default when `None`).
     pub async fn deprecate(
         &self,
         model_id: &ModelId,
@@ -461,8 +460,8 @@ impl ModelRegistry {
             }
             let mut record = find(state, model_id, version)?.clone();
             keeps_the_active_beside_a_canary(state, &record)?;
-            let grace = grace_period_days
-                .unwrap_or(self.shared.policy.settings().default_grace_period_days);
+            let grace =
+                grace_period_days.unwrap_or(self.shared.succession.default_grace_period_days);
             let info = ModelDeprecationInfo::new(reason, replacement.cloned(), grace, now)?;
             record.deprecate(info, now)?;
             let event = deprecation_event(actor, &record, now);
@@ -495,7 +494,7 @@ impl ModelRegistry {
     /// does promoting a canary). `target` becomes active; the version that
     /// was active is marked rolled back: deprecated with reason
     /// `rolled back to <target>: <reason>`, `target` as its replacement and
-    /// the policy's default grace period. One commit, audited as a rollback
+    /// the [`Succession`]'s default grace period. One commit, audited as a rollback
     /// naming both versions.
     pub async fn rollback(
         &self,
@@ -557,7 +556,7 @@ impl ModelRegistry {
             if let Some(previous) = state.active() {
                 let mut previous = previous.clone();
                 let why = format!("rolled back to {target}: {reason}");
-                let grace = self.shared.policy.settings().default_grace_period_days;
+                let grace = self.shared.succession.default_grace_period_days;
                 previous.deprecate(
                     ModelDeprecationInfo::new(why, Some(target.clone()), grace, now)?,
                     now,
@@ -669,13 +668,13 @@ impl ModelRegistry {
         if let Some(previous) = state.active() {
             let mut previous = previous.clone();
             taken = taken.with_detail("previous", &previous.version);
-            let settings = self.shared.policy.settings();
-            if settings.deprecate_old_versions_on_new_deployment {
+            let rules = self.shared.succession;
+            if rules.displaced == Displaced::Deprecated {
                 let why = format!("superseded by {}", record.version);
                 let info = ModelDeprecationInfo::new(
                     why,
                     Some(record.version.clone()),
-                    settings.default_grace_period_days,
+                    rules.default_grace_period_days,
                     now,
                 )?;
                 previous.deprecate(info, now)?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lifecycle_domain::chrono::{TimeZone, Utc};
 use lifecycle_domain::{
     dec, Actor, AuditEventKind, Decimal, ModelCapabilities, ModelCostInfo, ModelId, ModelStatus,
-    ModelVersion, PolicyConfig, Version,
+    ModelVersion, Succession, Version,
 };
 use lifecycle_registry::{ModelRegistry, RegistryError};
 use lifecycle_store::{CommitReceipt, ManualClock, MockStore, ModelState, StoreError};
@@ -52,7 +52,7 @@ async fn registry(store: MockStore) -> ModelRegistry {
     ModelRegistry::open(
         Arc::new(store),
         Arc::new(clock),
-        PolicyConfig::default(),
+        Succession::default(),
         Actor::new("ci").unwrap(),
     )
     .await

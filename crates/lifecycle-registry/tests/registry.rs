@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use lifecycle_domain::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle_domain::{
-    dec, Actor, AuditEventKind, AuditLogEntry, CanaryWeight, Decimal, DomainError,
-    ModelCapabilities, ModelCostInfo, ModelId, ModelStatus, ModelVersion, PolicyConfig,
-    PolicySettings, Version,
+    dec, Actor, AuditEventKind, AuditLogEntry, CanaryWeight, Decimal, Displaced, DomainError,
+    ModelCapabilities, ModelCostInfo, ModelId, ModelStatus, ModelVersion, Succession, Version,
 };
 use lifecycle_registry::{Lane, ModelRegistry, RegistryError};
 use lifecycle_store::{AuditQuery, ManualClock, MemoryStore, Store, StoreError};
@@ -85,12 +84,12 @@ impl World {
     }
 }
 
-async fn world(store: Arc<dyn Store>, policy: PolicySettings) -> World {
+async fn world(store: Arc<dyn Store>, succession: Succession) -> World {
     let clock = Arc::new(ManualClock::new(t0()));
     let registry = ModelRegistry::open(
         store.clone(),
         clock.clone(),
-        PolicyConfig::new(policy).unwrap(),
+        succession,
         Actor::new("alice").unwrap(),
     )
     .await
@@ -103,19 +102,19 @@ async fn world(store: Arc<dyn Store>, policy: PolicySettings) -> World {
 }
 
 /// Runs `test` once on a memory store and once on a fresh sled store.
-async fn on_each_store<F, Fut>(policy: PolicySettings, test: F)
+async fn on_each_store<F, Fut>(succession: Succession, test: F)
 where
     F: Fn(World) -> Fut,
     Fut: Future<Output = ()>,
 {
-    test(world(Arc::new(MemoryStore::new()), policy.clone()).await).await;
+    test(world(Arc::new(MemoryStore::new()), succession).await).await;
     let dir = std::env::temp_dir().join(format!(
         "lifecycle-registry-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    test(world(Arc::new(SledStore::open(&dir).unwrap()), policy).await).await;
+    test(world(Arc::new(SledStore::open(&dir).unwrap()), succession).await).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -130,7 +129,7 @@ async fn registered(w: &World, model: &str, versions: &[&str]) {
 
 #[tokio::test]
 async fn register_audits_with_the_actor_and_refuses_duplicates_and_bad_records() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         w.clock.advance(Duration::hours(1));
         let stored = w
             .registry
@@ -185,7 +184,7 @@ async fn register_audits_with_the_actor_and_refuses_duplicates_and_bad_records()
 
 #[tokio::test]
 async fn activation_deprecates_the_previous_version_in_the_same_commit() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0"]).await;
         w.registry.activate(&id("m"), &v("1.0.0")).await.unwrap();
         let before = w.audit().await.len();
@@ -216,12 +215,12 @@ async fn activation_deprecates_the_previous_version_in_the_same_commit() {
 }
 
 #[tokio::test]
-async fn with_the_policy_off_the_previous_version_is_only_deactivated() {
-    let policy = PolicySettings {
-        deprecate_old_versions_on_new_deployment: false,
-        ..PolicySettings::default()
+async fn with_deactivation_for_succession_the_previous_version_is_only_deactivated() {
+    let succession = Succession {
+        displaced: Displaced::Deactivated,
+        ..Succession::default()
     };
-    on_each_store(policy, |w| async move {
+    on_each_store(succession, |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0"]).await;
         w.registry.activate(&id("m"), &v("1.0.0")).await.unwrap();
         w.registry.activate(&id("m"), &v("2.0.0")).await.unwrap();
@@ -232,7 +231,7 @@ async fn with_the_policy_off_the_previous_version_is_only_deactivated() {
 
 #[tokio::test]
 async fn the_canary_lifecycle_and_its_errors() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0", "3.0.0"]).await;
         let m = id("m");
         w.registry.activate(&m, &v("1.0.0")).await.unwrap();
@@ -292,7 +291,7 @@ async fn the_canary_lifecycle_and_its_errors() {
 
 #[tokio::test]
 async fn illegal_transitions_and_unknown_names_change_nothing() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0"]).await;
         let m = id("m");
         w.registry.activate(&m, &v("1.0.0")).await.unwrap();
@@ -350,7 +349,7 @@ async fn illegal_transitions_and_unknown_names_change_nothing() {
 
 #[tokio::test]
 async fn deprecate_then_retire_and_retired_is_final() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0", "0.9.0"]).await;
         let m = id("m");
         w.registry.activate(&m, &v("0.9.0")).await.unwrap();
@@ -407,7 +406,7 @@ async fn deprecate_then_retire_and_retired_is_final() {
 
 #[tokio::test]
 async fn rollback_reactivates_the_target_and_marks_the_current_one_rolled_back() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0", "3.0.0"]).await;
         let m = id("m");
         w.registry.activate(&m, &v("1.0.0")).await.unwrap();
@@ -482,7 +481,7 @@ fn random_keys(n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn routing_is_uniform_sticky_and_moves_keys_only_towards_the_canary() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0"]).await;
         let m = id("m");
         assert!(
@@ -537,10 +536,10 @@ async fn routing_is_uniform_sticky_and_moves_keys_only_towards_the_canary() {
 #[tokio::test]
 async fn a_reopened_registry_routes_from_what_the_store_holds() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let w = world(store.clone(), PolicySettings::default()).await;
+    let w = world(store.clone(), Succession::default()).await;
     registered(&w, "m", &["1.0.0"]).await;
     w.registry.activate(&id("m"), &v("1.0.0")).await.unwrap();
-    let again = world(store, PolicySettings::default()).await;
+    let again = world(store, Succession::default()).await;
     assert_eq!(
         again.registry.route("m", b"k").unwrap().version.version,
         v("1.0.0")
@@ -549,7 +548,7 @@ async fn a_reopened_registry_routes_from_what_the_store_holds() {
 
 #[tokio::test]
 async fn resolve_picks_the_highest_usable_match_and_warns_when_deprecated() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["2.0.0", "2.1.0", "2.4.0", "3.0.0"]).await;
         let m = id("m");
         w.registry.activate(&m, &v("2.1.0")).await.unwrap();
@@ -590,7 +589,7 @@ async fn resolve_picks_the_highest_usable_match_and_warns_when_deprecated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_activations_keep_one_active_and_audit_every_success() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         let versions: Vec<String> = (1..=8).map(|i| format!("{i}.0.0")).collect();
         let names: Vec<&str> = versions.iter().map(String::as_str).collect();
         registered(&w, "m", &names).await;
@@ -642,7 +641,7 @@ async fn concurrent_activations_keep_one_active_and_audit_every_success() {
 /// canary's stated share.
 #[tokio::test]
 async fn rollback_and_canaries_have_no_back_door_around_the_policy() {
-    on_each_store(PolicySettings::default(), |w| async move {
+    on_each_store(Succession::default(), |w| async move {
         registered(&w, "m", &["1.0.0", "2.0.0", "3.0.0"]).await;
         let m = id("m");
         let five = CanaryWeight::new(5).unwrap();

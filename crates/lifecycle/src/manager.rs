@@ -309,7 +309,8 @@ impl ModelLifecycleManager {
         // landing in between is read again, never missed.
         let seen = store.audit_head().await?.map_or(0, |head| head.sequence);
         let holder = holder_id(&actor);
-        let registry = ModelRegistry::new(store.clone(), clock.clone(), policy.clone(), actor);
+        let engine = LifecyclePolicy::new(policy.clone(), evaluation.clone());
+        let registry = ModelRegistry::new(store.clone(), clock.clone(), engine.succession(), actor);
         let evaluator = Evaluator::for_replica(evaluation.clone(), clock.clone(), holder.clone());
         let loader = Arc::new(Loader::new(
             store.clone(),
@@ -384,7 +385,7 @@ impl ModelLifecycleManager {
         Ok(Self {
             inner: Arc::new(Inner {
                 audit: ModelAuditLog::new(store.clone()),
-                policy: LifecyclePolicy::new(policy, evaluation),
+                policy: engine,
                 store,
                 handle,
                 clock,
