@@ -144,19 +144,19 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!($factory, |_case: &str| {});
     };
     ($factory:expr, $cleanup:expr $(,)?) => {
-        $crate::__conformance_cases! { __conformance_tests (($factory) ($cleanup)) }
+        $crate::__conformance_cases! { __conformance_tests ((run_case) ($factory) ($cleanup)) }
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ((($factory:expr) ($cleanup:expr)) $($module:ident :: $name:ident),* $(,)?) => {
+    ((($runner:ident) ($factory:expr) ($cleanup:expr)) $($module:ident :: $name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let case = concat!(stringify!($module), "::", stringify!($name));
-                let outcome = $crate::conformance::run_case(case, $factory).await;
+                let outcome = $crate::conformance::$runner(case, $factory).await;
                 ($cleanup)(case);
                 if let Err(failure) = outcome {
                     panic!("{failure}");
@@ -186,25 +186,7 @@ macro_rules! conformance_pair_tests {
         $crate::conformance_pair_tests!($factory, |_case: &str| {});
     };
     ($factory:expr, $cleanup:expr $(,)?) => {
-        $crate::__conformance_pair_cases! { __conformance_pair_tests (($factory) ($cleanup)) }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __conformance_pair_tests {
-    ((($factory:expr) ($cleanup:expr)) $($module:ident :: $name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let case = concat!(stringify!($module), "::", stringify!($name));
-                let outcome = $crate::conformance::run_pair_case(case, $factory).await;
-                ($cleanup)(case);
-                if let Err(failure) = outcome {
-                    panic!("{failure}");
-                }
-            }
-        )*
+        $crate::__conformance_pair_cases! { __conformance_tests ((run_pair_case) ($factory) ($cleanup)) }
     };
 }
 
