@@ -593,7 +593,14 @@ async fn a_version_past_its_providers_end_of_life_is_retired_only_when_it_serves
         clock.advance(Duration::days(11));
 
         let report = manager.run_maintenance().await.unwrap();
-        assert_eq!(report.retired, [(gpt(), v(2))], "{kind}");
+        assert_eq!(
+            report.retired,
+            [RetiredVersion {
+                model_id: gpt(),
+                version: v(2)
+            }],
+            "{kind}"
+        );
         let warning = &report.warnings[0];
         assert_eq!(warning.version, v(1), "{kind}");
         assert_eq!(warning.status, ModelStatus::Active, "{kind}");

@@ -266,7 +266,13 @@ async fn maintenance_runs_on_the_manager_holding_its_lease() {
 
     store.release_lease(&busy).await.unwrap();
     let report = b.run_maintenance().await.unwrap();
-    assert_eq!(report.retired, vec![(model.clone(), v1.clone())]);
+    assert_eq!(
+        report.retired,
+        [RetiredVersion {
+            model_id: model.clone(),
+            version: v1.clone()
+        }]
+    );
     assert_eq!(report.left_to, None);
     let lease = store.lease("maintenance").await.unwrap().unwrap();
     assert!(lease.expires_at <= clock.now(), "released after the run");

@@ -459,7 +459,7 @@ impl Demo {
         let retired: Vec<String> = maintenance
             .retired
             .iter()
-            .map(|(m, v)| format!("{m} {v}"))
+            .map(|r| format!("{} {}", r.model_id, r.version))
             .collect();
         lines.push(format!(
             "day 91: maintenance retired {}",

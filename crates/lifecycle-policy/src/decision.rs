@@ -175,6 +175,31 @@ impl LifecyclePolicy {
         }
     }
 
+    /// Whether automatic rollback may make `version` active again: it does
+    /// not serve now, is not retired, and its metrics (its lifetime's, as
+    /// the caller fills them in; none means no results) meet every
+    /// threshold, the minimum number of samples included.
+    ///
+    /// ```
+    /// # use lifecycle_domain::*;
+    /// # use lifecycle_policy::LifecyclePolicy;
+    /// # let now = chrono::DateTime::UNIX_EPOCH;
+    /// let mut v1 = ModelVersion::new(ModelId::new("m")?, Version::new(1, 0, 0), "openai",
+    ///     ModelCapabilities::new(8_000, 1_000), ModelCostInfo::usd(dec!(0.01), dec!(0.03)), now);
+    /// v1.activate(now)?;
+    /// v1.deactivate(now)?;
+    /// // No results: nothing shows it was stable.
+    /// assert!(!LifecyclePolicy::default().may_roll_back_to(&v1));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    pub fn may_roll_back_to(&self, version: &ModelVersion) -> bool {
+        !matches!(version.status(), ModelStatus::Active | ModelStatus::Retired)
+            && version
+                .metrics
+                .as_ref()
+                .is_some_and(|m| m.threshold_violations(&self.evaluation).is_empty())
+    }
+
     /// Whether `version` may be deployed (activated or promoted) now, in
     /// `context`.
     ///

@@ -424,3 +424,27 @@ fn succession_follows_the_deployment_settings() {
         }
     );
 }
+
+#[test]
+fn rollback_may_return_only_to_a_healthy_version_out_of_service() {
+    let engine = LifecyclePolicy::default();
+    let mut v1 = deprecated("1.0.0", 90, Some("2.0.0"), now());
+    assert!(
+        !engine.may_roll_back_to(&v1),
+        "no results: nothing shows it was stable"
+    );
+    v1.metrics = Some(metrics(200, 2, 800.0));
+    assert!(engine.may_roll_back_to(&v1));
+    let mut failing = v1.clone();
+    failing.metrics = Some(metrics(200, 30, 800.0));
+    assert!(!engine.may_roll_back_to(&failing), "breaks the error rate");
+    let mut too_few = v1.clone();
+    too_few.metrics = Some(metrics(20, 0, 800.0));
+    assert!(!engine.may_roll_back_to(&too_few), "too few samples");
+    let mut serving = v1.clone();
+    serving.activate(now()).unwrap();
+    assert!(!engine.may_roll_back_to(&serving), "already active");
+    let mut retired = v1;
+    retired.retire(now()).unwrap();
+    assert!(!engine.may_roll_back_to(&retired), "retired is final");
+}

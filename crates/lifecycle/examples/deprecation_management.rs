@@ -70,7 +70,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     clock.set(start + Duration::days(46));
     let report = manager.run_maintenance().await?;
     println!("maintenance retired {:?}", report.retired);
-    assert_eq!(report.retired, [(model.clone(), v2.clone())]);
+    assert_eq!(
+        report.retired,
+        [RetiredVersion {
+            model_id: model.clone(),
+            version: v2.clone()
+        }]
+    );
     assert_eq!(
         manager.get_model(&model, &v2).await?.status(),
         ModelStatus::Retired

@@ -135,3 +135,17 @@ fn evaluator_class(error: &lifecycle_evaluator::EvaluatorError) -> ErrorClass {
         _ => ErrorClass::Unavailable,
     }
 }
+
+impl From<lifecycle_deployment::DeploymentError> for LifecycleError {
+    /// Each cause keeps its own variant, so [`LifecycleError::class`] reads
+    /// it as it reads the same error from any other service.
+    fn from(error: lifecycle_deployment::DeploymentError) -> Self {
+        use lifecycle_deployment::DeploymentError as D;
+        match error {
+            D::Rejected(decision) => Self::Rejected(decision),
+            D::Registry(e) => Self::Registry(e),
+            D::Store(e) => Self::Store(e),
+            D::Domain(e) => Self::Domain(e),
+        }
+    }
+}

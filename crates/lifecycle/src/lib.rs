@@ -46,6 +46,7 @@
 //! ```
 
 pub use lifecycle_audit as audit;
+pub use lifecycle_deployment as deployment;
 pub use lifecycle_domain as domain;
 pub use lifecycle_evaluator as evaluator;
 pub use lifecycle_policy as policy;
@@ -66,8 +67,9 @@ mod status;
 pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
 pub use error::{ErrorClass, LifecycleError};
+pub use lifecycle_deployment::{Deployed, MaintenanceReport, RetiredVersion};
 pub use loader::Loading;
-pub use manager::{Deployed, MaintenanceReport, ModelLifecycleManager};
+pub use manager::ModelLifecycleManager;
 pub use status::SystemStatus;
 
 pub use lifecycle_audit::{

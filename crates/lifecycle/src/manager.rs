@@ -9,20 +9,18 @@ use std::time::Instant;
 use lifecycle_audit::{
     ComplianceReport, ExportFormat, ExportSummary, ModelAuditLog, SignedCheckpoint, SigningKey,
 };
+use lifecycle_deployment::{Deployed, Deployments, MaintenanceReport};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
-    Actor, AuditEvent, AuditEventKind, AuditLogEntry, CanaryWeight, DomainError, EvaluationConfig,
-    InferenceResult, ModelId, ModelStatus, ModelVersion, PolicyConfig, Severity, Version,
+    Actor, AuditLogEntry, CanaryWeight, EvaluationConfig, InferenceResult, ModelId, ModelStatus,
+    ModelVersion, PolicyConfig, Severity, Version,
 };
 use lifecycle_evaluator::{
-    Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator, Published, Verdict,
+    Alert, ComparisonConfig, ComparisonReport, EvaluationReport, Evaluator, Published,
 };
-use lifecycle_policy::{
-    DeploymentContext, DeploymentDecision, DeprecationWarning, JudgeVerdict, Judgement,
-    LifecyclePolicy,
-};
-use lifecycle_registry::{Gate, ModelRegistry, Override, RegistryError, Resolved, Routed, Target};
-use lifecycle_store::{AuditQuery, Clock, Commit, HeldLease, Store, StoreError};
+use lifecycle_policy::{DeploymentDecision, DeprecationWarning, LifecyclePolicy};
+use lifecycle_registry::{ModelRegistry, Resolved, Routed, Target};
+use lifecycle_store::{AuditQuery, Clock, HeldLease, Store, StoreError};
 use tokio::task::JoinHandle;
 
 use crate::auto_rollback::AutoRollback;
@@ -53,7 +51,7 @@ struct Inner {
     loader: Arc<Loader>,
     /// Who this manager is when it takes a lease.
     holder: String,
-    policy: LifecyclePolicy,
+    deployments: Deployments,
     audit: ModelAuditLog,
     disposed: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -172,94 +170,6 @@ async fn flush(inner: &Inner) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// An override's reason: said, printable, short enough for one audit entry.
-fn check_reason(reason: &str) -> Result<(), LifecycleError> {
-    let reason_ok = !reason.trim().is_empty()
-        && reason.chars().count() <= 1_000
-        && !reason.chars().any(char::is_control);
-    if reason_ok {
-        return Ok(());
-    }
-    Err(DomainError::field(
-        "reason",
-        "an override needs its reason: 1 to 1,000 printable characters, such as \"incident 4711: v1 is down\"",
-    )
-    .into())
-}
-
-/// The audit entry of a deployment decision on `record`.
-fn decision_event(
-    actor: &Actor,
-    record: &ModelVersion,
-    decision: &DeploymentDecision,
-    now: DateTime<Utc>,
-) -> AuditEvent {
-    let severity = if decision.approved {
-        Severity::Info
-    } else {
-        Severity::Warning
-    };
-    AuditEvent::new(
-        AuditEventKind::DeploymentDecision,
-        actor.clone(),
-        decision.reason.clone(),
-        now,
-    )
-    .for_version(record.model_id.clone(), record.version.clone())
-    .with_severity(severity)
-    .with_approval(decision.approved)
-}
-
-/// The judge's report as the policy weighs it.
-fn judgement(report: &ComparisonReport) -> Judgement {
-    Judgement {
-        baseline: report.baseline.clone(),
-        verdict: match report.verdict {
-            Verdict::Pass => JudgeVerdict::Pass,
-            Verdict::Marginal => JudgeVerdict::Marginal,
-            Verdict::Fail => JudgeVerdict::Fail,
-            Verdict::NoData => JudgeVerdict::NoData,
-        },
-        score: report.score,
-        summary: report.summary.clone(),
-    }
-}
-
-/// What an activation or a promotion did: the version, now active, and
-/// the policy's decision on it (audited). Only a forced deployment can
-/// carry a refusal; its override is recorded with the activation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deployed {
-    /// The version as it now is: active.
-    pub version: ModelVersion,
-    /// The policy's decision: why it was approved (as the model's first
-    /// version without results, say), or, when forced, what was refused.
-    pub decision: DeploymentDecision,
-}
-
-/// What a maintenance run did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaintenanceReport {
-    /// Versions retired because their end of life had come.
-    pub retired: Vec<(ModelId, Version)>,
-    /// Deprecation warnings as of the run, most urgent first.
-    pub warnings: Vec<DeprecationWarning>,
-    /// The manager that held the maintenance lease when this one asked for
-    /// it: retirements are left to it (they run on one manager at a time).
-    pub left_to: Option<String>,
-}
-
-/// The lease that lets one manager at a time retire versions.
-const MAINTENANCE_LEASE: &str = "maintenance";
-
-/// How long a maintenance run may hold its lease: far longer than a run
-/// takes, and the time another manager waits if the holder dies mid-run.
-const MAINTENANCE_LEASE_SECS: i64 = 300;
-
-/// How often maintenance retries retiring a version whose model other
-/// managers keep committing to, before it reports the conflict.
-const RETIRE_ATTEMPTS: u32 = 10;
-
 /// An id unique to this manager, a restart of the same process included
 /// (a container's process is always pid 1): for the leases it takes and
 /// the metrics checkpoints it saves.
@@ -312,6 +222,13 @@ impl ModelLifecycleManager {
         let engine = LifecyclePolicy::new(policy.clone(), evaluation.clone());
         let registry = ModelRegistry::new(store.clone(), clock.clone(), engine.succession(), actor);
         let evaluator = Evaluator::for_replica(evaluation.clone(), clock.clone(), holder.clone());
+        let deployments = Deployments::new(
+            registry.clone(),
+            evaluator.clone(),
+            engine,
+            store.clone(),
+            clock.clone(),
+        );
         let loader = Arc::new(Loader::new(
             store.clone(),
             registry.clone(),
@@ -332,12 +249,8 @@ impl ModelLifecycleManager {
             let alerts_lease = HeldLease::default();
             let rollback = policy.settings().auto_rollback_on_critical.then(|| {
                 Arc::new(AutoRollback {
-                    registry: registry.clone(),
-                    evaluator: evaluator.clone(),
+                    deployments: deployments.clone(),
                     loader: loader.clone(),
-                    store: store.clone(),
-                    clock: clock.clone(),
-                    evaluation: evaluation.clone(),
                     held: alerts_lease.clone(),
                 })
             });
@@ -385,7 +298,7 @@ impl ModelLifecycleManager {
         Ok(Self {
             inner: Arc::new(Inner {
                 audit: ModelAuditLog::new(store.clone()),
-                policy: engine,
+                deployments,
                 store,
                 handle,
                 clock,
@@ -431,6 +344,13 @@ impl ModelLifecycleManager {
     async fn registry_for(&self, model_id: &ModelId) -> Result<ModelRegistry, LifecycleError> {
         let inner = self.loaded(model_id).await?;
         Ok(self.acting_registry(inner))
+    }
+
+    fn acting_deployments(&self, inner: &Inner) -> Deployments {
+        match &self.acting {
+            Some(actor) => inner.deployments.acting_as(actor.clone()),
+            None => inner.deployments.clone(),
+        }
     }
 
     fn acting_registry(&self, inner: &Inner) -> ModelRegistry {
@@ -486,7 +406,7 @@ impl ModelLifecycleManager {
 
     /// The policy in force (its settings: `policy_config().settings()`).
     pub fn policy_config(&self) -> &PolicyConfig {
-        self.inner.policy.policy()
+        self.inner.deployments.policy().policy()
     }
 
     /// The audit log: queries, reports, export, verification, retention.
@@ -600,11 +520,8 @@ impl ModelLifecycleManager {
         self.deploy(model_id, Target::Canary, Some(reason)).await
     }
 
-    /// Asks the policy, then makes the move, in one commit at one revision:
-    /// the decision's audit entry lands with the activation (or alone, for
-    /// a refusal), judged on the model as that commit finds it. A refusal
-    /// is [`LifecycleError::Rejected`] unless `forced` gives the reason to
-    /// override it, which the activation's entry then records.
+    /// Asks the policy, then makes the move, in one commit at one revision
+    /// (see [`Deployments::deploy`]).
     async fn deploy(
         &self,
         model_id: &ModelId,
@@ -612,43 +529,15 @@ impl ModelLifecycleManager {
         forced: Option<&str>,
     ) -> Result<Deployed, LifecycleError> {
         let inner = self.loaded(model_id).await?;
-        if let Some(reason) = forced {
-            check_reason(reason)?;
-        }
-        let actor = self.actor().clone();
-        // Asked again on each attempt: the registry retries on a concurrent change.
-        let gate = |state: &lifecycle_store::ModelState, record: &ModelVersion, now| {
-            let decision = self.decide(state, record, now);
-            let event = decision_event(&actor, record, &decision, now);
-            let gate = match (decision.approved, forced) {
-                (true, _) => Gate::Allow {
-                    decision: Some(event),
-                    forced: None,
-                },
-                (false, Some(reason)) => Gate::Allow {
-                    decision: Some(event),
-                    forced: Some(Override {
-                        reason: reason.trim().to_string(),
-                        refused: decision.reason.clone(),
-                    }),
-                },
-                (false, None) => Gate::Refuse { decision: event },
-            };
-            (gate, decision)
-        };
-        let registry = self.acting_registry(inner);
-        let (moved, decision) = registry.deploy(model_id, target, gate).await?;
-        let Some(version) = moved else {
-            tracing::warn!(model = %model_id, reason = %decision.reason,
-                "deployment rejected by policy");
-            return Err(LifecycleError::Rejected(Box::new(decision)));
-        };
-        if !decision.approved {
-            tracing::warn!(model = %model_id, version = %version.version,
-                refused = %decision.reason, "policy overridden");
-        }
-        let version = self.retracked(model_id, Ok(version)).await?;
-        Ok(Deployed { version, decision })
+        let deployed = self
+            .acting_deployments(inner)
+            .deploy(model_id, target, forced)
+            .await?;
+        let version = self.retracked(model_id, Ok(deployed.version)).await?;
+        Ok(Deployed {
+            version,
+            decision: deployed.decision,
+        })
     }
 
     /// Moves a registered version into testing (before a canary).
@@ -895,20 +784,10 @@ impl ModelLifecycleManager {
         Ok(self.with_metrics(record))
     }
 
-    /// `record` with the evaluator's lifetime metrics, when it tracks the
-    /// version and has seen results: they live in metrics checkpoints, not
-    /// in the version's record, so recording never changes a model.
-    fn with_metrics(&self, mut record: ModelVersion) -> ModelVersion {
-        let lifetime = self
-            .inner
-            .evaluator
-            .lifetime_metrics(record.model_id.as_str(), &record.version);
-        if let Ok(metrics) = lifetime {
-            if metrics.sample_count > 0 {
-                record.metrics = Some(metrics);
-            }
-        }
-        record
+    /// `record` with the evaluator's lifetime metrics (see
+    /// [`Deployments::with_metrics`]).
+    fn with_metrics(&self, record: ModelVersion) -> ModelVersion {
+        self.inner.deployments.with_metrics(record)
     }
 
     /// Every version of a model.
@@ -988,186 +867,30 @@ impl ModelLifecycleManager {
         version: &Version,
     ) -> Result<DeploymentDecision, LifecycleError> {
         let inner = self.loaded(model_id).await?;
-        let state = inner.store.model(model_id).await?;
-        let now = inner.clock.now();
-        let record = inner.registry.get(model_id, version).await?;
-        let decision = self.decide(&state, &record, now);
-        let event = decision_event(self.actor(), &record, &decision, now);
-        inner
-            .store
-            .commit(Commit::audit_only().audit(event))
-            .await?;
-        Ok(decision)
-    }
-
-    /// The policy's decision on deploying `record` into the model `state`
-    /// holds, judged on what the evaluator sees now when it has seen
-    /// anything: thresholds, the canary judge against the active version,
-    /// cost. Pure but for the evaluator's in-memory windows.
-    fn decide(
-        &self,
-        state: &lifecycle_store::ModelState,
-        record: &ModelVersion,
-        now: DateTime<Utc>,
-    ) -> DeploymentDecision {
-        let inner = &self.inner;
-        let model_id = record.model_id.as_str();
-        let version = &record.version;
-        // Its lifetime figures, and its window's when it has recent results.
-        let mut record = self.with_metrics(record.clone());
-        let window = |v: &Version| {
-            inner
-                .evaluator
-                .window_metrics(model_id, v)
-                .ok()
-                .filter(|w| w.sample_count > 0)
-        };
-        let candidate_window = window(version);
-        if let Some(recent) = candidate_window.clone() {
-            record.metrics = Some(recent);
-        }
-        let mut context = DeploymentContext::first();
-        let active = state
-            .versions
-            .iter()
-            .find(|v| v.status() == ModelStatus::Active && &v.version != version);
-        if let Some(active) = active {
-            context = DeploymentContext::replacing(active.version.clone());
-            if candidate_window.is_some() {
-                let judged = match window(&active.version) {
-                    Some(_) => inner
-                        .evaluator
-                        .compare(
-                            model_id,
-                            &active.version,
-                            version,
-                            &ComparisonConfig::default(),
-                        )
-                        .ok()
-                        .map(|report| judgement(&report)),
-                    // Said, not silent: the thresholds alone decide.
-                    None => Some(Judgement {
-                        baseline: active.version.clone(),
-                        verdict: JudgeVerdict::NoData,
-                        score: 0.0,
-                        summary: format!(
-                            "{} has no results in its window to compare with",
-                            active.version
-                        ),
-                    }),
-                };
-                if let Some(judged) = judged {
-                    context = context.judged(judged);
-                }
-            }
-        }
-        inner.policy.can_deploy(&record, &context, now)
+        Ok(self
+            .acting_deployments(inner)
+            .can_deploy(model_id, version)
+            .await?)
     }
 
     /// Every deprecated version's warning, most urgent first.
     pub async fn get_deprecation_warnings(
         &self,
     ) -> Result<Vec<DeprecationWarning>, LifecycleError> {
-        let inner = self.live()?;
-        let versions = self.all_versions().await?;
-        Ok(inner
-            .policy
-            .deprecation_warnings(&versions, inner.clock.now()))
+        Ok(self.live()?.deployments.deprecation_warnings().await?)
     }
 
     /// Retires every version past its end of life (when the policy's
     /// automatic retirement is on), one audited commit each, as
-    /// `system:maintenance`; returns what it retired and the warnings left.
+    /// `system:maintenance`, on one manager at a time (a lease); returns
+    /// what it retired and the warnings left.
     pub async fn run_maintenance(&self) -> Result<MaintenanceReport, LifecycleError> {
         let inner = self.live()?;
-        let now = inner.clock.now();
-        let mut retired = Vec::new();
-        let mut left_to = None;
-        if inner.policy.policy().settings().enable_automatic_retirement {
-            let ttl = lifecycle_domain::chrono::Duration::seconds(MAINTENANCE_LEASE_SECS);
-            let store = &inner.store;
-            match store
-                .acquire_lease(MAINTENANCE_LEASE, &inner.holder, ttl, now)
-                .await?
-            {
-                Some(lease) => {
-                    let run = self.retire_due(lease.clone(), now).await;
-                    store.release_lease(&lease).await?;
-                    retired = run?;
-                }
-                None => {
-                    let holder = store.lease(MAINTENANCE_LEASE).await?.map(|l| l.holder);
-                    tracing::info!(holder = ?holder, "maintenance is running on another manager");
-                    left_to = holder;
-                }
-            }
+        let report = inner.deployments.run_maintenance(&inner.holder).await?;
+        for retired in &report.retired {
+            self.retrack(&retired.model_id).await?;
         }
-        let versions = self.all_versions().await?;
-        Ok(MaintenanceReport {
-            retired,
-            warnings: inner.policy.deprecation_warnings(&versions, now),
-            left_to,
-        })
-    }
-
-    /// Retires every version past its end of life, each commit fenced by
-    /// the maintenance lease.
-    async fn retire_due(
-        &self,
-        lease: lifecycle_store::Lease,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(ModelId, Version)>, LifecycleError> {
-        let inner = self.live()?;
-        let versions = self.all_versions().await?;
-        let maintenance = inner
-            .registry
-            .acting_as(Actor::system("maintenance")?)
-            .holding(lease);
-        let mut retired = Vec::new();
-        for due in inner.policy.retirement_due(&versions, now) {
-            if !self.retire_if_still_due(&maintenance, due, now).await? {
-                continue;
-            }
-            tracing::info!(model = %due.model_id, version = %due.version,
-                "retired at end of life");
-            self.retrack(&due.model_id).await?;
-            retired.push((due.model_id.clone(), due.version.clone()));
-        }
-        Ok(retired)
-    }
-
-    /// Retires `due` unless a move committed since maintenance read it took
-    /// it out of its end of life (reactivated, rolled back to, retired
-    /// already): other managers keep moving versions while maintenance
-    /// runs. A lost race on the revision is retried on a fresh read.
-    async fn retire_if_still_due(
-        &self,
-        maintenance: &ModelRegistry,
-        due: &ModelVersion,
-        now: DateTime<Utc>,
-    ) -> Result<bool, LifecycleError> {
-        let inner = self.live()?;
-        let mut attempts = 0;
-        loop {
-            let Err(error) = maintenance.retire(&due.model_id, &due.version).await else {
-                return Ok(true);
-            };
-            attempts += 1;
-            let current = inner.registry.get(&due.model_id, &due.version).await?;
-            let still_due = !inner
-                .policy
-                .retirement_due(std::slice::from_ref(&current), now)
-                .is_empty();
-            if !still_due {
-                tracing::info!(model = %due.model_id, version = %due.version,
-                    status = %current.status(), "moved since maintenance read it: left alone");
-                return Ok(false);
-            }
-            let lost_race = matches!(error, RegistryError::Store(StoreError::Conflict { .. }));
-            if !lost_race || attempts == RETIRE_ATTEMPTS {
-                return Err(error.into());
-            }
-        }
+        Ok(report)
     }
 
     /// Counts by status, active models, canaries and their weights, alerts
@@ -1199,7 +922,8 @@ impl ModelLifecycleManager {
             canaries,
             alerts_firing: catalogue.firing,
             deprecation_warnings: inner
-                .policy
+                .deployments
+                .policy()
                 .deprecation_warnings(&versions, inner.clock.now()),
             audit_head: inner.store.audit_head().await?,
             audit_chain_verified: verified,
@@ -1316,11 +1040,6 @@ impl ModelLifecycleManager {
         let inner = self.live()?;
         inner.loader.model(model_id).await?;
         Ok(inner)
-    }
-
-    async fn all_versions(&self) -> Result<Vec<ModelVersion>, LifecycleError> {
-        let states = self.inner.store.all_models().await?;
-        Ok(states.into_iter().flat_map(|(_, s)| s.versions).collect())
     }
 
     /// Entries recorded about `model_id` at or above `severity`, newest first.

@@ -222,7 +222,13 @@ async fn the_standard_workflow_through_the_facade_on_sled() {
     );
     clock.advance(Duration::days(91));
     let maintenance = manager.run_maintenance().await.unwrap();
-    assert_eq!(maintenance.retired, [(model.clone(), v1.clone())]);
+    assert_eq!(
+        maintenance.retired,
+        [RetiredVersion {
+            model_id: model.clone(),
+            version: v1.clone()
+        }]
+    );
     let err = manager
         .record_inference("gpt-4-turbo", &v1, &InferenceResult::success(1.0))
         .unwrap_err();

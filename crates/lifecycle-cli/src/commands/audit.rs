@@ -92,48 +92,23 @@ fn warning_table(out: &Output, warnings: &[DeprecationWarning]) {
     out.table(&headers, &rows);
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Retired {
-    model_id: ModelId,
-    version: Version,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Maintained {
-    retired: Vec<Retired>,
-    warnings: Vec<DeprecationWarning>,
-    /// The manager holding the maintenance lease, when another one did.
-    left_to: Option<String>,
-}
-
 pub async fn maintain(m: &ModelLifecycleManager, out: &Output) -> Outcome {
     let report = m.run_maintenance().await?;
-    let view = Maintained {
-        retired: report
-            .retired
-            .into_iter()
-            .map(|(model_id, version)| Retired { model_id, version })
-            .collect(),
-        warnings: report.warnings,
-        left_to: report.left_to,
-    };
-    out.emit(&view, |out| {
-        if let Some(holder) = &view.left_to {
+    out.emit(&report, |out| {
+        if let Some(holder) = &report.left_to {
             out.print(&format!(
                 "Maintenance is running on {holder}: retirements are left to it."
             ));
-        } else if view.retired.is_empty() {
+        } else if report.retired.is_empty() {
             out.print("Nothing was due for retirement.");
         }
-        for r in &view.retired {
+        for r in &report.retired {
             out.print(&format!(
                 "Retired {} {} (end of life reached).",
                 r.model_id, r.version
             ));
         }
-        warning_table(out, &view.warnings);
+        warning_table(out, &report.warnings);
     })
 }
 
