@@ -24,6 +24,13 @@ use crate::open::{at, check_format, open_db, open_error, rebase, LOCK_WAIT};
 use crate::seal;
 use crate::watermark::Watermark;
 
+mod commit;
+mod import;
+mod prune;
+mod reads;
+
+use commit::*;
+
 /// The durable embedded store, in one directory.
 ///
 /// Every commit is written as one journal record, then applied to the model
@@ -92,14 +99,6 @@ impl Drop for SealOnClose {
     }
 }
 
-/// A commit computed but not yet written.
-struct Prepared {
-    journal: Journal,
-    /// The model record it writes, for the cache.
-    model: Option<(ModelId, ModelState)>,
-    receipt: CommitReceipt,
-}
-
 const HEAD_KEY: &[u8] = b"head";
 /// A lease's key in the meta tree.
 fn lease_key(name: &str) -> Vec<u8> {
@@ -114,14 +113,6 @@ const COMMITS_KEY: &[u8] = b"commits";
 const JOURNAL_KEY: &[u8] = b"journal";
 /// `meta/checkpoint`: the `AuditCheckpoint` left by pruning.
 const CHECKPOINT_KEY: &[u8] = b"checkpoint";
-/// Entries removed per journaled step of a prune.
-const PRUNE_CHUNK: u64 = 500;
-/// `meta/importing`: set while an import writes; an import cut short by a
-/// crash is undone on open, leaving the store empty as it was.
-const IMPORTING_KEY: &[u8] = b"importing";
-/// Audit entries written per step of an import.
-const IMPORT_CHUNK: usize = 1_000;
-
 impl SledStore {
     /// Opens the store in directory `path`, creating it (readable by the
     /// owner only) if it does not exist, and completes a commit that a crash
@@ -238,253 +229,6 @@ impl SledStore {
         &self.trees[id as usize]
     }
 
-    /// Applies a checked commit without flushing: under the writer lock,
-    /// computes its writes, records them as one journal value (a single key,
-    /// so atomic), then makes them. sled recovers a prefix of writes, so
-    /// after a crash either the journal value is missing (and so is
-    /// everything after it) or [`Self::recover`] completes what it lists.
-    fn apply(&self, commit: &Commit) -> Result<CommitReceipt, StoreError> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.refuse_if_broken()?;
-        let prepared = self.prepare(commit)?;
-        self.write_journaled(&prepared.journal)?;
-        if let Some((model_id, state)) = prepared.model {
-            self.models
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(model_id, state);
-        }
-        Ok(prepared.receipt)
-    }
-
-    /// Computes what a commit writes, checking its revision; writes nothing.
-    fn prepare(&self, commit: &Commit) -> Result<Prepared, StoreError> {
-        let mut journal = Journal {
-            commit: self.commits()? + 1,
-            puts: Vec::new(),
-        };
-        if let Some(fence) = &commit.fence {
-            fence.check(self.read_lease(&fence.lease.name)?.as_ref())?;
-        }
-        let mut revision = None;
-        let mut model = None;
-        if let Some(guard) = &commit.guard {
-            let current = self.read_model(&guard.model_id)?;
-            let (after, next) = guard.advance(&current, &commit.versions)?;
-            revision = Some(after);
-            if let Some(next) = next {
-                let key = guard.model_id.as_str().as_bytes();
-                journal.put(TreeId::Models, key, encode(&next)?);
-                model = Some((guard.model_id.clone(), next));
-            }
-        }
-        let entries = seal_events(commit.audit.clone(), self.read_head()?);
-        for entry in &entries {
-            put_entry(&mut journal, entry)?;
-        }
-        if let Some(last) = entries.last() {
-            let head = keys::encode_head(last.head()).to_vec();
-            journal.put(TreeId::Meta, HEAD_KEY, head);
-        }
-        let count = journal.commit.to_be_bytes().to_vec();
-        journal.put(TreeId::Meta, COMMITS_KEY, count);
-        Ok(Prepared {
-            journal,
-            model,
-            receipt: CommitReceipt { revision, entries },
-        })
-    }
-
-    /// Records a journal, then makes its writes; on a failure half-way,
-    /// refuses further writes until the store is reopened (which completes them).
-    fn write_journaled(&self, journal: &Journal) -> Result<(), StoreError> {
-        let written = self
-            .tree(TreeId::Meta)
-            .insert(JOURNAL_KEY, journal.encode())
-            .map_err(|e| self.error(e))
-            .and_then(|_| self.write(journal));
-        if written.is_err() {
-            self.broken.store(true, Ordering::Release);
-        }
-        written
-    }
-
-    fn refuse_if_broken(&self) -> Result<(), StoreError> {
-        if self.broken.load(Ordering::Acquire) {
-            return Err(StoreError::backend(format!(
-                "an earlier write to {} failed half-way; reopen the store to complete it",
-                self.path.display()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Makes the writes of a journal, in order (the commit counter last).
-    fn write(&self, journal: &Journal) -> Result<(), StoreError> {
-        for (tree, key, value) in &journal.puts {
-            let tree = self.tree(*tree);
-            let done = match value {
-                Some(value) => tree.insert(key.as_slice(), value.as_slice()),
-                None => tree.remove(key.as_slice()),
-            };
-            done.map_err(|e| self.error(e))?;
-        }
-        Ok(())
-    }
-
-    /// Removes the entries after the checkpoint up to `through`, in
-    /// journaled chunks of `PRUNE_CHUNK` entries, each advancing the
-    /// checkpoint; under the writer lock, without flushing.
-    fn prune(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.refuse_if_broken()?;
-        let mut checkpoint = self.read_checkpoint()?;
-        let Some(head) = self.read_head()? else {
-            return Ok(checkpoint);
-        };
-        let first = checkpoint.map_or(1, |c| c.head.sequence + 1);
-        let last = through.min(head.sequence);
-        let mut start = first;
-        while start <= last {
-            let end = last.min(start + PRUNE_CHUNK - 1);
-            let mut journal = Journal {
-                commit: self.commits()? + 1,
-                puts: Vec::new(),
-            };
-            for sequence in start..=end {
-                let Some(entry) = self.read_entry(sequence)? else {
-                    continue;
-                };
-                let event = &entry.event;
-                journal.delete(TreeId::Audit, &keys::sequence(sequence));
-                if let Some(model_id) = &event.model_id {
-                    journal.delete(
-                        TreeId::AuditByModel,
-                        &keys::model_sequence(model_id, sequence),
-                    );
-                }
-                journal.delete(
-                    TreeId::AuditByTime,
-                    &keys::time_sequence(event.timestamp, sequence),
-                );
-                journal.delete(
-                    TreeId::AuditBySeverity,
-                    &keys::severity_sequence(event.severity, sequence),
-                );
-                let pruned = checkpoint.map_or(0, |c| c.pruned) + 1;
-                checkpoint = Some(AuditCheckpoint {
-                    head: entry.head(),
-                    pruned,
-                });
-            }
-            if let Some(checkpoint) = &checkpoint {
-                journal.put(TreeId::Meta, CHECKPOINT_KEY, encode(checkpoint)?);
-            }
-            let count = journal.commit.to_be_bytes().to_vec();
-            journal.put(TreeId::Meta, COMMITS_KEY, count);
-            self.write_journaled(&journal)?;
-            start = end + 1;
-        }
-        Ok(checkpoint)
-    }
-
-    fn read_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
-        let bytes = self
-            .tree(TreeId::Meta)
-            .get(CHECKPOINT_KEY)
-            .map_err(|e| self.error(e))?;
-        bytes.map(|b| self.decode("meta", &b)).transpose()
-    }
-
-    /// What the store holds, in words; `None` when it is empty.
-    fn contents(&self) -> Result<Option<String>, StoreError> {
-        let models = self.tree(TreeId::Models).len();
-        if models > 0 {
-            return Ok(Some(format!("{models} models")));
-        }
-        if self.read_head()?.is_some() || self.read_checkpoint()?.is_some() {
-            return Ok(Some("an audit log".into()));
-        }
-        Ok(None)
-    }
-
-    /// Writes an image into the empty store under the writer lock: marks the
-    /// import, writes records and entries in chunks, then one journaled step
-    /// sets the chain head, checkpoint and commit counter and clears the mark.
-    fn import_image(&self, image: &StoreImage) -> Result<(), StoreError> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.refuse_if_broken()?;
-        if let Some(what) = self.contents()? {
-            return Err(StoreError::NotEmpty { what });
-        }
-        let meta = self.tree(TreeId::Meta);
-        meta.insert(IMPORTING_KEY, &[][..])
-            .map_err(|e| self.error(e))?;
-        flush_to_disk(&self.db, &self.disk, &self.path)?;
-        let written = self.write_image(image);
-        if written.is_err() {
-            // Reopening undoes the partial import.
-            self.broken.store(true, Ordering::Release);
-        }
-        written
-    }
-
-    fn write_image(&self, image: &StoreImage) -> Result<(), StoreError> {
-        for chunk in image.audit.chunks(IMPORT_CHUNK) {
-            let mut journal = Journal::default();
-            for entry in chunk {
-                put_entry(&mut journal, entry)?;
-            }
-            self.write(&journal)?;
-        }
-        let mut last = Journal {
-            commit: self.commits()? + 1,
-            puts: Vec::new(),
-        };
-        for state in &image.models {
-            if let Some(first) = state.versions.first() {
-                let key = first.model_id.as_str().as_bytes();
-                last.put(TreeId::Models, key, encode(state)?);
-            }
-        }
-        for snapshot in &image.metrics {
-            let key = checkpoint_key(snapshot);
-            self.metrics
-                .insert(key, encode(snapshot)?)
-                .map_err(|e| self.error(e))?;
-        }
-        let head = image.audit.last().map(AuditLogEntry::head);
-        if let Some(head) = head.or(image.audit_checkpoint.map(|c| c.head)) {
-            last.put(TreeId::Meta, HEAD_KEY, keys::encode_head(head).to_vec());
-        }
-        if let Some(checkpoint) = &image.audit_checkpoint {
-            last.put(TreeId::Meta, CHECKPOINT_KEY, encode(checkpoint)?);
-        }
-        last.delete(TreeId::Meta, IMPORTING_KEY);
-        let count = last.commit.to_be_bytes().to_vec();
-        last.put(TreeId::Meta, COMMITS_KEY, count);
-        self.write_journaled(&last)
-    }
-
-    /// Empties the store if a crash interrupted an import.
-    fn undo_interrupted_import(&self) -> Result<(), StoreError> {
-        let meta = self.tree(TreeId::Meta);
-        if !meta
-            .contains_key(IMPORTING_KEY)
-            .map_err(|e| self.error(e))?
-        {
-            return Ok(());
-        }
-        for id in TREES.into_iter().filter(|t| *t != TreeId::Meta) {
-            self.tree(id).clear().map_err(|e| self.error(e))?;
-        }
-        self.metrics.clear().map_err(|e| self.error(e))?;
-        for key in [HEAD_KEY, CHECKPOINT_KEY, VERIFIED_KEY, IMPORTING_KEY] {
-            meta.remove(key).map_err(|e| self.error(e))?;
-        }
-        flush_to_disk(&self.db, &self.disk, &self.path)
-    }
-
     /// Completes the last commit if a crash interrupted its writes.
     fn recover(&self) -> Result<(), StoreError> {
         let meta = self.tree(TreeId::Meta);
@@ -514,101 +258,6 @@ impl SledStore {
                 watermark.record(committed)
             })
             .await
-    }
-
-    fn read_model(&self, model_id: &ModelId) -> Result<ModelState, StoreError> {
-        if let Some(state) = self.cached_model(model_id) {
-            return Ok(state);
-        }
-        let bytes = self
-            .tree(TreeId::Models)
-            .get(model_id.as_str().as_bytes())
-            .map_err(|e| self.error(e))?;
-        match bytes {
-            Some(bytes) => self.decode_model(model_id, &bytes),
-            None => Ok(ModelState::default()),
-        }
-    }
-
-    /// The model's decoded state, if the cache holds it.
-    fn cached_model(&self, model_id: &ModelId) -> Option<ModelState> {
-        let cache = self.models.read().unwrap_or_else(PoisonError::into_inner);
-        cache.get(model_id).cloned()
-    }
-
-    /// Decodes a model's stored record and keeps it in the cache (a state a
-    /// commit put there meanwhile wins: it is at least as new).
-    fn decode_model(&self, model_id: &ModelId, bytes: &[u8]) -> Result<ModelState, StoreError> {
-        let state: ModelState = self.decode("models", bytes)?;
-        self.models
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(model_id.clone())
-            .or_insert_with(|| state.clone());
-        Ok(state)
-    }
-
-    /// Decodes records of one tree, in order, many of them on every core:
-    /// decoding is most of what reading a whole catalogue costs.
-    fn decode_all<T: DeserializeOwned + Send>(
-        &self,
-        tree: &str,
-        encoded: &[sled::IVec],
-    ) -> Result<Vec<T>, StoreError> {
-        let decode_chunk = |chunk: &[sled::IVec]| {
-            chunk
-                .iter()
-                .map(|bytes| self.decode(tree, bytes))
-                .collect::<Result<Vec<T>, StoreError>>()
-        };
-        let threads = cores().min(encoded.len() / PARALLEL_DECODE_MIN).max(1);
-        if threads == 1 {
-            return decode_chunk(encoded);
-        }
-        let chunk_len = encoded.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = encoded
-                .chunks(chunk_len)
-                .map(|chunk| scope.spawn(move || decode_chunk(chunk)))
-                .collect();
-            let mut all = Vec::with_capacity(encoded.len());
-            for worker in workers {
-                let decoded = worker
-                    .join()
-                    .map_err(|_| StoreError::backend("a decoding thread panicked"))?;
-                all.extend(decoded?);
-            }
-            Ok(all)
-        })
-    }
-
-    fn read_head(&self) -> Result<Option<ChainHead>, StoreError> {
-        let bytes = self
-            .tree(TreeId::Meta)
-            .get(HEAD_KEY)
-            .map_err(|e| self.error(e))?;
-        bytes
-            .map(|b| keys::decode_head(&b).ok_or_else(|| self.damaged("the audit chain head")))
-            .transpose()
-    }
-
-    fn commits(&self) -> Result<u64, StoreError> {
-        commits(&self.path, self.tree(TreeId::Meta))
-    }
-
-    pub(crate) fn read_entry(&self, sequence: u64) -> Result<Option<AuditLogEntry>, StoreError> {
-        let bytes = self
-            .tree(TreeId::Audit)
-            .get(keys::sequence(sequence))
-            .map_err(|e| self.error(e))?;
-        bytes.map(|b| self.decode("audit", &b)).transpose()
-    }
-
-    fn decode<T: DeserializeOwned>(&self, tree: &str, bytes: &[u8]) -> Result<T, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupted {
-            location: at(&self.path),
-            detail: format!("a record in {tree} cannot be read: {e}"),
-        })
     }
 
     pub(crate) fn damaged(&self, what: &str) -> StoreError {
@@ -649,30 +298,6 @@ fn commits(path: &Path, meta: &sled::Tree) -> Result<u64, StoreError> {
             bytes.as_ref().try_into().map_err(|_| damaged())?,
         )),
     }
-}
-
-/// Adds the writes of one sealed audit entry and its index keys.
-fn put_entry(journal: &mut Journal, entry: &AuditLogEntry) -> Result<(), StoreError> {
-    let (seq, event) = (entry.sequence, &entry.event);
-    journal.put(TreeId::Audit, &keys::sequence(seq), encode(entry)?);
-    if let Some(model_id) = &event.model_id {
-        let key = keys::model_sequence(model_id, seq);
-        journal.put(TreeId::AuditByModel, &key, Vec::new());
-    }
-    let key = keys::time_sequence(event.timestamp, seq);
-    journal.put(TreeId::AuditByTime, &key, Vec::new());
-    let key = keys::severity_sequence(event.severity, seq);
-    journal.put(TreeId::AuditBySeverity, &key, Vec::new());
-    Ok(())
-}
-
-/// Records below which decoding on one core is faster than starting threads.
-const PARALLEL_DECODE_MIN: usize = 512;
-
-/// The cores this process may use, read once (it opens cgroup files).
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -951,6 +576,7 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
+    use super::import::IMPORTING_KEY;
     use super::*;
     use lifecycle_domain::chrono::{DateTime, Utc};
     use lifecycle_domain::{

@@ -63,6 +63,7 @@ mod loader;
 mod manager;
 mod releasable;
 mod status;
+mod tasks;
 
 pub use backup::{BackupError, BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION};
 pub use builder::Builder;
