@@ -58,8 +58,8 @@ impl SignedCheckpoint {
             sequence: head.sequence,
             hash: head.hash,
             signed_at: now,
-            public_key: hex(key.verifying_key().as_bytes()),
-            signature: hex(&signature.to_bytes()),
+            public_key: hex::encode(key.verifying_key().as_bytes()),
+            signature: hex::encode(signature.to_bytes()),
         }
     }
 
@@ -68,7 +68,7 @@ impl SignedCheckpoint {
         let Some(bytes) = unhex::<64>(&self.signature) else {
             return false;
         };
-        hex(public_key.as_bytes()) == self.public_key
+        hex::encode(public_key.as_bytes()) == self.public_key
             && public_key
                 .verify(
                     &Self::message(self.sequence, &self.hash, self.signed_at),
@@ -196,17 +196,8 @@ impl ModelAuditLog {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.is_ascii() {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }

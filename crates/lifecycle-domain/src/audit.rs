@@ -368,7 +368,9 @@ impl AuditHash {
 
 impl fmt::Display for AuditHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        let mut digits = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut digits).map_err(|_| fmt::Error)?;
+        f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -382,13 +384,8 @@ impl TryFrom<String> for AuditHash {
     type Error = DomainError;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         let refuse = || DomainError::field("hash", format!("{text:?} is not 64 hex digits"));
-        if text.len() != 64 || !text.is_ascii() {
-            return Err(refuse());
-        }
         let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| refuse())?;
-        }
+        hex::decode_to_slice(&text, &mut bytes).map_err(|_| refuse())?;
         Ok(Self(bytes))
     }
 }

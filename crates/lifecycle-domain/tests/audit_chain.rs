@@ -144,6 +144,22 @@ fn entries_serialize_flat_in_camel_case_with_hex_hashes() {
     assert_eq!(value["prevHash"], "0".repeat(64));
     assert_eq!(value["hash"].as_str().unwrap().len(), 64);
     assert!(serde_json::from_str::<AuditHash>("\"xyz\"").is_err());
+    // 64 characters that are not 64 hex digits: signs, spaces, one digit short.
+    for bad in [
+        "+0".repeat(32),
+        " 0".repeat(32),
+        "0".repeat(63),
+        "é".repeat(32),
+    ] {
+        let quoted = format!("{bad:?}");
+        assert!(
+            serde_json::from_str::<AuditHash>(&quoted).is_err(),
+            "{bad:?} must be refused"
+        );
+    }
+    let hash = entry.hash;
+    let round: AuditHash = serde_json::from_value(serde_json::json!(hash.to_string())).unwrap();
+    assert_eq!(round, hash);
 }
 
 #[test]

@@ -174,7 +174,7 @@ pub(crate) async fn write_backup<W: Write>(
         }
         next = last + 1;
     }
-    let sha256 = hex(&out.digest.clone().finalize());
+    let sha256 = hex::encode(out.digest.clone().finalize());
     out.line(&Line::End(Trailer { summary, sha256 }))?;
     out.writer.flush().map_err(BackupError::Io)?;
     Ok(summary)
@@ -219,7 +219,7 @@ pub(crate) fn read_backup<R: BufRead>(
                 image.audit.push(entry);
             }
             Line::End(trailer) => {
-                let computed = hex(&digest.finalize());
+                let computed = hex::encode(digest.finalize());
                 if trailer.sha256 != computed {
                     return Err(mismatch(format!(
                         "its checksum is {computed}, but its closing line records {}",
@@ -283,8 +283,4 @@ fn check_header(raw: &[u8]) -> Result<(), BackupError> {
 
 fn mismatch(reason: String) -> crate::LifecycleError {
     BackupError::Mismatch { reason }.into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
