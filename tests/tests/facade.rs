@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
@@ -36,23 +35,16 @@ fn record_of(major: u64) -> ModelVersion {
 }
 
 /// Where a test keeps its stores.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("lifecycle-e2e-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self(dir)
+        let prefix = format!("lifecycle-e2e-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
     }
 
     fn store(&self, name: &str) -> Arc<dyn Store> {
-        Arc::new(SledStore::open(self.0.join(name)).unwrap())
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        Arc::new(SledStore::open(self.0.path().join(name)).unwrap())
     }
 }
 
@@ -416,7 +408,7 @@ async fn policy_rejections_are_typed_audited_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_dispose_every_call_is_refused_and_nothing_recorded_is_lost() {
     let scratch = Scratch::new("dispose");
-    let dir = scratch.0.join("store");
+    let dir = scratch.0.path().join("store");
     let manager = ModelLifecycleManager::builder()
         .sled(&dir)
         .build()

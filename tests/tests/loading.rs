@@ -5,7 +5,7 @@
 // Test code: a failed expectation panics, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lifecycle::chrono::{DateTime, Utc};
 use lifecycle::*;
@@ -40,19 +40,11 @@ async fn manager(dir: &Path, loading: Loading) -> ModelLifecycleManager {
         .unwrap()
 }
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_loaded_on_first_use_answers_as_if_loaded_at_start() {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("lifecycle-loading-{}", std::process::id())));
-    let dir = scratch.0.as_path();
+    let scratch = tempfile::tempdir().unwrap();
+    let store = scratch.path().join("store");
+    let dir = store.as_path();
     let ok = InferenceResult::success(250.0).with_tokens(500, 80);
 
     // A catalogue of three models; model-1 active with 30 results saved.
@@ -136,11 +128,9 @@ fn catalogue_view(versions: &[ModelVersion]) -> Vec<(ModelId, Version, ModelStat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalogue_read_on_first_use_answers_from_checkpoints_and_loads_nothing() {
-    let scratch = Scratch(std::env::temp_dir().join(format!(
-        "lifecycle-loading-catalogue-{}",
-        std::process::id()
-    )));
-    let dir = scratch.0.as_path();
+    let scratch = tempfile::tempdir().unwrap();
+    let store = scratch.path().join("store");
+    let dir = store.as_path();
     let first = manager(dir, Loading::AtStart).await;
     for i in 0..4 {
         first.register_model(record(i, first.now())).await.unwrap();

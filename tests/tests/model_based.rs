@@ -462,23 +462,12 @@ proptest! {
 
     #[test]
     fn the_registry_on_sled_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..40)) {
-        let dir = tempdir();
+        let tmp = tempfile::tempdir().unwrap();
         let result = runtime().block_on(async {
-            let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
+            let store: Arc<dyn Store> = Arc::new(SledStore::open(tmp.path().join("store")).unwrap());
             let ops: Vec<_> = ops.into_iter().map(|op| (0, op)).collect();
             check_sequence(store, 1, &ops).await
         });
-        let _ = std::fs::remove_dir_all(&dir);
         result?;
     }
-}
-
-/// A fresh directory per case.
-fn tempdir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("lifecycle-prop-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }

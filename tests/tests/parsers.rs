@@ -192,8 +192,8 @@ proptest! {
         db in proptest::collection::vec(any::<u8>(), 0..4_096),
         conf in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
-        let dir = std::env::temp_dir().join(format!("lifecycle-parsers-{}-{}", std::process::id(), db.len()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("db"), &db).unwrap();
         std::fs::write(dir.join("conf"), &conf).unwrap();
@@ -202,6 +202,5 @@ proptest! {
             prop_assert!(!e.to_string().is_empty());
         }
         drop(opened);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

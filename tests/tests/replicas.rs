@@ -189,8 +189,8 @@ async fn a_batch_for_a_version_registered_elsewhere_reads_it_through() {
 /// can tell within the process): they follow at once, not at the next poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_wakes_the_other_managers_before_their_next_poll() {
-    let dir = std::env::temp_dir().join(format!("lifecycle-replicas-push-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     let sled: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
     let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
     for store in [memory, sled] {
@@ -217,7 +217,6 @@ async fn a_commit_wakes_the_other_managers_before_their_next_poll() {
         a.dispose().await.unwrap();
         b.dispose().await.unwrap();
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Retirement runs on one manager at a time: the one holding the

@@ -112,8 +112,8 @@ async fn work(m: ModelLifecycleManager, task: u64) -> BTreeMap<(String, Version)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_tasks_of_mixed_operations_keep_every_invariant() {
-    let dir = std::env::temp_dir().join(format!("lifecycle-stress-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     let manager = ModelLifecycleManager::builder()
         .sled(&dir)
         .alert_check_interval(Some(std::time::Duration::from_millis(20)))
@@ -216,5 +216,4 @@ async fn many_tasks_of_mixed_operations_keep_every_invariant() {
     }
     manager.dispose().await.unwrap();
     copy.dispose().await.unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -192,8 +192,7 @@ async fn the_standard_workflow_on_the_memory_store() {
 
 #[tokio::test]
 async fn the_standard_workflow_on_the_sled_store() {
-    let dir = std::env::temp_dir().join(format!("lifecycle-workflow-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     standard_workflow(Arc::new(SledStore::open(&dir).unwrap())).await;
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -63,16 +63,9 @@ where
     Fut: Future<Output = ()>,
 {
     test(Arc::new(MemoryStore::new())).await;
-    let dir =
-        std::env::temp_dir().join(format!("lifecycle-audit-{}-{}", std::process::id(), next()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     test(Arc::new(SledStore::open(&dir).unwrap())).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn next() -> usize {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[tokio::test]
@@ -265,8 +258,8 @@ async fn verify_walks_the_whole_chain() {
 
 #[tokio::test]
 async fn verify_finds_an_entry_altered_on_disk() {
-    let dir = std::env::temp_dir().join(format!("lifecycle-audit-tamper-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     {
         let store = SledStore::open(&dir).unwrap();
         populate(&store, 30).await;
@@ -304,7 +297,6 @@ async fn verify_finds_an_entry_altered_on_disk() {
         .unwrap();
     assert!(!compliance.chain.verified);
     assert!(compliance.chain.problem.unwrap().contains("sequence 17"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
@@ -428,8 +420,8 @@ async fn a_new_process_resumes_verification_where_the_last_one_left_off() {
 
 #[tokio::test]
 async fn the_verified_point_survives_reopening_a_sled_store() {
-    let dir = std::env::temp_dir().join(format!("lifecycle-audit-verified-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
     populate(&*store, 20).await;
     assert!(ModelAuditLog::new(store.clone())
@@ -441,7 +433,6 @@ async fn the_verified_point_survives_reopening_a_sled_store() {
     let reopened = SledStore::open(&dir).unwrap();
     assert_eq!(reopened.verified_head().await.unwrap(), head);
     drop(reopened);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Every page of `query` of `size` entries, walked by cursor.

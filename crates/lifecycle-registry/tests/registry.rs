@@ -108,17 +108,10 @@ where
     Fut: Future<Output = ()>,
 {
     test(world(Arc::new(MemoryStore::new()), succession).await).await;
-    let dir = std::env::temp_dir().join(format!(
-        "lifecycle-registry-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     test(world(Arc::new(SledStore::open(&dir).unwrap()), succession).await).await;
-    std::fs::remove_dir_all(&dir).unwrap();
 }
-
-static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Registers `versions` of `model`.
 async fn registered(w: &World, model: &str, versions: &[&str]) {

@@ -17,8 +17,10 @@
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
+
+use tempfile::TempDir;
 
 /// The seal's name inside the store directory.
 pub const FILE_NAME: &str = "closed-cleanly";
@@ -90,48 +92,28 @@ pub fn lock_log(dir: &Path, wait: Duration) -> io::Result<Option<File>> {
 const RETRY: Duration = Duration::from_millis(5);
 
 /// Copies every file of the store at `dir` into a new directory under the
-/// system's temporary directory, removed when the returned guard drops.
-pub fn copy_to_temporary(dir: &Path) -> io::Result<TemporaryCopy> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let copy = TemporaryCopy(std::env::temp_dir().join(format!(
-        "lifecycle-open-check-{}-{nanos}",
-        std::process::id()
-    )));
-    copy_tree(dir, &copy.0)?;
+/// system's temporary directory (a random name, readable by the owner
+/// only: it holds the store's data), removed when the returned guard drops.
+pub fn copy_to_temporary(dir: &Path) -> io::Result<TempDir> {
+    let copy = tempfile::Builder::new()
+        .prefix("lifecycle-open-check-")
+        .tempdir()?;
+    copy_files(dir, copy.path())?;
     Ok(copy)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    // The copy holds the store's data: readable by the owner only.
-    fs::DirBuilder::new().mode(0o700).create(to)?;
+fn copy_files(from: &Path, to: &Path) -> io::Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
+            fs::DirBuilder::new().mode(0o700).create(&target)?;
+            copy_files(&entry.path(), &target)?;
         } else if entry.file_name() != FILE_NAME {
             fs::copy(entry.path(), target)?;
         }
     }
     Ok(())
-}
-
-/// A directory deleted on drop.
-#[derive(Debug)]
-pub struct TemporaryCopy(PathBuf);
-
-impl TemporaryCopy {
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TemporaryCopy {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// One line per file below `dir` (the seal excepted), sorted by path, and

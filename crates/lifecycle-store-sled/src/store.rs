@@ -609,8 +609,8 @@ mod tests {
     /// puts: reopening completes the commit.
     #[tokio::test]
     async fn a_commit_interrupted_after_its_journal_is_completed_on_open() {
-        let dir = std::env::temp_dir().join(format!("lifecycle-recover-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let model = ModelId::new("gpt-4-turbo").unwrap();
         let commit = registration(&model);
         {
@@ -639,15 +639,14 @@ mod tests {
         let by_model = store.audit(&AuditQuery::all().model(model)).await.unwrap();
         assert_eq!(by_model, entries, "indexes were completed too");
         drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A crash after an import wrote its entries and records but before its
     /// last journaled step: reopening leaves the store empty, as before it.
     #[tokio::test]
     async fn an_import_cut_short_is_undone_on_open() {
-        let dir = std::env::temp_dir().join(format!("lifecycle-import-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let source = lifecycle_store::MemoryStore::new();
         source
             .commit(registration(&ModelId::new("m").unwrap()))
@@ -675,6 +674,5 @@ mod tests {
         let store = SledStore::open(&dir).unwrap();
         assert_eq!(StoreImage::read(&store).await.unwrap(), image);
         drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,33 +16,33 @@ use lifecycle_domain::{
 use lifecycle_store::{AuditQuery, Commit, Store, StoreError};
 use lifecycle_store_sled::SledStore;
 
-/// A fresh directory for one test, removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A path for one test's store, not created yet, in a temporary directory
+/// removed when the test ends.
+struct Scratch {
+    store: PathBuf,
+    _removed_on_drop: tempfile::TempDir,
 }
 
 impl std::ops::Deref for Scratch {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.store
     }
 }
 
 impl AsRef<Path> for Scratch {
     fn as_ref(&self) -> &Path {
-        &self.0
+        &self.store
     }
 }
 
 fn scratch(name: &str) -> Scratch {
-    let dir =
-        std::env::temp_dir().join(format!("lifecycle-bad-files-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    Scratch(dir)
+    let prefix = format!("lifecycle-bad-files-{name}-");
+    let tmp = tempfile::Builder::new().prefix(&prefix).tempdir().unwrap();
+    Scratch {
+        store: tmp.path().join("store"),
+        _removed_on_drop: tmp,
+    }
 }
 
 /// A store at `dir` holding `models` models, one commit (with an audit entry) each.

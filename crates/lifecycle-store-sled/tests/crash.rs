@@ -200,8 +200,8 @@ fn parent() {
         });
     println!("crash test: {rounds} rounds, LIFECYCLE_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
-    let dir = std::env::temp_dir().join(format!("lifecycle-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
     let mut acknowledged = 0;
     for round in 1..=rounds {
         let acks =
@@ -214,7 +214,6 @@ fn parent() {
         acknowledged > rounds,
         "the child acknowledged too little to test anything"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Starts the child, lets it commit for `run_for` after it opened the store,

@@ -47,10 +47,10 @@ async fn gpt_on_memory() -> (ModelLifecycleManager, ModelId) {
     (manager, ModelId::new("gpt-4-turbo").unwrap())
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lifecycle-manager-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A temporary directory removed when the test ends.
+fn scratch(name: &str) -> tempfile::TempDir {
+    let prefix = format!("lifecycle-manager-{name}-");
+    tempfile::Builder::new().prefix(&prefix).tempdir().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +166,8 @@ async fn a_failing_canary_is_refused_promotion_and_an_override_is_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standard_workflow_through_the_facade_on_sled() {
-    let dir = scratch("workflow");
+    let tmp = scratch("workflow");
+    let dir = tmp.path().join("store");
     let clock = Arc::new(ManualClock::new(t0()));
     let manager = ModelLifecycleManager::builder()
         .sled(&dir)
@@ -253,12 +254,12 @@ async fn the_standard_workflow_through_the_facade_on_sled() {
     assert!(manager.audit_log().verify().await.unwrap().is_intact());
     manager.dispose().await.unwrap();
     drop(manager);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispose_saves_metrics_and_refuses_further_calls() {
-    let dir = scratch("dispose");
+    let tmp = scratch("dispose");
+    let dir = tmp.path().join("store");
     let model = ModelId::new("m").unwrap();
     {
         let manager = ModelLifecycleManager::builder()
@@ -312,7 +313,6 @@ async fn dispose_saves_metrics_and_refuses_further_calls() {
     );
     reopened.dispose().await.unwrap();
     drop(reopened);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -670,7 +670,8 @@ async fn an_unreadable_checkpoint_is_reported_and_replaced_not_fatal() {
 /// figures are still what `get_model` shows, after a restart too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_results_never_changes_a_model() {
-    let dir = scratch("revision-stays");
+    let tmp = scratch("revision-stays");
+    let dir = tmp.path().join("store");
     let open = || async {
         ModelLifecycleManager::builder()
             .sled(&dir)

@@ -49,7 +49,7 @@ fn files_devices_and_lost_output_are_handled_as_a_user_relies_on() {
         let meta = std::fs::metadata("/dev/null").unwrap();
         assert!(!meta.is_file(), "/dev/null is still a device");
     }
-    let target = scratch.0.join("out.ndjson");
+    let target = scratch.dir().join("out.ndjson");
     std::fs::write(&target, "previous contents").unwrap();
     scratch
         .run(&["backup", "-o", target.to_str().unwrap()])
@@ -60,7 +60,7 @@ fn files_devices_and_lost_output_are_handled_as_a_user_relies_on() {
         "{}",
         &written[..written.len().min(80)]
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&scratch.0)
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.dir())
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().contains("partial"))
@@ -587,7 +587,7 @@ fn extreme_numbers_are_refused_at_the_boundary_and_the_store_stays_readable() {
     for command in [&["list"][..], &["audit", "verify"], &["status"]] {
         scratch.run(command).ok();
     }
-    let backup = scratch.0.join("extreme.backup");
+    let backup = scratch.dir().join("extreme.backup");
     scratch
         .run(&["backup", "-o", backup.to_str().unwrap()])
         .ok();
@@ -699,7 +699,7 @@ fn a_store_in_use_corrupted_or_foreign_is_named_as_such() {
         let _held = lifecycle::SledStore::open(scratch.store()).unwrap();
         scratch.run(&["status"]).fails(1, "in use");
     }
-    let foreign = scratch.0.join("foreign");
+    let foreign = scratch.dir().join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "my notes").unwrap();
     run_in(&foreign, &["status"], None).fails(1, "not a lifecycle store");
@@ -762,7 +762,7 @@ fn the_audit_log_is_queried_reported_exported_and_verified() {
         .json();
     assert_eq!(report["chain"]["verified"], true);
     assert_eq!(report["byKind"]["modelRegistered"], 2);
-    let file = scratch.0.join("audit.json");
+    let file = scratch.dir().join("audit.json");
     let summary = scratch
         .run(&[
             "audit",
@@ -796,13 +796,13 @@ fn status_backup_and_restore_round_trip() {
     assert_eq!(status["storeKind"], "sled");
     assert_eq!(status["active"][0]["version"], "1.0.0");
     assert_eq!(status["auditChainVerified"], true);
-    let backup = scratch.0.join("backup.ndjson");
+    let backup = scratch.dir().join("backup.ndjson");
     let written = scratch
         .run(&["backup", "-o", backup.to_str().unwrap(), "--json"])
         .ok()
         .json();
     assert_eq!(written["versions"], 2);
-    let elsewhere = scratch.0.join("restored");
+    let elsewhere = scratch.dir().join("restored");
     run_in(&elsewhere, &["restore", backup.to_str().unwrap()], None).ok();
     let restored = run_in(&elsewhere, &["status", "--json"], None).ok().json();
     assert_eq!(restored["active"], status["active"]);
@@ -815,7 +815,7 @@ fn status_backup_and_restore_round_trip() {
         "truncated.ndjson",
         &(lines[..lines.len() - 1].join("\n") + "\n"),
     );
-    let fresh = scratch.0.join("fresh");
+    let fresh = scratch.dir().join("fresh");
     run_in(&fresh, &["restore", truncated.to_str().unwrap()], None).fails(1, "truncated");
     let newer = scratch.file(
         "newer.ndjson",

@@ -106,11 +106,11 @@ fn the_serving_spec_round_trips_through_register_route_backup_and_restore() {
         .run(&["route", "support-bot", "user-1", "--json"])
         .ok()
         .json();
-    let backup = scratch.0.join("backup.ndjson");
+    let backup = scratch.dir().join("backup.ndjson");
     scratch
         .run(&["backup", "-o", backup.to_str().unwrap()])
         .ok();
-    let elsewhere = scratch.0.join("restored");
+    let elsewhere = scratch.dir().join("restored");
     run_in(&elsewhere, &["restore", backup.to_str().unwrap()], None).ok();
     for version in ["1.0.0", "2.0.0"] {
         let before = scratch

@@ -47,22 +47,25 @@ impl Run {
 }
 
 /// A scratch directory holding a store, removed afterwards.
-pub struct Scratch(pub PathBuf);
+pub struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("lifecycle-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        let prefix = format!("lifecycle-cli-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
+    }
+
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        self.0.path()
     }
 
     pub fn store(&self) -> PathBuf {
-        self.0.join("store")
+        self.dir().join("store")
     }
 
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.dir().join(name);
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -97,12 +100,6 @@ impl Scratch {
         }
         scratch.run(&["activate", "gpt-4-turbo", "1.0.0"]).ok();
         scratch
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

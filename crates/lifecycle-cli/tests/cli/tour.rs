@@ -140,7 +140,7 @@ fn the_readme_tour_prints_what_the_readme_shows() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
     let scratch = Scratch::new("tour");
-    let examples = scratch.0.join("docs/examples");
+    let examples = scratch.dir().join("docs/examples");
     std::fs::create_dir_all(&examples).unwrap();
     std::fs::copy(
         format!("{root}/docs/examples/results.ndjson"),
@@ -152,7 +152,7 @@ fn the_readme_tour_prints_what_the_readme_shows() {
     let mut transcript = String::new();
     let mut differences = Vec::new();
     for (command, shown) in &steps {
-        let printed = run(&scratch.0, command);
+        let printed = run(scratch.dir(), command);
         transcript.push_str(&format!("$ {command}\n"));
         for line in &printed {
             transcript.push_str(line);
