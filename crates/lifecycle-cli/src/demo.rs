@@ -14,10 +14,9 @@ use std::sync::Arc;
 
 use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
 use lifecycle::{
-    dec, Actor, AuditEventKind, CanaryWeight, Clock, ComparisonReport, Decimal, ErrorKind,
-    EvaluationSettings, InferenceResult, Lane, ManualClock, ModelCapabilities, ModelCostInfo,
-    ModelId, ModelLifecycleManager, ModelStatus, ModelVersion, PolicyConfig, PolicySettings,
-    Version,
+    dec, Actor, AuditEventKind, CanaryWeight, Clock, ComparisonReport, Decimal, EvaluationSettings,
+    Lane, ManualClock, ModelCapabilities, ModelCostInfo, ModelId, ModelLifecycleManager,
+    ModelStatus, ModelVersion, PolicyConfig, PolicySettings, Version,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -26,86 +25,11 @@ use crate::args::{Cli, DemoArgs};
 use crate::failure::{Failure, Outcome};
 use crate::output::{time, Output};
 
+mod traffic;
+
+use traffic::Traffic;
+
 const MODEL: &str = "gpt-4-turbo";
-
-/// How a version behaves under the simulated traffic.
-#[derive(Clone, Copy)]
-struct Behaviour {
-    /// Median latency of successful requests, ms (lognormal).
-    median_ms: f64,
-    /// Spread of log-latency: 0.45 gives p95 ≈ 2.1 × median, as LLM APIs do.
-    sigma: f64,
-    /// Share of requests that fail.
-    error_rate: f64,
-}
-
-fn behaviour(version: &Version) -> Behaviour {
-    let number = version.as_semver();
-    match (number.major, number.minor) {
-        (1, _) => Behaviour {
-            median_ms: 820.0,
-            sigma: 0.45,
-            error_rate: 0.008,
-        },
-        (2, 0) => Behaviour {
-            median_ms: 760.0,
-            sigma: 0.42,
-            error_rate: 0.006,
-        },
-        // 2.1.0 regresses: slower, and one request in six fails.
-        _ => Behaviour {
-            median_ms: 1_350.0,
-            sigma: 0.55,
-            error_rate: 0.17,
-        },
-    }
-}
-
-/// splitmix64: small, fast, and the same numbers for the same seed everywhere.
-struct Random(u64);
-
-impl Random {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1).
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.unit(), self.unit());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    fn outcome(&mut self, b: Behaviour) -> InferenceResult {
-        let input = 600 + (self.next_u64() % 1_200) as u32;
-        let output = 80 + (self.next_u64() % 300) as u32;
-        if self.unit() < b.error_rate {
-            let kind = match self.next_u64() % 3 {
-                0 => ErrorKind::RateLimited,
-                1 => ErrorKind::Timeout,
-                _ => ErrorKind::ServerError,
-            };
-            let latency = if kind == ErrorKind::Timeout {
-                30_000.0
-            } else {
-                150.0
-            };
-            return InferenceResult::failure(kind, latency).with_tokens(input, 0);
-        }
-        let latency = b.median_ms * (b.sigma * self.normal()).exp();
-        let confidence = (0.88 + 0.05 * self.normal()).clamp(0.0, 1.0);
-        InferenceResult::success(latency)
-            .with_tokens(input, output)
-            .with_confidence(confidence)
-    }
-}
 
 /// Tells the story: numbered steps in words, or NDJSON events.
 struct Narrator<'a> {
@@ -135,7 +59,7 @@ impl Narrator<'_> {
 struct Demo {
     manager: ModelLifecycleManager,
     clock: Arc<ManualClock>,
-    random: Random,
+    traffic: Traffic,
     model: ModelId,
     served: BTreeMap<Version, u64>,
     next_user: u64,
@@ -203,7 +127,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs, out: &Output) -> Outcome {
     let mut demo = Demo {
         manager,
         clock,
-        random: Random(args.seed),
+        traffic: Traffic::seeded(args.seed),
         model: ModelId::new(MODEL)?,
         served: BTreeMap::new(),
         next_user: 0,
@@ -255,7 +179,7 @@ impl Demo {
                 Failure::error("the demo model has nothing serving: this is a bug in the demo")
             })?;
             let version = routed.version.version.clone();
-            let outcome = self.random.outcome(behaviour(&version));
+            let outcome = self.traffic.outcome(&version);
             self.manager.record_inference(MODEL, &version, &outcome)?;
             *self.served.entry(version).or_default() += 1;
             match routed.lane {
@@ -280,7 +204,7 @@ impl Demo {
     /// Sends test traffic straight to a version in testing.
     fn test_traffic(&mut self, version: &Version, n: u64) -> Outcome {
         for _ in 0..n {
-            let outcome = self.random.outcome(behaviour(version));
+            let outcome = self.traffic.outcome(version);
             self.manager.record_inference(MODEL, version, &outcome)?;
         }
         Ok(())
@@ -301,11 +225,25 @@ impl Demo {
         lines
     }
 
+    /// The story, one step after another.
     async fn tell(&mut self, n: &mut Narrator<'_>, seed: u64, dir: Option<&PathBuf>) -> Outcome {
-        let (v1, v2, v21) = (Self::v(1, 0), Self::v(2, 0), Self::v(2, 1));
-        let m = self.manager.clone();
-        let model = self.model.clone();
+        self.register_two(n).await?;
+        self.test_and_activate(n).await?;
+        self.production_traffic(n).await?;
+        self.canary(n).await?;
+        self.promote(n).await?;
+        self.regressing_canary(n).await?;
+        self.automatic_abort(n).await?;
+        let retired = self.end_of_life(n).await?;
+        let auto = self.compliance(n).await?;
+        let verified = self.verify(n).await?;
+        self.summarize(n, seed, dir, retired, auto, verified).await
+    }
 
+    /// Registers 1.0.0 and 2.0.0.
+    async fn register_two(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v1 = Self::v(1, 0);
+        let v2 = Self::v(2, 0);
         self.register(v1.clone()).await?;
         self.register(v2.clone()).await?;
         n.step(
@@ -316,7 +254,14 @@ impl Demo {
             ],
             json!({"registered": ["1.0.0", "2.0.0"]}),
         )?;
+        Ok(())
+    }
 
+    /// Tests 1.0.0 and activates it.
+    async fn test_and_activate(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v1 = Self::v(1, 0);
+        let m = self.manager.clone();
+        let model = self.model.clone();
         m.deploy_to_testing(&model, &v1).await?;
         self.test_traffic(&v1, 300)?;
         let report = m.evaluate_model(MODEL, &v1)?;
@@ -334,7 +279,14 @@ impl Demo {
             ],
             json!({"evaluation": report}),
         )?;
+        Ok(())
+    }
 
+    /// Production traffic on 1.0.0; swapping in 2.0.0 at once is refused.
+    async fn production_traffic(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v2 = Self::v(2, 0);
+        let m = self.manager.clone();
+        let model = self.model.clone();
         let (active, _) = self.traffic(5_000, n.out)?;
         let refused = m.activate_model(&model, &v2).await.err();
         n.step(
@@ -351,8 +303,15 @@ impl Demo {
             ],
             json!({"requests": active, "directSwapRefused": refused.is_some()}),
         )?;
+        Ok(())
+    }
 
-        let mut comparisons = Vec::new();
+    /// 2.0.0 as a canary at 5 % then 50 %, judged at each step.
+    async fn canary(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v1 = Self::v(1, 0);
+        let v2 = Self::v(2, 0);
+        let m = self.manager.clone();
+        let model = self.model.clone();
         for percent in [5u8, 50] {
             if percent == 5 {
                 m.start_canary(&model, &v2, CanaryWeight::new(percent)?)
@@ -374,9 +333,15 @@ impl Demo {
                 &lines,
                 json!({"weight": percent, "active": active, "canary": canary, "comparison": report}),
             )?;
-            comparisons.push(report);
         }
+        Ok(())
+    }
 
+    /// Promotes 2.0.0; 1.0.0 is deprecated.
+    async fn promote(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v1 = Self::v(1, 0);
+        let m = self.manager.clone();
+        let model = self.model.clone();
         m.promote_canary(&model).await?;
         let old = m.get_model(&model, &v1).await?;
         let eol = old.deprecation().map(|d| d.end_of_life);
@@ -393,7 +358,15 @@ impl Demo {
             ],
             json!({"active": "2.0.0", "deprecated": "1.0.0", "endOfLife": eol}),
         )?;
+        Ok(())
+    }
 
+    /// A 2.1.0 canary that regresses.
+    async fn regressing_canary(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v2 = Self::v(2, 0);
+        let v21 = Self::v(2, 1);
+        let m = self.manager.clone();
+        let model = self.model.clone();
         self.clock.advance(Duration::minutes(15));
         self.register(v21.clone()).await?;
         m.start_canary(&model, &v21, CanaryWeight::new(10)?).await?;
@@ -406,7 +379,14 @@ impl Demo {
             &lines,
             json!({"canary": canary, "comparison": report}),
         )?;
+        Ok(())
+    }
 
+    /// The critical alert, and the canary aborted automatically.
+    async fn automatic_abort(&mut self, n: &mut Narrator<'_>) -> Outcome {
+        let v21 = Self::v(2, 1);
+        let m = self.manager.clone();
+        let model = self.model.clone();
         let alerts = m.check_alerts()?;
         let critical: Vec<_> = alerts
             .iter()
@@ -440,7 +420,12 @@ impl Demo {
                 "the regressing canary was not aborted automatically",
             ));
         }
+        Ok(())
+    }
 
+    /// Deprecation warnings as the clock advances, then retirement; returns what was retired.
+    async fn end_of_life(&mut self, n: &mut Narrator<'_>) -> Outcome<Vec<String>> {
+        let m = self.manager.clone();
         let promoted_at = self.clock.now();
         let mut lines = Vec::new();
         let mut seen = Vec::new();
@@ -470,7 +455,13 @@ impl Demo {
             &lines,
             json!({"warnings": seen, "retired": retired}),
         )?;
+        Ok(retired)
+    }
 
+    /// The compliance report; returns whether the abort was automatic.
+    async fn compliance(&mut self, n: &mut Narrator<'_>) -> Outcome<bool> {
+        let m = self.manager.clone();
+        let model = self.model.clone();
         let report = m
             .generate_compliance_report(start(), self.clock.now() + Duration::seconds(1))
             .await?;
@@ -485,7 +476,12 @@ impl Demo {
         }
         lines.push(format!("critical events: {}", report.critical_events.len()));
         n.step("Compliance report", &lines, json!({"report": report}))?;
+        Ok(auto)
+    }
 
+    /// Verifies the audit chain.
+    async fn verify(&mut self, n: &mut Narrator<'_>) -> Outcome<lifecycle::audit::VerifyReport> {
+        let m = self.manager.clone();
         let verified = m
             .audit_log()
             .verify()
@@ -504,7 +500,21 @@ impl Demo {
             )],
             json!({"verify": verified}),
         )?;
+        Ok(verified)
+    }
 
+    /// The summary table (or event), and the demo's own verdict.
+    async fn summarize(
+        &mut self,
+        n: &mut Narrator<'_>,
+        seed: u64,
+        dir: Option<&PathBuf>,
+        retired: Vec<String>,
+        auto: bool,
+        verified: lifecycle::audit::VerifyReport,
+    ) -> Outcome {
+        let m = self.manager.clone();
+        let model = self.model.clone();
         let mut versions = Vec::new();
         for v in m.get_model_versions(&model).await? {
             let metrics = m.evaluator().lifetime_metrics(MODEL, &v.version)?;

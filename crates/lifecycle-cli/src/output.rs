@@ -22,10 +22,18 @@ pub struct Output {
 }
 
 impl Output {
-    /// JSON when asked; colours only for a terminal, and never with `NO_COLOR`.
+    /// JSON when asked; colours as the environment says, the way anstream
+    /// reads it: on a terminal unless `NO_COLOR` is set (and not empty) or
+    /// `TERM=dumb`, and anywhere with `CLICOLOR_FORCE`.
     pub fn new(json: bool) -> Self {
-        let terminal = std::io::stdout().is_terminal();
-        let color = !json && terminal && std::env::var_os("NO_COLOR").is_none();
+        let stdout = std::io::stdout();
+        let terminal = stdout.is_terminal();
+        let choice = anstream::AutoStream::choice(&stdout);
+        let color = !json
+            && matches!(
+                choice,
+                anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi
+            );
         Self {
             json,
             color,
@@ -179,17 +187,9 @@ fn visible_len(text: &str) -> usize {
     if !text.contains('\x1b') {
         return text.chars().count();
     }
-    let mut len = 0;
-    let mut in_escape = false;
-    for c in text.chars() {
-        match (in_escape, c) {
-            (false, '\x1b') => in_escape = true,
-            (true, 'm') => in_escape = false,
-            (false, _) => len += 1,
-            (true, _) => {}
-        }
-    }
-    len
+    anstream::adapter::strip_str(text)
+        .map(|shown| shown.chars().count())
+        .sum()
 }
 
 /// A latency for people: whole milliseconds, or `n/a` when there is none.

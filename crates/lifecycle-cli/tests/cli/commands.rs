@@ -1233,3 +1233,51 @@ fn help_shows_the_defaults_in_force() {
         .run(&["record", "gpt-4-turbo", "1.0.0"])
         .fails(2, "--latency-ms");
 }
+
+/// Colour follows the environment as other CLIs read it: `CLICOLOR_FORCE`
+/// colours a pipe, `NO_COLOR` wins over it, JSON is never coloured, and a
+/// coloured table lines up as the plain one does.
+#[test]
+fn colour_follows_no_color_and_clicolor_force() {
+    let scratch = Scratch::with_models("colour");
+    let list = |env: &[(&str, &str)], json: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+        command
+            .arg("--data-dir")
+            .arg(scratch.store())
+            .arg("list")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE");
+        if json {
+            command.arg("--json");
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let plain = list(&[], false);
+    assert!(!plain.contains('\x1b'), "a pipe gets no colour: {plain}");
+    let forced = list(&[("CLICOLOR_FORCE", "1")], false);
+    assert!(forced.contains("\x1b["), "CLICOLOR_FORCE colours: {forced}");
+    let stripped = forced.replace("\x1b[0m", "").replace("\x1b[1m", "");
+    let stripped: String = stripped
+        .split("\x1b[")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                &part[part.find('m').unwrap() + 1..]
+            }
+        })
+        .collect();
+    assert_eq!(stripped, plain, "coloured columns line up as plain ones");
+    let refused = list(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false);
+    assert!(!refused.contains('\x1b'), "NO_COLOR wins: {refused}");
+    let json = list(&[("CLICOLOR_FORCE", "1")], true);
+    assert!(!json.contains('\x1b'), "JSON is never coloured: {json}");
+}
