@@ -9,6 +9,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
+use lifecycle::policy::EndOfLifeSource;
+use lifecycle::store::MemoryStore;
+use lifecycle::store::StoreImage;
+use lifecycle::store_sled::SledStore;
 use lifecycle::*;
 
 fn t0() -> DateTime<Utc> {

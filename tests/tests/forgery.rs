@@ -6,7 +6,12 @@
 
 use std::sync::Arc;
 
+use lifecycle::audit::signing_key;
 use lifecycle::chrono::{TimeZone, Utc};
+use lifecycle::domain::AuditEvent;
+use lifecycle::domain::ChainHead;
+use lifecycle::store::MemoryStore;
+use lifecycle::store::StoreImage;
 use lifecycle::*;
 use lifecycle_store::Commit;
 use serde_json::Value;

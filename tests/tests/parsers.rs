@@ -9,7 +9,11 @@
 use std::sync::Arc;
 
 use lifecycle::chrono::DateTime;
+use lifecycle::evaluator::Evaluator;
 use lifecycle::litellm::{read_litellm, LiteLlmEntry, LiteLlmFilter};
+use lifecycle::store::MemoryStore;
+use lifecycle::store::StoreImage;
+use lifecycle::store_sled::SledStore;
 use lifecycle::*;
 use lifecycle_tests::runtime;
 use proptest::prelude::*;

@@ -11,6 +11,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifecycle::store::AuditQuery;
+use lifecycle::store::MemoryStore;
+use lifecycle::store_sled::SledStore;
 use lifecycle::*;
 
 const BOUND: Duration = Duration::from_millis(50);

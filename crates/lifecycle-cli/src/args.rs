@@ -344,7 +344,7 @@ pub struct RegisterArgs {
     /// The system prompt this version ships with, NAME@VERSION (support-agent@14).
     #[arg(long, value_name = "NAME@VERSION", value_parser = prompt,
         help_heading = "Serving (what `route` tells the application to call)")]
-    pub prompt: Option<lifecycle::PromptRef>,
+    pub prompt: Option<lifecycle::domain::PromptRef>,
 }
 
 /// The emergency override of a policy refusal.
@@ -618,7 +618,7 @@ fn configured_grace_days() -> u32 {
 
 /// An exact decimal from the command line (`0.0025`, `2.5e-3`).
 fn decimal(text: &str) -> Result<lifecycle::Decimal, String> {
-    lifecycle::parse_decimal(text)
+    lifecycle::domain::parse_decimal(text)
 }
 
 /// A whole number from `min` to `max`, or a message naming the value and
@@ -629,7 +629,7 @@ fn whole<T: TryFrom<i128>>(text: &str, min: i128, max: i128, unit: &str) -> Resu
     let value: i128 = text.trim().parse().map_err(|_| {
         format!(
             "{:?} is not a whole number; {}",
-            lifecycle::shorten(text),
+            lifecycle::domain::shorten(text),
             range()
         )
     })?;
@@ -644,7 +644,7 @@ fn parameter(text: &str) -> Result<(String, serde_json::Value), String> {
     let Some((name, value)) = text.split_once('=') else {
         return Err(format!(
             "{:?} has no '='; give NAME=VALUE, such as temperature=0.2",
-            lifecycle::shorten(text)
+            lifecycle::domain::shorten(text)
         ));
     };
     let value = serde_json::from_str(value)
@@ -653,14 +653,14 @@ fn parameter(text: &str) -> Result<(String, serde_json::Value), String> {
 }
 
 /// `NAME@VERSION`.
-fn prompt(text: &str) -> Result<lifecycle::PromptRef, String> {
+fn prompt(text: &str) -> Result<lifecycle::domain::PromptRef, String> {
     match text.rsplit_once('@') {
         Some((name, version)) if !name.is_empty() && !version.is_empty() => {
-            Ok(lifecycle::PromptRef::new(name, version))
+            Ok(lifecycle::domain::PromptRef::new(name, version))
         }
         _ => Err(format!(
             "{:?} is not NAME@VERSION, such as support-agent@14",
-            lifecycle::shorten(text)
+            lifecycle::domain::shorten(text)
         )),
     }
 }
@@ -670,7 +670,12 @@ fn error_kind(text: &str) -> Result<lifecycle::ErrorKind, String> {
 }
 
 fn grace_days(text: &str) -> Result<u32, String> {
-    whole(text, 0, i128::from(lifecycle::MAX_GRACE_DAYS), " days")
+    whole(
+        text,
+        0,
+        i128::from(lifecycle::domain::MAX_GRACE_DAYS),
+        " days",
+    )
 }
 
 fn percent(text: &str) -> Result<u8, String> {
@@ -691,11 +696,21 @@ fn entries(text: &str) -> Result<usize, String> {
 }
 
 fn tokens(text: &str) -> Result<u32, String> {
-    whole(text, 0, i128::from(lifecycle::MAX_TOKENS), " tokens")
+    whole(
+        text,
+        0,
+        i128::from(lifecycle::domain::MAX_TOKENS),
+        " tokens",
+    )
 }
 
 fn token_limit(text: &str) -> Result<u32, String> {
-    whole(text, 1, i128::from(lifecycle::MAX_TOKENS), " tokens")
+    whole(
+        text,
+        1,
+        i128::from(lifecycle::domain::MAX_TOKENS),
+        " tokens",
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! belongs, and cut long values so that a 10 KB field is not echoed whole.
 //! Unknown fields are refused by the types themselves (`deny_unknown_fields`).
 
-use lifecycle::shorten;
+use lifecycle::domain::shorten;
 use serde::de::DeserializeOwned;
 
 use crate::failure::{Failure, Outcome};

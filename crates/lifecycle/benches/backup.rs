@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lifecycle::domain::AuditEvent;
+use lifecycle::store_sled::SledStore;
 use lifecycle::*;
 
 const MODELS: u64 = 20;

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle::chrono::{DateTime, Utc};
+use lifecycle::domain::AuditEvent;
+use lifecycle::store::MemoryStore;
 use lifecycle::*;
 use lifecycle_store::Commit;
 

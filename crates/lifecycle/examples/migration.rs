@@ -6,6 +6,7 @@
 //! Run: `cargo run -p lifecycle --example migration`
 #![allow(clippy::print_stdout)]
 
+use lifecycle::domain::parse_decimal;
 use lifecycle::*;
 use serde::Deserialize;
 

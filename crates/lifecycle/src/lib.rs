@@ -32,8 +32,9 @@
 //! [`registry`], [`evaluator`], [`policy`], [`audit`], [`store`],
 //! [`store_sled`] — so code that reaches past the facade names where a type
 //! lives (`lifecycle::registry::ModelRegistry`) without a dependency on
-//! each crate. The names an application uses with the manager are
-//! re-exported at the root as well.
+//! each crate. The root names only what an application uses with the
+//! manager: its inputs (`ModelVersion`, `InferenceResult`, configs...) and
+//! its results and errors.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -73,24 +74,22 @@ pub use loader::Loading;
 pub use manager::ModelLifecycleManager;
 pub use status::SystemStatus;
 
-pub use lifecycle_audit::{
-    signing_key, verifying_key, AuditPage, ComplianceReport, ExportFormat, ExportSummary,
-    ExtendsCheckpoint, ModelAuditLog, SignedCheckpoint, SigningKey, VerifyingKey,
+// The names an application uses with the manager; everything else is in
+// the layer's module (`lifecycle::domain::AuditHash`, `lifecycle::store::StoreImage`...).
+pub use lifecycle_audit::{ComplianceReport, ExportFormat};
+pub use lifecycle_domain::{
+    chrono, dec, Actor, AuditEventKind, AuditLogEntry, CanaryWeight, Decimal, DomainError,
+    ErrorKind, EvaluationConfig, EvaluationSettings, InferenceResult, ModelCapabilities,
+    ModelCostInfo, ModelDeprecationInfo, ModelId, ModelPerformanceMetrics, ModelStatus,
+    ModelVersion, PolicyConfig, PolicySettings, ServingSpec, Severity, Threshold, Version,
 };
-pub use lifecycle_domain::*;
 pub use lifecycle_evaluator::{
-    too_far_ahead, Alert, AlertLevel, Class, ComparisonConfig, ComparisonReport, EvaluationReport,
-    EvaluationStatus, Evaluator, EvaluatorError, Verdict, MAX_FUTURE_SKEW_MS,
+    Alert, AlertLevel, ComparisonConfig, ComparisonReport, EvaluationReport, EvaluationStatus,
+    EvaluatorError, Verdict,
 };
-pub use lifecycle_policy::{
-    DeploymentContext, DeploymentDecision, DeprecationWarning, EndOfLifeSource, JudgeVerdict,
-    Judgement, LifecyclePolicy,
-};
-pub use lifecycle_registry::{Lane, ModelRegistry, Override, Resolved, Routed};
-pub use lifecycle_store::{
-    AuditQuery, Clock, ManualClock, MemoryStore, Store, StoreError, StoreImage, SystemClock,
-};
-pub use lifecycle_store_sled::SledStore;
+pub use lifecycle_policy::{DeploymentDecision, DeprecationWarning};
+pub use lifecycle_registry::{Lane, Resolved, Routed};
+pub use lifecycle_store::{Clock, ManualClock, Store, StoreError, SystemClock};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../../../README.md")]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use lifecycle::chrono::{DateTime, Duration, TimeZone, Utc};
+use lifecycle::store::MemoryStore;
 use lifecycle::*;
 
 fn t0() -> DateTime<Utc> {

@@ -4,10 +4,14 @@
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
+use lifecycle::audit::signing_key;
+use lifecycle::audit::verifying_key;
+use lifecycle::audit::SignedCheckpoint;
 use lifecycle::chrono::{DateTime, NaiveDate, Utc};
+use lifecycle::policy::EndOfLifeSource;
 use lifecycle::{
-    signing_key, verifying_key, AuditLogEntry, BackupSummary, DeprecationWarning, EndOfLifeSource,
-    ExportFormat, ModelId, ModelLifecycleManager, Severity, SignedCheckpoint, Version,
+    AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat, ModelId, ModelLifecycleManager,
+    Severity, Version,
 };
 use serde::Serialize;
 
@@ -317,7 +321,7 @@ pub fn keygen(path: &Path, out: &Output) -> Outcome {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut seed))
         .map_err(|e| Failure::error(format!("cannot read random bytes: {e}")))?;
-    let key = lifecycle::SigningKey::from_bytes(&seed);
+    let key = lifecycle::audit::SigningKey::from_bytes(&seed);
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let mut file = std::fs::OpenOptions::new()
         .write(true)

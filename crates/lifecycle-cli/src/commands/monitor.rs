@@ -4,10 +4,14 @@ use lifecycle::chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
+use lifecycle::domain::shorten;
+use lifecycle::evaluator::too_far_ahead;
+use lifecycle::evaluator::Class;
+use lifecycle::evaluator::MAX_FUTURE_SKEW_MS;
 use lifecycle::{
-    shorten, too_far_ahead, Alert, Class, ComparisonReport, ErrorKind, EvaluationReport,
-    EvaluationStatus, EvaluatorError, InferenceResult, LifecycleError, ModelId,
-    ModelLifecycleManager, ModelStatus, StoreError, Verdict, Version, MAX_FUTURE_SKEW_MS,
+    Alert, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, EvaluatorError,
+    InferenceResult, LifecycleError, ModelId, ModelLifecycleManager, ModelStatus, StoreError,
+    Verdict, Version,
 };
 use serde::{Deserialize, Serialize};
 

@@ -696,7 +696,7 @@ fn every_json_input_follows_one_rule() {
 fn a_store_in_use_corrupted_or_foreign_is_named_as_such() {
     let scratch = Scratch::with_models("stores");
     {
-        let _held = lifecycle::SledStore::open(scratch.store()).unwrap();
+        let _held = lifecycle::store_sled::SledStore::open(scratch.store()).unwrap();
         scratch.run(&["status"]).fails(1, "in use");
     }
     let foreign = scratch.dir().join("foreign");
