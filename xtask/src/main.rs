@@ -1,9 +1,9 @@
 //! `cargo xtask`: the project's automation, runnable on any machine with cargo.
 //!
 //! - `cargo xtask ci`: exactly what CI runs (format check, clippy with
-//!   warnings denied, every test and doc test, the rustdoc build with
-//!   warnings denied, and a 15-second smoke run of
-//!   every fuzz target).
+//!   warnings denied, every test and doc test — the PostgreSQL ones on a
+//!   throwaway cluster it starts, see `postgres.rs` — the rustdoc build with
+//!   warnings denied, and a 15-second smoke run of every fuzz target).
 //! - `cargo xtask bench`: every criterion benchmark of the workspace, and
 //!   `docs/benchmarks.md` written from the results.
 //! - `cargo xtask stress [--rounds N]`: the sled crash test (N SIGKILL
@@ -15,6 +15,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
 
+mod postgres;
 mod report;
 #[cfg(test)]
 mod tidy;
@@ -120,6 +121,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The PostgreSQL tests' server, for as long as the steps run.
+    let needs_postgres = matches!(args.first().map(String::as_str), Some("ci" | "stress"));
+    let _cluster = match needs_postgres.then(postgres::provide).transpose() {
+        Ok(cluster) => cluster.flatten(),
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut tally = Tally::default();
     for step in steps {
         match cargo(step) {
@@ -193,6 +203,9 @@ fn bench(report_only: bool) -> ExitCode {
     } else {
         // Old results of benches that no longer exist must not reach the report.
         let _ = std::fs::remove_dir_all(&criterion);
+        // Where criterion writes: it asks `cargo metadata` otherwise, and
+        // falls back to each crate's own directory when that fails.
+        std::env::set_var("CARGO_TARGET_DIR", root.join("target"));
         let lines = match cargo(&["bench", "--workspace", "--bench", "*", "--locked"]) {
             Ok((_, lines)) => lines,
             Err(message) => {

@@ -127,7 +127,9 @@ macro_rules! __conformance_case_list {
 /// `factory` is a closure taking the case's name (`"versions::..."`) and
 /// returning a future of a fresh, empty store; the optional `cleanup`
 /// closure gets the name once the case is over, passed or failed (for
-/// adapters that leave files behind).
+/// adapters that leave files behind). With `when: ready`, each test first
+/// asks `ready()` and returns at once when it says the backend is missing
+/// (a database that is not running: the adapter says so loudly).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -144,17 +146,23 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!($factory, |_case: &str| {});
     };
     ($factory:expr, $cleanup:expr $(,)?) => {
-        $crate::__conformance_cases! { __conformance_tests ((run_case) ($factory) ($cleanup)) }
+        $crate::conformance_tests!($factory, $cleanup, when: || true);
+    };
+    ($factory:expr, $cleanup:expr, when: $ready:expr $(,)?) => {
+        $crate::__conformance_cases! { __conformance_tests ((run_case) ($factory) ($cleanup) ($ready)) }
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ((($runner:ident) ($factory:expr) ($cleanup:expr)) $($module:ident :: $name:ident),* $(,)?) => {
+    ((($runner:ident) ($factory:expr) ($cleanup:expr) ($ready:expr)) $($module:ident :: $name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
+                if !($ready)() {
+                    return;
+                }
                 let case = concat!(stringify!($module), "::", stringify!($name));
                 let outcome = $crate::conformance::$runner(case, $factory).await;
                 ($cleanup)(case);
@@ -186,7 +194,10 @@ macro_rules! conformance_pair_tests {
         $crate::conformance_pair_tests!($factory, |_case: &str| {});
     };
     ($factory:expr, $cleanup:expr $(,)?) => {
-        $crate::__conformance_pair_cases! { __conformance_tests ((run_pair_case) ($factory) ($cleanup)) }
+        $crate::conformance_pair_tests!($factory, $cleanup, when: || true);
+    };
+    ($factory:expr, $cleanup:expr, when: $ready:expr $(,)?) => {
+        $crate::__conformance_pair_cases! { __conformance_tests ((run_pair_case) ($factory) ($cleanup) ($ready)) }
     };
 }
 

@@ -1,0 +1,191 @@
+//! A throwaway PostgreSQL cluster for the tests: `initdb` into the target
+//! directory, started on a free port and a private socket, stopped and
+//! removed when the run ends. `LIFECYCLE_TEST_DATABASE_URL`, when set,
+//! names a server to use instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The variable the PostgreSQL tests read.
+pub const URL_VAR: &str = "LIFECYCLE_TEST_DATABASE_URL";
+
+/// A running cluster, stopped and removed on drop.
+pub struct Cluster {
+    bin: PathBuf,
+    root: PathBuf,
+    as_postgres: bool,
+}
+
+/// Makes a server available to the tests: the one `LIFECYCLE_TEST_DATABASE_URL`
+/// names, or a cluster started here (returned, to stop later). Without one,
+/// the PostgreSQL tests skip, saying so — or, under `CI=true`, this fails.
+pub fn provide() -> Result<Option<Cluster>, String> {
+    if std::env::var(URL_VAR).is_ok_and(|url| !url.trim().is_empty()) {
+        println!("xtask: PostgreSQL tests on {URL_VAR}");
+        return Ok(None);
+    }
+    let Some(bin) = find_bin() else {
+        let advice =
+            "PostgreSQL's initdb and pg_ctl were not found (Debian: apt install postgresql-15; \
+                      or set LIFECYCLE_TEST_DATABASE_URL)";
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            return Err(format!("CI=true needs PostgreSQL: {advice}"));
+        }
+        println!("xtask: SKIPPING the PostgreSQL tests: {advice}");
+        return Ok(None);
+    };
+    let cluster = Cluster::start(bin)?;
+    Ok(Some(cluster))
+}
+
+/// Debian keeps the server's programs off the PATH, in its versioned directory.
+fn find_bin() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("bin"))
+        .collect();
+    // The newest version first.
+    candidates.sort_by_key(|dir| std::cmp::Reverse(version_of(dir)));
+    if let Some(found) = candidates.into_iter().find(|d| d.join("initdb").exists()) {
+        return Some(found);
+    }
+    let on_path = Command::new("pg_config").arg("--bindir").output().ok()?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&on_path.stdout).trim());
+    dir.join("initdb").exists().then_some(dir)
+}
+
+fn version_of(bin: &Path) -> u32 {
+    bin.parent()
+        .and_then(Path::file_name)
+        .and_then(|name| name.to_str()?.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Cluster {
+    fn start(bin: PathBuf) -> Result<Self, String> {
+        let root = crate::workspace_root()
+            .join("target")
+            .join("postgres-test")
+            .join(std::process::id().to_string());
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        // initdb refuses to run as root: the cluster belongs to `postgres`.
+        let as_postgres = is_root();
+        let cluster = Self {
+            bin,
+            root,
+            as_postgres,
+        };
+        if as_postgres {
+            cluster.run("chown", &["-R", "postgres", &cluster.path("")], false)?;
+        }
+        let data = cluster.path("data");
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            true,
+        )?;
+        let port = free_port()?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
+            cluster.path("")
+        );
+        cluster.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &cluster.path("log"),
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+            true,
+        )?;
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        println!("xtask: started a throwaway PostgreSQL cluster at {url}");
+        std::env::set_var(URL_VAR, &url);
+        Ok(cluster)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.root.join(name).display().to_string()
+    }
+
+    /// Runs a server program (`bin` true) or a system one, as `postgres`
+    /// when this process is root.
+    fn run(&self, program: &str, args: &[&str], bin: bool) -> Result<(), String> {
+        let program = if bin {
+            self.bin.join(program).display().to_string()
+        } else {
+            program.to_string()
+        };
+        let mut command = if self.as_postgres && bin {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &program]);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let output = command
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{program} {} failed ({}): {}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.path("data");
+        if let Err(e) = self.run(
+            "pg_ctl",
+            &["-D", &data, "-m", "immediate", "-w", "stop"],
+            true,
+        ) {
+            eprintln!("xtask: stopping the PostgreSQL cluster: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
