@@ -331,15 +331,16 @@ async fn run(registry: &ModelRegistry, op: &Op, clock: &ManualClock) -> bool {
 /// each operation names the registry (of `replicas`, all opened on `store`)
 /// it goes through.
 async fn check_sequence(
-    store: Arc<dyn Store>,
-    replicas: usize,
+    stores: Vec<Arc<dyn Store>>,
     ops: &[(usize, Op)],
 ) -> Result<(), TestCaseError> {
+    let replicas = stores.len();
+    let store = stores[0].clone();
     let clock = Arc::new(ManualClock::new(t0()));
     let mut registries = Vec::new();
-    for n in 0..replicas {
+    for (n, store) in stores.into_iter().enumerate() {
         let registry = ModelRegistry::open(
-            store.clone(),
+            store,
             clock.clone(),
             Succession::default(),
             Actor::new(format!("prop-{n}")).unwrap(),
@@ -442,7 +443,7 @@ proptest! {
     #[test]
     fn the_registry_on_memory_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..40)) {
         let ops: Vec<_> = ops.into_iter().map(|op| (0, op)).collect();
-        runtime().block_on(check_sequence(Arc::new(MemoryStore::new()), 1, &ops))?;
+        runtime().block_on(check_sequence(vec![Arc::new(MemoryStore::new())], &ops))?;
     }
 }
 
@@ -453,7 +454,8 @@ proptest! {
     fn three_replicas_on_one_memory_store_agree_with_the_model(
         ops in proptest::collection::vec((0..3usize, op()), 1..40)
     ) {
-        runtime().block_on(check_sequence(Arc::new(MemoryStore::new()), 3, &ops))?;
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        runtime().block_on(check_sequence(vec![store; 3], &ops))?;
     }
 }
 
@@ -466,8 +468,34 @@ proptest! {
         let result = runtime().block_on(async {
             let store: Arc<dyn Store> = Arc::new(SledStore::open(tmp.path().join("store")).unwrap());
             let ops: Vec<_> = ops.into_iter().map(|op| (0, op)).collect();
-            check_sequence(store, 1, &ops).await
+            check_sequence(vec![store], &ops).await
         });
+        result?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(60), ..ProptestConfig::default() })]
+
+    /// Three registries, each on a store of its own (a pool and a listener,
+    /// as three processes would have), on one PostgreSQL database.
+    #[test]
+    fn three_replicas_on_postgres_agree_with_the_model(
+        ops in proptest::collection::vec((0..3usize, op()), 1..40)
+    ) {
+        if !lifecycle_store_postgres::testing::available() {
+            return Ok(());
+        }
+        let result = runtime().block_on(async {
+            let url = lifecycle_store_postgres::testing::fresh_database("model-based").await;
+            let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+            for _ in 0..3 {
+                let store = lifecycle_store_postgres::PostgresStore::connect(&url).await.unwrap();
+                stores.push(Arc::new(store));
+            }
+            check_sequence(stores, &ops).await
+        });
+        lifecycle_store_postgres::testing::drop_database("model-based");
         result?;
     }
 }

@@ -13,14 +13,88 @@ use std::time::{Duration, Instant};
 
 use lifecycle::store::AuditQuery;
 use lifecycle::store::MemoryStore;
+use lifecycle::store_postgres::PostgresStore;
 use lifecycle::store_sled::SledStore;
 use lifecycle::*;
+use lifecycle_store_postgres::testing::fresh_database;
 
 const BOUND: Duration = Duration::from_millis(50);
 
-async fn replica(store: &Arc<MemoryStore>) -> ModelLifecycleManager {
+/// One store seen by several managers: one `MemoryStore` shared in one
+/// process, or one PostgreSQL database with a store (a pool and a
+/// listener) per manager, as separate processes would have.
+struct Backend {
+    /// The handle the test reads through.
+    store: Arc<dyn Store>,
+    /// The database, for a handle per manager; `None`: share `store`.
+    url: Option<String>,
+}
+
+impl Backend {
+    fn memory() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            url: None,
+        }
+    }
+
+    async fn postgres(test: &str) -> Self {
+        let url = fresh_database(test).await;
+        Self {
+            store: Arc::new(PostgresStore::connect(&url).await.unwrap()),
+            url: Some(url),
+        }
+    }
+
+    /// A handle for one more manager.
+    async fn handle(&self) -> Arc<dyn Store> {
+        match &self.url {
+            Some(url) => Arc::new(PostgresStore::connect(url).await.unwrap()),
+            None => self.store.clone(),
+        }
+    }
+}
+
+/// Each test on both backends: `<test>::memory` and `<test>::postgres`
+/// (skipped, saying so, without a PostgreSQL server).
+macro_rules! on_each_backend {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn memory() {
+                    super::$test(super::Backend::memory()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if !lifecycle_store_postgres::testing::available() {
+                        return;
+                    }
+                    let name = concat!("replicas-", stringify!($test));
+                    super::$test(super::Backend::postgres(name).await).await;
+                    lifecycle_store_postgres::testing::drop_database(name);
+                }
+            }
+        )*
+    };
+}
+
+on_each_backend!(
+    a_commit_wakes_the_other_managers_before_their_next_poll,
+    a_change_on_one_replica_is_routed_and_recorded_by_every_other,
+    a_batch_for_a_version_registered_elsewhere_reads_it_through,
+    maintenance_runs_on_the_manager_holding_its_lease,
+    alerts_are_checked_by_one_manager_at_a_time,
+    concurrent_moves_on_three_managers_leave_one_consistent_state,
+    a_manager_that_lost_the_alerts_lease_writes_no_alerts,
+    every_replica_s_results_are_merged_and_counted_once,
+    mixed_load_on_three_replicas_stays_one_consistent_system,
+);
+
+async fn replica(backend: &Backend) -> ModelLifecycleManager {
     ModelLifecycleManager::builder()
-        .store(store.clone())
+        .store(backend.handle().await)
         .alert_check_interval(None)
         .change_poll_interval(Some(BOUND))
         .build()
@@ -73,13 +147,11 @@ fn routed(m: &ModelLifecycleManager, key: &str) -> Option<Version> {
         .map(|r| r.version.version.clone())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_on_one_replica_is_routed_and_recorded_by_every_other() {
-    let store = Arc::new(MemoryStore::new());
+async fn a_change_on_one_replica_is_routed_and_recorded_by_every_other(backend: Backend) {
     let (a, b, c) = (
-        replica(&store).await,
-        replica(&store).await,
-        replica(&store).await,
+        replica(&backend).await,
+        replica(&backend).await,
+        replica(&backend).await,
     );
     let model = ModelId::new("support-bot").unwrap();
     let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
@@ -141,13 +213,11 @@ async fn a_change_on_one_replica_is_routed_and_recorded_by_every_other() {
 
 /// A batch for a version another manager registered since this one last
 /// read the change feed reads it from the store once, instead of failing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_for_a_version_registered_elsewhere_reads_it_through() {
-    let store = Arc::new(MemoryStore::new());
-    let a = replica(&store).await;
+async fn a_batch_for_a_version_registered_elsewhere_reads_it_through(backend: Backend) {
+    let a = replica(&backend).await;
     // B never polls: only the read-through can tell it.
     let b = ModelLifecycleManager::builder()
-        .store(store.clone())
+        .store(backend.handle().await)
         .alert_check_interval(None)
         .change_poll_interval(None)
         .build()
@@ -190,51 +260,57 @@ async fn a_batch_for_a_version_registered_elsewhere_reads_it_through() {
 
 /// The store wakes the other managers when a commit lands (memory and sled
 /// can tell within the process): they follow at once, not at the next poll.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_wakes_the_other_managers_before_their_next_poll() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("store");
-    let sled: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
-    let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    for store in [memory, sled] {
-        let hourly = || {
-            ModelLifecycleManager::builder()
-                .store(store.clone())
-                .alert_check_interval(None)
-                .change_poll_interval(Some(Duration::from_secs(3_600)))
-                .build()
-        };
-        let (a, b) = (hourly().await.unwrap(), hourly().await.unwrap());
-        // Past B's first poll (at start), so the next is an hour away.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let model = ModelId::new("support-bot").unwrap();
-        a.register_model(version(1, a.now())).await.unwrap();
-        a.activate_model(&model, &Version::new(1, 0, 0))
+async fn a_commit_wakes_the_other_managers_before_their_next_poll(backend: Backend) {
+    let hourly = || async {
+        ModelLifecycleManager::builder()
+            .store(backend.handle().await)
+            .alert_check_interval(None)
+            .change_poll_interval(Some(Duration::from_secs(3_600)))
+            .build()
             .await
-            .unwrap();
-        // An hour's poll interval: only the store's signal can tell B in time.
-        within_bound("activation pushed", || {
-            routed(&b, "user-1") == Some(Version::new(1, 0, 0))
-        })
-        .await;
-        a.dispose().await.unwrap();
-        b.dispose().await.unwrap();
-    }
+    };
+    let (a, b) = (hourly().await.unwrap(), hourly().await.unwrap());
+    // Past B's first poll (at start), so the next is an hour away.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let model = ModelId::new("support-bot").unwrap();
+    a.register_model(version(1, a.now())).await.unwrap();
+    a.activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    // An hour's poll interval: only the store's signal can tell B in time.
+    within_bound("activation pushed", || {
+        routed(&b, "user-1") == Some(Version::new(1, 0, 0))
+    })
+    .await;
+    a.dispose().await.unwrap();
+    b.dispose().await.unwrap();
+}
+
+/// The same on sled: one handle shared by the managers of one process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_sled_wakes_the_other_managers_before_their_next_poll() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sled: Arc<dyn Store> = Arc::new(SledStore::open(tmp.path().join("store")).unwrap());
+    let backend = Backend {
+        store: sled,
+        url: None,
+    };
+    a_commit_wakes_the_other_managers_before_their_next_poll(backend).await;
 }
 
 /// Retirement runs on one manager at a time: the one holding the
 /// maintenance lease in the store; the others leave it to that one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn maintenance_runs_on_the_manager_holding_its_lease() {
-    let store = Arc::new(MemoryStore::new());
+async fn maintenance_runs_on_the_manager_holding_its_lease(backend: Backend) {
+    let store = backend.store.clone();
     let clock = clock_at_t0();
-    let manager = || {
+    let manager = || async {
         ModelLifecycleManager::builder()
-            .store(store.clone())
+            .store(backend.handle().await)
             .clock(clock.clone())
             .alert_check_interval(None)
             .change_poll_interval(None)
             .build()
+            .await
     };
     let (a, b) = (manager().await.unwrap(), manager().await.unwrap());
     let model = ModelId::new("support-bot").unwrap();
@@ -285,15 +361,15 @@ async fn maintenance_runs_on_the_manager_holding_its_lease() {
 
 /// Of many managers checking alerts on a schedule, one does (the holder of
 /// the alerts lease): a version failing on every replica is alerted once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alerts_are_checked_by_one_manager_at_a_time() {
-    let store = Arc::new(MemoryStore::new());
-    let checking = || {
+async fn alerts_are_checked_by_one_manager_at_a_time(backend: Backend) {
+    let store = backend.store.clone();
+    let checking = || async {
         ModelLifecycleManager::builder()
-            .store(store.clone())
+            .store(backend.handle().await)
             .alert_check_interval(Some(Duration::from_millis(20)))
             .change_poll_interval(Some(BOUND))
             .build()
+            .await
     };
     let (a, b) = (checking().await.unwrap(), checking().await.unwrap());
     let model = ModelId::new("support-bot").unwrap();
@@ -338,13 +414,12 @@ async fn alerts_are_checked_by_one_manager_at_a_time() {
 /// transition, not found), and afterwards the store holds one active version
 /// at most, the chain verifies and describes exactly the stored state, and
 /// every manager routes what the store says.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_moves_on_three_managers_leave_one_consistent_state() {
-    let store = Arc::new(MemoryStore::new());
+async fn concurrent_moves_on_three_managers_leave_one_consistent_state(backend: Backend) {
+    let store = backend.store.clone();
     let (a, b, c) = (
-        replica(&store).await,
-        replica(&store).await,
-        replica(&store).await,
+        replica(&backend).await,
+        replica(&backend).await,
+        replica(&backend).await,
     );
     let model = ModelId::new("support-bot").unwrap();
     for major in 1..=4 {
@@ -448,9 +523,8 @@ async fn concurrent_moves_on_three_managers_leave_one_consistent_state() {
 /// manager took the lease, what this one still raises (a check by hand
 /// before its next scheduled one notices) is not written — the new holder
 /// judges and writes alerts from then on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_manager_that_lost_the_alerts_lease_writes_no_alerts() {
-    let store = Arc::new(MemoryStore::new());
+async fn a_manager_that_lost_the_alerts_lease_writes_no_alerts(backend: Backend) {
+    let store = backend.store.clone();
     let clock = clock_at_t0();
     let policy = PolicyConfig::new(PolicySettings {
         auto_rollback_on_critical: false,
@@ -458,7 +532,7 @@ async fn a_manager_that_lost_the_alerts_lease_writes_no_alerts() {
     })
     .unwrap();
     let a = ModelLifecycleManager::builder()
-        .store(store.clone())
+        .store(backend.handle().await)
         .clock(clock.clone())
         .policy_config(policy)
         // The first check is at once; the next only in an hour.
@@ -544,13 +618,12 @@ fn lifetime_samples(m: &ModelLifecycleManager) -> u64 {
         .map_or(0, |metrics| metrics.sample_count)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_replica_s_results_are_merged_and_counted_once() {
-    let store = Arc::new(MemoryStore::new());
+async fn every_replica_s_results_are_merged_and_counted_once(backend: Backend) {
+    let store = backend.store.clone();
     let replicas = [
-        replica(&store).await,
-        replica(&store).await,
-        replica(&store).await,
+        replica(&backend).await,
+        replica(&backend).await,
+        replica(&backend).await,
     ];
     let model = ModelId::new("support-bot").unwrap();
     let v1 = Version::new(1, 0, 0);
@@ -604,7 +677,7 @@ async fn every_replica_s_results_are_merged_and_counted_once() {
     let stored = store.metrics(&model, &v1).await.unwrap();
     assert_eq!(stored.len(), 1, "only the merged part is left");
     assert_eq!(stored[0].replica, "");
-    let after = replica(&store).await;
+    let after = replica(&backend).await;
     assert_eq!(lifetime_samples(&after), total + 50);
     after.dispose().await.unwrap();
 }
@@ -644,13 +717,12 @@ fn replay_holds_one_active_and_one_canary(entries: &[AuditLogEntry]) {
 /// per model; the failing version alerted once and rolled back once, to the
 /// version before it; every accepted result counted once in the merged
 /// metrics; the chain verifies; every replica routes what the store says.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_load_on_three_replicas_stays_one_consistent_system() {
+async fn mixed_load_on_three_replicas_stays_one_consistent_system(backend: Backend) {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
-    let store = Arc::new(MemoryStore::new());
+    let store = backend.store.clone();
     let clock = clock_at_t0();
     let policy = PolicyConfig::new(PolicySettings {
         default_grace_period_days: 0,
@@ -660,7 +732,7 @@ async fn mixed_load_on_three_replicas_stays_one_consistent_system() {
     let mut replicas = Vec::new();
     for _ in 0..3 {
         let m = ModelLifecycleManager::builder()
-            .store(store.clone())
+            .store(backend.handle().await)
             .clock(clock.clone())
             .policy_config(policy.clone())
             .alert_check_interval(Some(Duration::from_millis(20)))
@@ -796,7 +868,9 @@ async fn mixed_load_on_three_replicas_stays_one_consistent_system() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let mut turn = 0;
-        while Instant::now() < deadline {
+        // For the load's whole time, and enough runs to matter however
+        // fast the store commits.
+        while Instant::now() < deadline || turn < 12 {
             moving.advance(chrono::Duration::seconds(1));
             maintainers[turn % 3].run_maintenance().await.unwrap();
             turn += 1;
@@ -873,7 +947,7 @@ async fn mixed_load_on_three_replicas_stays_one_consistent_system() {
     for m in replicas {
         m.dispose().await.unwrap();
     }
-    let after = replica(&store).await;
+    let after = replica(&backend).await;
     for ((model, v), count) in accepted.lock().unwrap().iter() {
         let counted = after
             .evaluator()

@@ -37,6 +37,11 @@ pub struct Cli {
         help_heading = GLOBAL
     )]
     pub data_dir: PathBuf,
+    /// A PostgreSQL store instead of the directory:
+    /// postgres://user:password@host:5432/database (many processes and
+    /// machines at once; the schema is created on first use).
+    #[arg(long, global = true, env = "LIFECYCLE_STORE", help_heading = GLOBAL)]
+    pub store: Option<String>,
     /// Thresholds and policy, as JSON: {"evaluation": {...}, "policy": {...}}
     /// with the fields of docs/configuration.md (camelCase, e.g. minSamples).
     #[arg(long, global = true, env = "LIFECYCLE_CONFIG", help_heading = GLOBAL)]
@@ -65,10 +70,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the store in --data-dir.
+    /// Create the store in --data-dir (or the schema in --store's database).
     #[command(after_help = "Examples:\n  lifecycle init
   lifecycle --data-dir /var/lib/lifecycle init")]
     Init,
+    /// Create or upgrade the schema of the PostgreSQL store --store names,
+    /// and nothing else: for operators who apply migrations ahead of a deploy.
+    #[command(
+        after_help = "Examples:\n  lifecycle --store postgres://lifecycle@db/lifecycle migrate-schema"
+    )]
+    MigrateSchema,
     /// Register a new version (inactive), from flags or a JSON file.
     #[command(
         after_help = "Examples:\n  lifecycle register --model gpt-4o --version 1.0.0 --provider openai \\

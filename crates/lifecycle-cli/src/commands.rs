@@ -30,6 +30,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Outcome {
         }
         Command::Demo(args) => return crate::demo::run(cli, args, out).await,
         Command::Init => return init(cli, out).await,
+        Command::MigrateSchema => return migrate_schema(cli, out).await,
         Command::Audit(AuditCommand::Keygen { output }) => return audit::keygen(output, out),
         _ => {}
     }
@@ -92,7 +93,7 @@ async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome
         Backup { output } => audit::backup(m, output, out).await,
         Restore { file } => audit::restore(m, file, out).await,
         Import(command) => import::import(m, command, out).await,
-        Init | Completions { .. } | Demo(_) => Ok(()),
+        Init | MigrateSchema | Completions { .. } | Demo(_) => Ok(()),
     }
 }
 
@@ -140,6 +141,8 @@ pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager>
         .loading(loading(&cli.command));
     let builder = if cli.memory {
         builder.memory()
+    } else if let Some(url) = &cli.store {
+        builder.postgres(postgres_url(url)?)
     } else {
         // An empty directory (an unmounted mount point, say) is no store:
         // only `init` and `restore` make one.
@@ -169,19 +172,33 @@ struct Initialized {
     models: usize,
 }
 
+/// `--store`'s value, when it names a store this build can open.
+fn postgres_url(url: &str) -> Outcome<&str> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(url);
+    }
+    Err(Failure::error(format!(
+        "invalid --store {:?}: write a PostgreSQL URL, postgres://user:password@host:5432/database \
+         (or leave --store out for the directory store in --data-dir)",
+        lifecycle::domain::shorten(url)
+    )))
+}
+
 async fn init(cli: &Cli, out: &Output) -> Outcome {
-    let existed = !cli.memory && store_exists(&cli.data_dir);
+    let existed = !cli.memory && cli.store.is_none() && store_exists(&cli.data_dir);
     let manager = open(cli, false).await?;
     let models = manager.get_models().await;
     manager.dispose().await?;
+    let models = models?.len();
     let report = Initialized {
-        data_dir: if cli.memory {
-            "memory".into()
+        data_dir: store_name(cli),
+        // A database's schema is made on connecting: it is new when empty.
+        created: if cli.store.is_some() {
+            models == 0
         } else {
-            cli.data_dir.display().to_string()
+            !existed
         },
-        created: !existed,
-        models: models?.len(),
+        models,
     };
     out.emit(&report, |out| {
         if report.created {
@@ -192,6 +209,45 @@ async fn init(cli: &Cli, out: &Output) -> Outcome {
                 report.data_dir, report.models
             ));
         }
+    })
+}
+
+/// The store the command line names, for people: never a password.
+fn store_name(cli: &Cli) -> String {
+    if cli.memory {
+        return "memory".into();
+    }
+    match &cli.store {
+        Some(url) => match url.rsplit_once('@') {
+            Some((_, after)) => format!("postgres://{after}"),
+            None => url.clone(),
+        },
+        None => cli.data_dir.display().to_string(),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SchemaMigrated {
+    store: String,
+}
+
+/// Connecting applies the schema's migrations; nothing else is done.
+async fn migrate_schema(cli: &Cli, out: &Output) -> Outcome {
+    let Some(url) = &cli.store else {
+        return Err(Failure::error(
+            "migrate-schema is for a PostgreSQL store: name it with --store postgres://... (LIFECYCLE_STORE); \
+             a directory store needs no migration",
+        ));
+    };
+    let store = lifecycle::store_postgres::PostgresStore::connect(postgres_url(url)?)
+        .await
+        .map_err(lifecycle::LifecycleError::from)?;
+    let report = SchemaMigrated {
+        store: store.location().to_string(),
+    };
+    out.emit(&report, |out| {
+        out.print(&format!("The schema of {} is up to date.", report.store));
     })
 }
 

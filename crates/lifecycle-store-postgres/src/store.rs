@@ -11,7 +11,7 @@ use lifecycle_store::{
     ModelState, Store, StoreError, StoreImage,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::task::JoinHandle;
 
 use crate::rows::{decode, version_key};
@@ -63,6 +63,12 @@ impl PostgresStore {
             ),
         })?;
         let location = location_of(&options);
+        // One connection first, for the server's own reason when it cannot
+        // be made (the pool would retry until its timeout and say only that).
+        let first = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| unreachable(&location, e))?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lifecycle_domain::{Actor, EvaluationConfig, PolicyConfig};
 use lifecycle_store::{Clock, MemoryStore, Store, SystemClock};
+use lifecycle_store_postgres::PostgresStore;
 use lifecycle_store_sled::SledStore;
 
 use crate::{LifecycleError, Loading, ModelLifecycleManager};
@@ -13,6 +14,7 @@ use crate::{LifecycleError, Loading, ModelLifecycleManager};
 /// Where the manager keeps its state.
 enum Backend {
     Sled(PathBuf),
+    Postgres(String),
     Memory,
     Store(Arc<dyn Store>),
 }
@@ -60,6 +62,17 @@ impl Builder {
     pub fn sled(self, path: impl Into<PathBuf>) -> Self {
         Self {
             backend: Backend::Sled(path.into()),
+            ..self
+        }
+    }
+
+    /// Keeps state in the PostgreSQL database at `url`
+    /// (`postgres://user:password@host:5432/database`): for many processes
+    /// and machines on one state. The schema is created or upgraded when
+    /// the manager is built.
+    pub fn postgres(self, url: impl Into<String>) -> Self {
+        Self {
+            backend: Backend::Postgres(url.into()),
             ..self
         }
     }
@@ -141,6 +154,7 @@ impl Builder {
     pub async fn build(self) -> Result<ModelLifecycleManager, LifecycleError> {
         let store: Arc<dyn Store> = match self.backend {
             Backend::Sled(path) => Arc::new(SledStore::open(path)?),
+            Backend::Postgres(url) => Arc::new(PostgresStore::connect(&url).await?),
             Backend::Memory => Arc::new(MemoryStore::new()),
             Backend::Store(store) => store,
         };

@@ -30,7 +30,7 @@
 //!
 //! Each layer is also here as a module of its own — [`domain`],
 //! [`registry`], [`evaluator`], [`policy`], [`audit`], [`store`],
-//! [`store_sled`] — so code that reaches past the facade names where a type
+//! [`store_sled`], [`store_postgres`] — so code that reaches past the facade names where a type
 //! lives (`lifecycle::registry::ModelRegistry`) without a dependency on
 //! each crate. The root names only what an application uses with the
 //! manager: its inputs (`ModelVersion`, `InferenceResult`, configs...) and
@@ -53,6 +53,7 @@ pub use lifecycle_evaluator as evaluator;
 pub use lifecycle_policy as policy;
 pub use lifecycle_registry as registry;
 pub use lifecycle_store as store;
+pub use lifecycle_store_postgres as store_postgres;
 pub use lifecycle_store_sled as store_sled;
 
 mod auto_rollback;

@@ -18,9 +18,11 @@ impl ModelLifecycleManager {
     }
 
     /// Registers many versions, as [`Self::register_model`] does each: one
-    /// result per version, in order. Up to 64 commits are in flight at once,
-    /// so they share flushes (group commit), and tracking is updated once:
-    /// this is how a catalogue is imported.
+    /// result per version, in order. The versions of one model are
+    /// registered one after another, in the order given (so of two entries
+    /// naming one version, the later is the one refused); up to 64 models
+    /// at once, so that their commits share flushes (group commit), and
+    /// tracking is updated once: this is how a catalogue is imported.
     pub async fn register_models(
         &self,
         versions: Vec<ModelVersion>,
@@ -28,31 +30,49 @@ impl ModelLifecycleManager {
         const IN_FLIGHT: usize = 64;
         let mut results: Vec<Option<Result<ModelVersion, LifecycleError>>> =
             versions.iter().map(|_| None).collect();
+        // Each model's entries, in the order given; models by first appearance.
+        let mut by_model: Vec<(ModelId, Vec<(usize, ModelVersion)>)> = Vec::new();
+        let mut slot: std::collections::HashMap<ModelId, usize> = Default::default();
+        for (index, version) in versions.into_iter().enumerate() {
+            let at = *slot.entry(version.model_id.clone()).or_insert_with(|| {
+                by_model.push((version.model_id.clone(), Vec::new()));
+                by_model.len() - 1
+            });
+            by_model[at].1.push((index, version));
+        }
         let mut running = tokio::task::JoinSet::new();
-        let mut pending = versions.into_iter().enumerate();
+        let mut pending = by_model.into_iter();
         loop {
             while running.len() < IN_FLIGHT {
-                let Some((index, version)) = pending.next() else {
+                let Some((_, entries)) = pending.next() else {
                     break;
                 };
                 let manager = self.clone();
                 running.spawn(async move {
-                    let registered = match manager.live() {
-                        Ok(inner) => manager
-                            .acting_registry(inner)
-                            .register(version)
-                            .await
-                            .map_err(Into::into),
-                        Err(e) => Err(e),
-                    };
-                    (index, registered)
+                    let mut done = Vec::with_capacity(entries.len());
+                    for (index, version) in entries {
+                        let registered = match manager.live() {
+                            Ok(inner) => manager
+                                .acting_registry(inner)
+                                .register(version)
+                                .await
+                                .map_err(Into::into),
+                            Err(e) => Err(e),
+                        };
+                        done.push((index, registered));
+                    }
+                    done
                 });
             }
             let Some(done) = running.join_next().await else {
                 break;
             };
             match done {
-                Ok((index, registered)) => results[index] = Some(registered),
+                Ok(done) => {
+                    for (index, registered) in done {
+                        results[index] = Some(registered);
+                    }
+                }
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             }
         }
