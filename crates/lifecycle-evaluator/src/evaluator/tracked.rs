@@ -182,6 +182,8 @@ pub(super) fn shard_count() -> usize {
 }
 
 /// This thread's shard number (threads are numbered in order of first use).
+/// On the recording path, from another module: inlined across codegen units.
+#[inline]
 pub(super) fn thread_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
