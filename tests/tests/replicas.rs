@@ -957,3 +957,237 @@ async fn mixed_load_on_three_replicas_stays_one_consistent_system(backend: Backe
     }
     after.dispose().await.unwrap();
 }
+
+/// The variable that makes [`child_process`] one of the processes of
+/// [`four_processes_of_four_tasks_stay_one_consistent_system`]: `url,index`.
+const CHILD_VAR: &str = "LIFECYCLE_TEST_CHILD";
+
+/// How long each process drives its load.
+const PROCESS_LOAD: Duration = Duration::from_secs(3);
+
+/// The models the processes share.
+const SHARED_MODELS: [&str; 3] = ["shared-0", "shared-1", "shared-2"];
+
+/// 4 OS processes × 4 tasks, each process a manager of its own (pool,
+/// listener, background tasks) on one PostgreSQL database, driving mixed
+/// lifecycle moves and recording on shared models for a fixed time.
+/// Afterwards: every registration a process was told succeeded is in the
+/// store and in the audit log exactly once; at every step of the chain at
+/// most one active and one canary per model; the chain verifies; each
+/// model's records carry revisions no newer than the model's; and the
+/// merged metrics count every result a process was told was accepted,
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_of_four_tasks_stay_one_consistent_system() {
+    if std::env::var(CHILD_VAR).is_ok() || !lifecycle_store_postgres::testing::available() {
+        return;
+    }
+    let name = "replicas-four-processes";
+    let url = fresh_database(name).await;
+    let setup = ModelLifecycleManager::builder()
+        .postgres(&url)
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap();
+    for model in SHARED_MODELS {
+        for major in 1..=2 {
+            setup
+                .register_model(version_of(model, major, setup.now()))
+                .await
+                .unwrap();
+        }
+        let id = ModelId::new(model).unwrap();
+        setup
+            .force_activate_model(&id, &Version::new(1, 0, 0), "load test start")
+            .await
+            .unwrap();
+    }
+    setup.dispose().await.unwrap();
+
+    let children: Vec<_> = (0..4)
+        .map(|index| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "child_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_VAR, format!("{url},{index}"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut registered = Vec::new();
+    let mut accepted: u64 = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "a process failed: {output:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let report = text
+            .lines()
+            .find_map(|line| line.split_once("CHILD REPORT ").map(|(_, report)| report))
+            .unwrap_or_else(|| panic!("no report from a process:\n{text}"));
+        let report: serde_json::Value = serde_json::from_str(report).unwrap();
+        accepted += report["accepted"].as_u64().unwrap();
+        for v in report["registered"].as_array().unwrap() {
+            registered.push(v.as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        !registered.is_empty() && accepted > 0,
+        "the load did nothing"
+    );
+
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let entries = store.audit(&AuditQuery::all()).await.unwrap();
+    replay_holds_one_active_and_one_canary(&entries);
+    let report = lifecycle_domain::verify_chain(&entries, None);
+    assert!(report.is_ok(), "the chain verifies: {report:?}");
+    let registrations: Vec<String> = entries
+        .iter()
+        .filter(|e| e.event.kind == AuditEventKind::ModelRegistered)
+        .filter_map(|e| {
+            Some(format!(
+                "{} {}",
+                e.event.model_id.as_ref()?,
+                e.event.version.as_ref()?
+            ))
+        })
+        .collect();
+    for acknowledged in &registered {
+        let times = registrations.iter().filter(|r| *r == acknowledged).count();
+        assert_eq!(
+            times, 1,
+            "{acknowledged} registered {times} times in the log"
+        );
+        let (model, v) = acknowledged.split_once(' ').unwrap();
+        let found = store
+            .version(&ModelId::new(model).unwrap(), &Version::parse(v).unwrap())
+            .await
+            .unwrap();
+        assert!(found.is_some(), "{acknowledged} is not in the store");
+    }
+    for (model, state) in store.all_models().await.unwrap() {
+        for v in &state.versions {
+            assert!(
+                v.revision <= state.revision,
+                "{model} {}: a record from the future",
+                v.version
+            );
+        }
+    }
+    let reader = ModelLifecycleManager::builder()
+        .postgres(&url)
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap();
+    let counted: u64 = reader
+        .get_all_model_versions()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.metrics.as_ref().map(|m| m.sample_count))
+        .sum();
+    assert_eq!(counted, accepted, "every accepted result counted once");
+    reader.dispose().await.unwrap();
+    drop(store);
+    lifecycle_store_postgres::testing::drop_database(name);
+}
+
+/// One process of [`four_processes_of_four_tasks_stay_one_consistent_system`]
+/// (a no-op unless started by it): 4 tasks of random moves, registrations
+/// and recording for [`PROCESS_LOAD`], then a report on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+// The report is this process's output: the parent reads it.
+#[allow(clippy::print_stdout)]
+async fn child_process() {
+    let Ok(spec) = std::env::var(CHILD_VAR) else {
+        return;
+    };
+    let (url, index) = spec.rsplit_once(',').unwrap();
+    let index: u64 = index.parse().unwrap();
+    let m = ModelLifecycleManager::builder()
+        .postgres(url)
+        .actor(Actor::new(format!("process-{index}")).unwrap())
+        .alert_check_interval(Some(Duration::from_millis(200)))
+        .change_poll_interval(Some(Duration::from_millis(200)))
+        .build()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + PROCESS_LOAD;
+    let tasks: Vec<_> = (0..4u64)
+        .map(|task| {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let mut seed = (index * 4 + task + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut next = move |n: u64| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed % n
+                };
+                let (mut registered, mut accepted, mut n) = (Vec::new(), 0u64, 0u64);
+                while Instant::now() < deadline {
+                    n += 1;
+                    let name = SHARED_MODELS[next(3) as usize];
+                    let model = ModelId::new(name).unwrap();
+                    let v = Version::new(1 + next(2), 0, 0);
+                    let _ = match next(8) {
+                        0 => {
+                            // A version only this task registers.
+                            let major = 10 + index * 4 + task;
+                            let mut record = version_of(name, major, m.now());
+                            record.version = Version::new(major, n, 0);
+                            let mine = record.version.clone();
+                            let done = m.register_model(record).await;
+                            if done.is_ok() {
+                                registered.push(format!("{name} {mine}"));
+                            }
+                            done.map(drop)
+                        }
+                        1 => m.deploy_to_testing(&model, &v).await.map(drop),
+                        2 => m
+                            .start_canary(&model, &v, CanaryWeight::new(20).unwrap())
+                            .await
+                            .map(drop),
+                        3 => m.force_promote_canary(&model, "load").await.map(drop),
+                        4 => m.abort_canary(&model).await.map(drop),
+                        5 => m.force_activate_model(&model, &v, "load").await.map(drop),
+                        _ => {
+                            for user in 0..20 {
+                                let key = format!("user-{user}");
+                                let Ok(Some(routed)) = m.route(name, key.as_bytes()) else {
+                                    continue;
+                                };
+                                let ok = InferenceResult::success(120.0).with_tokens(50, 10);
+                                if m.record_inference(name, &routed.version.version, &ok)
+                                    .is_ok()
+                                {
+                                    accepted += 1;
+                                }
+                            }
+                            Ok(())
+                        }
+                    };
+                }
+                (registered, accepted)
+            })
+        })
+        .collect();
+    let (mut registered, mut accepted) = (Vec::new(), 0);
+    for task in tasks {
+        let (mine, counted) = task.await.unwrap();
+        registered.extend(mine);
+        accepted += counted;
+    }
+    m.dispose().await.unwrap();
+    println!(
+        "CHILD REPORT {}",
+        serde_json::json!({"registered": registered, "accepted": accepted})
+    );
+}
