@@ -203,6 +203,15 @@ fn bench(report_only: bool) -> ExitCode {
     } else {
         // Old results of benches that no longer exist must not reach the report.
         let _ = std::fs::remove_dir_all(&criterion);
+        // The PostgreSQL store's benches run on a throwaway cluster, beside
+        // pgbench on the same server.
+        let cluster = match postgres::provide() {
+            Ok(cluster) => cluster,
+            Err(message) => {
+                eprintln!("xtask: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
         // Where criterion writes: it asks `cargo metadata` otherwise, and
         // falls back to each crate's own directory when that fails.
         std::env::set_var("CARGO_TARGET_DIR", root.join("target"));
@@ -220,10 +229,20 @@ fn bench(report_only: bool) -> ExitCode {
             "backup of",
             "compare of",
         ];
-        let printed: Vec<String> = lines
+        let mut printed: Vec<String> = lines
             .into_iter()
             .filter(|line| noted.iter().any(|n| line.starts_with(n)))
             .collect();
+        if let Some(cluster) = &cluster {
+            match (cluster.pgbench(1), cluster.pgbench(16)) {
+                (Ok(one), Ok(sixteen)) => printed.push(format!(
+                    "pgbench -N on the same server: {one:.0} tps with 1 client, {sixteen:.0} tps with 16 \
+                     ({:.1}x): the server's own rate and how far it shares flushes",
+                    sixteen / one
+                )),
+                (Err(e), _) | (_, Err(e)) => eprintln!("xtask: pgbench: {e}"),
+            }
+        }
         let _ = std::fs::write(&printed_file, printed.join("\n"));
         printed
     };

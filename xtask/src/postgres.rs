@@ -14,6 +14,7 @@ pub struct Cluster {
     bin: PathBuf,
     root: PathBuf,
     as_postgres: bool,
+    port: u16,
 }
 
 /// Makes a server available to the tests: the one `LIFECYCLE_TEST_DATABASE_URL`
@@ -74,10 +75,11 @@ impl Cluster {
             .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
         // initdb refuses to run as root: the cluster belongs to `postgres`.
         let as_postgres = is_root();
-        let cluster = Self {
+        let mut cluster = Self {
             bin,
             root,
             as_postgres,
+            port: 0,
         };
         if as_postgres {
             cluster.run("chown", &["-R", "postgres", &cluster.path("")], false)?;
@@ -99,6 +101,7 @@ impl Cluster {
             true,
         )?;
         let port = free_port()?;
+        cluster.port = port;
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
             cluster.path("")
@@ -123,8 +126,74 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// pgbench's `-N` rate (transactions per second) with `clients`
+    /// clients for a few seconds, on a database of its own: the server's
+    /// reference for the store's commit benches.
+    pub fn pgbench(&self, clients: u32) -> Result<f64, String> {
+        let port = self.port.to_string();
+        let connect = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres"];
+        let create = [
+            "-c",
+            "DROP DATABASE IF EXISTS pgbench",
+            "-c",
+            "CREATE DATABASE pgbench",
+        ];
+        self.run(
+            "psql",
+            &[&connect[..], &["-q", "-d", "postgres"], &create[..]].concat(),
+            true,
+        )?;
+        self.run(
+            "pgbench",
+            &[&connect[..], &["-q", "-i", "-s", "1", "pgbench"]].concat(),
+            true,
+        )?;
+        let clients = clients.to_string();
+        let jobs = if clients == "1" { "1" } else { "2" };
+        let run = [
+            &connect[..],
+            &["-N", "-c", &clients, "-j", jobs, "-T", "5", "pgbench"],
+        ]
+        .concat();
+        let out = self.output("pgbench", &run)?;
+        out.lines()
+            .find_map(|line| {
+                line.strip_prefix("tps = ")?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .ok_or_else(|| format!("pgbench printed no rate: {out}"))
+    }
+
     fn path(&self, name: &str) -> String {
         self.root.join(name).display().to_string()
+    }
+
+    /// A server program's standard output.
+    fn output(&self, program: &str, args: &[&str]) -> Result<String, String> {
+        let program = self.bin.join(program).display().to_string();
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &program]);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let output = command
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{program} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// Runs a server program (`bin` true) or a system one, as `postgres`

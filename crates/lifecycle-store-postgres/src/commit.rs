@@ -18,41 +18,54 @@ pub const COMMITS_CHANNEL: &str = "lifecycle_commits";
 /// Rows per statement when an import writes many.
 const IMPORT_CHUNK: usize = 5_000;
 
+/// What one write statement puts: a model's revision and records, sealed
+/// entries, and the chain's new head.
+#[derive(Default)]
+struct Writes<'a> {
+    model: Option<(&'a ModelId, u64)>,
+    records: &'a [ModelVersion],
+    entries: &'a [AuditLogEntry],
+    head: Option<ChainHead>,
+}
+
 impl PostgresStore {
     pub(crate) async fn apply(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.check()?;
         let mut tx = self.begin().await?;
-        let head = self.lock_head(&mut tx).await?;
+        let guarded = commit.guard.as_ref().map(|g| &g.model_id);
+        let (head, current) = self.lock_head(&mut tx, guarded).await?;
         if let Some(fence) = &commit.fence {
             let current = self.read_lease_locked(&mut tx, &fence.lease.name).await?;
             fence.check(current.as_ref())?;
         }
         let mut revision = None;
+        let mut written = Vec::new();
         if let Some(guard) = &commit.guard {
-            let current = self.locked_model(&mut tx, &guard.model_id).await?;
             let (after, next) = guard.advance(&current, &commit.versions)?;
             revision = Some(after);
             if let Some(next) = next {
                 // The records as the commit stamps them (with its revision).
-                let written: Vec<ModelVersion> = next
+                written = next
                     .versions
                     .into_iter()
                     .filter(|v| commit.versions.iter().any(|c| c.version == v.version))
                     .collect();
-                self.write_model(&mut tx, &guard.model_id, after, &written)
-                    .await?;
             }
         }
         let entries = seal_events(commit.audit, head);
-        self.append(&mut tx, &entries).await?;
-        if let Some(last) = entries.last() {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(COMMITS_CHANNEL)
-                .bind(last.sequence.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.failed("notifying the commit", e))?;
-        }
+        let model = commit
+            .guard
+            .as_ref()
+            .filter(|_| !written.is_empty())
+            .zip(revision)
+            .map(|(guard, after)| (&guard.model_id, after));
+        let writes = Writes {
+            model,
+            records: &written,
+            entries: &entries,
+            head: entries.last().map(AuditLogEntry::head),
+        };
+        self.write(&mut tx, &writes, true).await?;
         tx.commit()
             .await
             .map_err(|e| self.failed("committing", e))?;
@@ -71,139 +84,123 @@ impl PostgresStore {
             .map_err(|e| self.failed("starting a transaction", e))
     }
 
-    /// The chain's head, its row locked until the transaction ends.
-    async fn lock_head(&self, tx: &mut PgConnection) -> Result<Option<ChainHead>, StoreError> {
+    /// The chain's head, its row locked until the transaction ends, which
+    /// orders every commit; then the model `guarded`, read in a statement
+    /// of its own. Not one statement: under READ COMMITTED a statement that
+    /// waited for the lock re-reads only the locked row, and would see the
+    /// model as it was before the commit it waited for (the database's
+    /// exclusion constraint caught exactly that, in the racing-activations case).
+    async fn lock_head(
+        &self,
+        tx: &mut PgConnection,
+        guarded: Option<&ModelId>,
+    ) -> Result<(Option<ChainHead>, ModelState), StoreError> {
         let (sequence, hash): (i64, Option<String>) = sqlx::query_as(
             "SELECT head_sequence, head_hash FROM lifecycle_chain WHERE id = 1 FOR UPDATE",
         )
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.failed("locking the audit chain's head", e))?;
-        chain_head(&self.location, (sequence > 0).then_some(sequence), hash)
-    }
-
-    /// A model's state, its row locked until the transaction ends.
-    async fn locked_model(
-        &self,
-        tx: &mut PgConnection,
-        model_id: &ModelId,
-    ) -> Result<ModelState, StoreError> {
+        let head = chain_head(&self.location, (sequence > 0).then_some(sequence), hash)?;
+        let Some(model_id) = guarded else {
+            return Ok((head, ModelState::default()));
+        };
         let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
             "SELECT m.model_id, m.revision, v.record FROM lifecycle_models m \
              LEFT JOIN lifecycle_versions v ON v.model_id = m.model_id \
-             WHERE m.model_id = $1 FOR UPDATE OF m",
+             WHERE m.model_id = $1",
         )
         .bind(model_id.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.failed("reading a model to change it", e))?;
-        Ok(self
+        let state = self
             .states(rows)?
             .pop()
             .map(|(_, state)| state)
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok((head, state))
     }
 
-    /// Writes a model's revision and the records a commit puts.
-    async fn write_model(
+    /// Everything a commit (or a step of an import) writes, in one
+    /// statement: one trip to the server. `notify` wakes other processes.
+    async fn write(
         &self,
         tx: &mut PgConnection,
-        model_id: &ModelId,
-        revision: u64,
-        records: &[ModelVersion],
+        writes: &Writes<'_>,
+        notify: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO lifecycle_models (model_id, revision) VALUES ($1, $2) \
-             ON CONFLICT (model_id) DO UPDATE SET revision = EXCLUDED.revision",
-        )
-        .bind(model_id.as_str())
-        .bind(stored(revision))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.failed("writing a model's revision", e))?;
-        self.put_versions(tx, records).await
-    }
-
-    async fn put_versions(
-        &self,
-        tx: &mut PgConnection,
-        records: &[ModelVersion],
-    ) -> Result<(), StoreError> {
-        let mut models = Vec::with_capacity(records.len());
+        let records = writes.records;
         let mut keys = Vec::with_capacity(records.len());
         let mut statuses = Vec::with_capacity(records.len());
         let mut texts = Vec::with_capacity(records.len());
+        let mut owners = Vec::with_capacity(records.len());
         for record in records {
-            models.push(record.model_id.as_str().to_string());
+            owners.push(record.model_id.as_str().to_string());
             keys.push(version_key(&record.version));
             statuses.push(record.status().to_string());
             texts.push(encode(record)?);
         }
+        let entries = writes.entries;
+        let mut sequences = Vec::with_capacity(entries.len());
+        let mut models = Vec::with_capacity(entries.len());
+        let mut severities = Vec::with_capacity(entries.len());
+        let mut times = Vec::with_capacity(entries.len());
+        let mut kinds = Vec::with_capacity(entries.len());
+        let mut actors = Vec::with_capacity(entries.len());
+        let mut lines = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let event = &entry.event;
+            sequences.push(stored(entry.sequence));
+            models.push(event.model_id.as_ref().map(|m| m.as_str().to_string()));
+            severities.push(severity_rank(event.severity));
+            times.push(micros(event.timestamp));
+            kinds.push(event.kind.as_str().to_string());
+            actors.push(event.actor.as_str().to_string());
+            lines.push(encode(entry)?);
+        }
+        let (model, revision) = writes.model.unzip();
+        let head = writes.head;
         sqlx::query(
-            "INSERT INTO lifecycle_versions (model_id, version_key, status, record) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
-             ON CONFLICT (model_id, version_key) \
-             DO UPDATE SET status = EXCLUDED.status, record = EXCLUDED.record",
+            "WITH model AS ( \
+                 INSERT INTO lifecycle_models (model_id, revision) \
+                 SELECT $1, $2 WHERE $1::text IS NOT NULL \
+                 ON CONFLICT (model_id) DO UPDATE SET revision = EXCLUDED.revision \
+             ), versions AS ( \
+                 INSERT INTO lifecycle_versions (model_id, version_key, status, record) \
+                 SELECT * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[]) \
+                 ON CONFLICT (model_id, version_key) \
+                 DO UPDATE SET status = EXCLUDED.status, record = EXCLUDED.record \
+             ), entries AS ( \
+                 INSERT INTO lifecycle_audit (sequence, model_id, severity, at_micros, kind, actor, entry) \
+                 SELECT * FROM UNNEST($7::bigint[], $8::text[], $9::smallint[], $10::bigint[], \
+                     $11::text[], $12::text[], $13::text[]) \
+             ), head AS ( \
+                 UPDATE lifecycle_chain SET head_sequence = $14, head_hash = $15 \
+                 WHERE id = 1 AND $14::bigint IS NOT NULL \
+             ) \
+             SELECT pg_notify($16, $14::text) WHERE $17 AND $14::bigint IS NOT NULL",
         )
-        .bind(models)
+        .bind(model.map(ModelId::as_str))
+        .bind(revision.map(stored))
+        .bind(owners)
         .bind(keys)
         .bind(statuses)
         .bind(texts)
+        .bind(sequences)
+        .bind(models)
+        .bind(severities)
+        .bind(times)
+        .bind(kinds)
+        .bind(actors)
+        .bind(lines)
+        .bind(head.map(|h| stored(h.sequence)))
+        .bind(head.map(|h| h.hash.to_string()))
+        .bind(COMMITS_CHANNEL)
+        .bind(notify)
         .execute(&mut *tx)
         .await
-        .map_err(|e| self.failed("writing version records", e))?;
-        Ok(())
-    }
-
-    /// Appends sealed entries and moves the chain's head to the last.
-    async fn append(
-        &self,
-        tx: &mut PgConnection,
-        entries: &[AuditLogEntry],
-    ) -> Result<(), StoreError> {
-        let Some(last) = entries.last() else {
-            return Ok(());
-        };
-        for chunk in entries.chunks(IMPORT_CHUNK) {
-            let mut sequences = Vec::with_capacity(chunk.len());
-            let mut models = Vec::with_capacity(chunk.len());
-            let mut severities = Vec::with_capacity(chunk.len());
-            let mut times = Vec::with_capacity(chunk.len());
-            let mut kinds = Vec::with_capacity(chunk.len());
-            let mut actors = Vec::with_capacity(chunk.len());
-            let mut texts = Vec::with_capacity(chunk.len());
-            for entry in chunk {
-                let event = &entry.event;
-                sequences.push(stored(entry.sequence));
-                models.push(event.model_id.as_ref().map(|m| m.as_str().to_string()));
-                severities.push(severity_rank(event.severity));
-                times.push(micros(event.timestamp));
-                kinds.push(event.kind.as_str().to_string());
-                actors.push(event.actor.as_str().to_string());
-                texts.push(encode(entry)?);
-            }
-            sqlx::query(
-                "INSERT INTO lifecycle_audit (sequence, model_id, severity, at_micros, kind, actor, entry) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::smallint[], $4::bigint[], \
-                 $5::text[], $6::text[], $7::text[])",
-            )
-            .bind(sequences)
-            .bind(models)
-            .bind(severities)
-            .bind(times)
-            .bind(kinds)
-            .bind(actors)
-            .bind(texts)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.failed("appending audit entries", e))?;
-        }
-        sqlx::query("UPDATE lifecycle_chain SET head_sequence = $1, head_hash = $2 WHERE id = 1")
-            .bind(stored(last.sequence))
-            .bind(last.hash.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.failed("moving the audit chain's head", e))?;
+        .map_err(|e| self.failed("writing a commit", e))?;
         Ok(())
     }
 
@@ -211,7 +208,7 @@ impl PostgresStore {
     pub(crate) async fn load(&self, image: StoreImage) -> Result<(), StoreError> {
         image.check()?;
         let mut tx = self.begin().await?;
-        let head = self.lock_head(&mut tx).await?;
+        let (head, _) = self.lock_head(&mut tx, None).await?;
         let (models,): (i64,) = sqlx::query_as("SELECT count(*) FROM lifecycle_models")
             .fetch_one(&mut *tx)
             .await
@@ -228,22 +225,30 @@ impl PostgresStore {
         }
         for state in &image.models {
             if let Some(first) = state.versions.first() {
-                self.write_model(&mut tx, &first.model_id, state.revision, &state.versions)
-                    .await?;
+                let writes = Writes {
+                    model: Some((&first.model_id, state.revision)),
+                    records: &state.versions,
+                    ..Writes::default()
+                };
+                self.write(&mut tx, &writes, false).await?;
             }
         }
         if let Some(checkpoint) = image.audit_checkpoint {
             self.write_checkpoint(&mut tx, checkpoint).await?;
-            sqlx::query(
-                "UPDATE lifecycle_chain SET head_sequence = $1, head_hash = $2 WHERE id = 1",
-            )
-            .bind(stored(checkpoint.head.sequence))
-            .bind(checkpoint.head.hash.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.failed("setting the audit chain's head", e))?;
+            let writes = Writes {
+                head: Some(checkpoint.head),
+                ..Writes::default()
+            };
+            self.write(&mut tx, &writes, false).await?;
         }
-        self.append(&mut tx, &image.audit).await?;
+        for chunk in image.audit.chunks(IMPORT_CHUNK) {
+            let writes = Writes {
+                entries: chunk,
+                head: chunk.last().map(AuditLogEntry::head),
+                ..Writes::default()
+            };
+            self.write(&mut tx, &writes, false).await?;
+        }
         for snapshot in &image.metrics {
             self.put_snapshot(&mut tx, snapshot).await?;
         }
