@@ -1099,6 +1099,109 @@ async fn four_processes_of_four_tasks_stay_one_consistent_system() {
     lifecycle_store_postgres::testing::drop_database(name);
 }
 
+/// A process killed (`SIGKILL`) in the middle of its load, commits in
+/// flight: every registration it was told had landed is in the store and in
+/// the log exactly once, nothing it left half-done shows (the chain replays
+/// and verifies, records are no newer than their models), and the other
+/// process carries on to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_commit_loses_nothing_acknowledged() {
+    use std::io::{BufRead, BufReader};
+    if std::env::var(CHILD_VAR).is_ok() || !lifecycle_store_postgres::testing::available() {
+        return;
+    }
+    let name = "replicas-killed-process";
+    let url = fresh_database(name).await;
+    let setup = ModelLifecycleManager::builder()
+        .postgres(&url)
+        .alert_check_interval(None)
+        .build()
+        .await
+        .unwrap();
+    for model in SHARED_MODELS {
+        setup
+            .register_model(version_of(model, 1, setup.now()))
+            .await
+            .unwrap();
+    }
+    setup.dispose().await.unwrap();
+    let spawn = |index: u64| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_VAR, format!("{url},{index}"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut victim, survivor) = (spawn(0), spawn(1));
+    // Read what the victim acknowledges as it goes, then kill it mid-load.
+    let stdout = victim.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|line| Some(line.split_once("ACK ")?.1.to_string()))
+            .collect::<Vec<_>>()
+    });
+    tokio::time::sleep(PROCESS_LOAD / 2).await;
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let mut acknowledged = reader.join().unwrap();
+    assert!(
+        !acknowledged.is_empty(),
+        "the victim acknowledged nothing before it died"
+    );
+    let output = survivor.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the other process failed: {output:?}"
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    acknowledged.extend(
+        text.lines()
+            .filter_map(|line| Some(line.split_once("ACK ")?.1.to_string())),
+    );
+
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let entries = store.audit(&AuditQuery::all()).await.unwrap();
+    replay_holds_one_active_and_one_canary(&entries);
+    let verified = lifecycle_domain::verify_chain(&entries, None);
+    assert!(verified.is_ok(), "the chain verifies: {verified:?}");
+    for registration in &acknowledged {
+        let (model, v) = registration.split_once(' ').unwrap();
+        let (model, v) = (ModelId::new(model).unwrap(), Version::parse(v).unwrap());
+        let logged = entries
+            .iter()
+            .filter(|e| e.event.kind == AuditEventKind::ModelRegistered)
+            .filter(|e| {
+                e.event.model_id.as_ref() == Some(&model) && e.event.version.as_ref() == Some(&v)
+            })
+            .count();
+        assert_eq!(logged, 1, "{registration} is logged {logged} times");
+        assert!(
+            store.version(&model, &v).await.unwrap().is_some(),
+            "{registration} is lost"
+        );
+    }
+    for (model, state) in store.all_models().await.unwrap() {
+        for v in &state.versions {
+            assert!(
+                v.revision <= state.revision,
+                "{model} {}: a record from the future",
+                v.version
+            );
+        }
+    }
+    drop(store);
+    lifecycle_store_postgres::testing::drop_database(name);
+}
+
 /// One process of [`four_processes_of_four_tasks_stay_one_consistent_system`]
 /// (a no-op unless started by it): 4 tasks of random moves, registrations
 /// and recording for [`PROCESS_LOAD`], then a report on stdout.
@@ -1146,6 +1249,9 @@ async fn child_process() {
                             let mine = record.version.clone();
                             let done = m.register_model(record).await;
                             if done.is_ok() {
+                                // Said at once: a parent that kills this
+                                // process knows what was acknowledged.
+                                println!("ACK {name} {mine}");
                                 registered.push(format!("{name} {mine}"));
                             }
                             done.map(drop)

@@ -123,6 +123,12 @@ impl Cluster {
         let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
         println!("xtask: started a throwaway PostgreSQL cluster at {url}");
         std::env::set_var(URL_VAR, &url);
+        // For the restart test: how to restart this cluster as a crash would.
+        std::env::set_var("LIFECYCLE_TEST_PG_CTL", cluster.bin.join("pg_ctl"));
+        std::env::set_var("LIFECYCLE_TEST_PG_DATA", &data);
+        if as_postgres {
+            std::env::set_var("LIFECYCLE_TEST_PG_USER", "postgres");
+        }
         Ok(cluster)
     }
 

@@ -124,3 +124,25 @@ pub fn drop_database(name: &str) {
         eprintln!("could not drop the test database of {name}: left for the cluster's teardown");
     }
 }
+
+/// The command that restarts the test server as a crash would
+/// (`pg_ctl restart -m immediate`), when the server is the throwaway
+/// cluster `cargo xtask ci` started: it sets `LIFECYCLE_TEST_PG_CTL`
+/// (pg_ctl's path), `LIFECYCLE_TEST_PG_DATA` (the data directory) and
+/// `LIFECYCLE_TEST_PG_USER` (whom to run it as, when not this user).
+pub fn restart_command() -> Option<std::process::Command> {
+    let pg_ctl = std::env::var("LIFECYCLE_TEST_PG_CTL").ok()?;
+    let data = std::env::var("LIFECYCLE_TEST_PG_DATA").ok()?;
+    let mut command = match std::env::var("LIFECYCLE_TEST_PG_USER") {
+        Ok(user) => {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", &user, "--", &pg_ctl]);
+            c
+        }
+        Err(_) => std::process::Command::new(&pg_ctl),
+    };
+    command
+        .args(["-D", &data, "-m", "immediate", "-w", "restart"])
+        .stdout(std::process::Stdio::null());
+    Some(command)
+}

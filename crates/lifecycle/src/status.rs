@@ -29,7 +29,7 @@ pub struct SystemStatus {
     pub audit_head: Option<ChainHead>,
     /// Whether the audit chain's links and hashes verify: the whole chain on
     /// a manager's first call, then only the entries added since
-    /// ([`crate::ModelAuditLog::verify_new_entries`]). `audit_log().verify()`
+    /// ([`crate::audit::ModelAuditLog::verify_new_entries`]). `audit_log().verify()`
     /// re-hashes everything and also replays the state.
     pub audit_chain_verified: bool,
     /// Seconds since the manager was built.

@@ -1,0 +1,145 @@
+//! The server restarted with `pg_ctl restart -m immediate` (a crash: no
+//! shutdown checkpoint) while a store commits: callers get retryable errors
+//! while it is down, the pool reconnects by itself, nothing acknowledged is
+//! lost, and the change feed resyncs. Needs the cluster `cargo xtask ci`
+//! starts (it says how to restart it); its own test binary, so that no other
+//! test runs while the server is down.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lifecycle_domain::chrono::{DateTime, Utc};
+use lifecycle_domain::*;
+use lifecycle_store::{AuditQuery, Commit, Store, StoreError};
+use lifecycle_store_postgres::testing::{
+    available, drop_database, fresh_database, restart_command,
+};
+use lifecycle_store_postgres::PostgresStore;
+
+fn at() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+fn record(model: &ModelId, major: u64) -> ModelVersion {
+    ModelVersion::new(
+        model.clone(),
+        Version::new(major, 0, 0),
+        "openai",
+        ModelCapabilities::new(8_000, 1_000),
+        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
+        at(),
+    )
+}
+
+fn event(model: &ModelId, version: &Version) -> AuditEvent {
+    AuditEvent::new(
+        AuditEventKind::ModelActivated,
+        Actor::new("test").unwrap(),
+        format!("{model} {version} activated"),
+        at(),
+    )
+    .for_version(model.clone(), version.clone())
+}
+
+/// Swaps the active version of `model`: one audited commit.
+async fn swap(store: &PostgresStore, model: &ModelId) -> Result<Vec<AuditLogEntry>, StoreError> {
+    let state = store.model(model).await?;
+    let mut commit = Commit::for_model(model.clone(), state.revision);
+    for v in &state.versions {
+        let mut v = v.clone();
+        if v.status() == ModelStatus::Active {
+            v.deactivate(at()).unwrap();
+        } else {
+            v.activate(at()).unwrap();
+            commit = commit.audit(event(model, &v.version));
+        }
+        commit = commit.put(v);
+    }
+    Ok(store.commit(commit).await?.entries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immediate_restart_under_load_loses_nothing_acknowledged() {
+    if !available() {
+        return;
+    }
+    let Some(mut restart) = restart_command() else {
+        eprintln!("restart test skipped: the server is not one cargo xtask ci started");
+        return;
+    };
+    let name = "restart-under-load";
+    let url = fresh_database(name).await;
+    let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let follower = PostgresStore::connect(&url).await.unwrap();
+    let model = ModelId::new("m").unwrap();
+    let mut first = record(&model, 1);
+    first.activate(at()).unwrap();
+    let registration = Commit::for_model(model.clone(), 0)
+        .put(first)
+        .put(record(&model, 2))
+        .audit(event(&model, &Version::new(1, 0, 0)));
+    store.commit(registration).await.unwrap();
+
+    let load = {
+        let (store, model) = (store.clone(), model.clone());
+        tokio::spawn(async move {
+            let (mut acknowledged, mut failures, mut after_restart) = (Vec::new(), Vec::new(), 0);
+            let deadline = Instant::now() + Duration::from_secs(6);
+            let mut failed_once = false;
+            while Instant::now() < deadline {
+                match swap(&store, &model).await {
+                    Ok(entries) => {
+                        if failed_once {
+                            after_restart += 1;
+                        }
+                        acknowledged.extend(entries);
+                    }
+                    Err(e) => {
+                        failed_once = true;
+                        failures.push(e);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            (acknowledged, failures, after_restart)
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut signal = follower.commit_signal().unwrap();
+    signal.borrow_and_update();
+    let restarted = tokio::task::spawn_blocking(move || restart.status().unwrap())
+        .await
+        .unwrap();
+    assert!(restarted.success(), "pg_ctl restart failed");
+    let (acknowledged, failures, after_restart) = load.await.unwrap();
+    assert!(
+        !failures.is_empty(),
+        "the restart did not interrupt the load"
+    );
+    for failure in &failures {
+        assert!(failure.is_retryable(), "not retryable: {failure}");
+    }
+    assert!(
+        after_restart > 0,
+        "no commit landed after the restart: the pool did not reconnect"
+    );
+    let stored = store.audit(&AuditQuery::all()).await.unwrap();
+    for entry in &acknowledged {
+        let found = stored.iter().find(|e| e.sequence == entry.sequence);
+        assert_eq!(
+            found,
+            Some(entry),
+            "acknowledged entry {} lost or changed",
+            entry.sequence
+        );
+    }
+    assert!(verify_chain(&stored, None).is_ok(), "the chain verifies");
+    // The follower's listener lost its connection and was woken to resync.
+    tokio::time::timeout(Duration::from_secs(10), signal.changed())
+        .await
+        .expect("the follower is woken after the restart")
+        .unwrap();
+    drop((store, follower));
+    drop_database(name);
+}
