@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
+use lifecycle::store::{MemoryStore, StoreImage};
 use lifecycle::*;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use lifecycle::chrono::{DateTime, Duration};
+use lifecycle::store::MemoryStore;
 use lifecycle::*;
 
 #[derive(Arbitrary, Debug)]
@@ -49,7 +50,10 @@ fuzz_target!(|input: Input| {
     let (Ok(evaluation), Ok(policy)) = (evaluation, policy) else {
         return;
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
@@ -82,7 +86,9 @@ fuzz_target!(|input: Input| {
                 return;
             }
         }
-        for &(which, success, latency, tokens_in, tokens_out, wait_ms) in input.results.iter().take(256) {
+        for &(which, success, latency, tokens_in, tokens_out, wait_ms) in
+            input.results.iter().take(256)
+        {
             let v = if which % 2 == 0 { &one } else { &two };
             let result = if success {
                 InferenceResult::success(latency)
@@ -97,7 +103,10 @@ fuzz_target!(|input: Input| {
         let _ = manager.compare_versions(model.as_str(), &one, &two);
         let _ = manager.can_deploy_model(&model, &two).await;
         let _ = manager.check_alerts();
-        assert!(manager.dispose().await.is_ok(), "checkpoints of accepted results save");
+        assert!(
+            manager.dispose().await.is_ok(),
+            "checkpoints of accepted results save"
+        );
         // A second manager with the same settings reads everything back.
         let again = ModelLifecycleManager::builder()
             .store(store)

@@ -37,7 +37,10 @@ fn version(n: u8) -> Version {
 }
 
 fuzz_target!(|ops: Vec<Op>| {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
@@ -125,7 +128,11 @@ fuzz_target!(|ops: Vec<Op>| {
             let count = |s| versions.iter().filter(|v| v.status() == s).count();
             assert!(count(ModelStatus::Active) <= 1 && count(ModelStatus::Canary) <= 1);
             if count(ModelStatus::Canary) == 1 {
-                assert_eq!(count(ModelStatus::Active), 1, "a canary runs beside an active version");
+                assert_eq!(
+                    count(ModelStatus::Active),
+                    1,
+                    "a canary runs beside an active version"
+                );
             }
             let verified = manager.audit_log().verify().await;
             assert!(verified.is_ok_and(|r| r.is_intact()));

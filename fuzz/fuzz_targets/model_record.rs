@@ -10,6 +10,7 @@ use std::sync::Arc;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use lifecycle::chrono::{DateTime, Duration, Utc};
+use lifecycle::domain::parse_decimal;
 use lifecycle::*;
 
 #[derive(Arbitrary, Debug)]
@@ -43,7 +44,9 @@ fn time(secs: i64) -> DateTime<Utc> {
 }
 
 fuzz_target!(|input: Input| {
-    let (Some(input_price), Some(output_price)) = (price(&input.input_price), price(&input.output_price)) else {
+    let (Some(input_price), Some(output_price)) =
+        (price(&input.input_price), price(&input.output_price))
+    else {
         return;
     };
     let prices = match (input_price, output_price) {
@@ -63,7 +66,8 @@ fuzz_target!(|input: Input| {
         let at = time(at);
         // A JSON record can say anything; build it through JSON like a file would.
         let eol = if consistent {
-            at.checked_add_signed(Duration::days(i64::from(grace))).unwrap_or(at)
+            at.checked_add_signed(Duration::days(i64::from(grace)))
+                .unwrap_or(at)
         } else {
             at
         };
@@ -79,12 +83,19 @@ fuzz_target!(|input: Input| {
         }
     }
     // Through JSON too: what a file gives is what is checked.
-    let Ok(text) = serde_json::to_string(&record) else { return };
-    let Ok(record) = serde_json::from_str::<ModelVersion>(&text) else { return };
+    let Ok(text) = serde_json::to_string(&record) else {
+        return;
+    };
+    let Ok(record) = serde_json::from_str::<ModelVersion>(&text) else {
+        return;
+    };
     if record.validate().is_err() {
         return;
     }
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
@@ -101,7 +112,8 @@ fuzz_target!(|input: Input| {
         let Ok(stored) = manager.register_model(record).await else {
             return;
         };
-        for &(success, latency, tokens_in, tokens_out, confidence) in input.results.iter().take(64) {
+        for &(success, latency, tokens_in, tokens_out, confidence) in input.results.iter().take(64)
+        {
             let mut result = if success {
                 InferenceResult::success(latency)
             } else {
@@ -113,8 +125,15 @@ fuzz_target!(|input: Input| {
         }
         let _ = manager.evaluate_model(stored.model_id.as_str(), &stored.version);
         let mut backup = Vec::new();
-        assert!(manager.create_backup(&mut backup).await.is_ok(), "an accepted record backs up");
-        let restored = ModelLifecycleManager::builder().memory().alert_check_interval(None).build().await;
+        assert!(
+            manager.create_backup(&mut backup).await.is_ok(),
+            "an accepted record backs up"
+        );
+        let restored = ModelLifecycleManager::builder()
+            .memory()
+            .alert_check_interval(None)
+            .build()
+            .await;
         if let Ok(restored) = restored {
             let outcome = restored.restore_backup(backup.as_slice()).await;
             assert!(outcome.is_ok(), "an accepted record restores: {outcome:?}");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use lifecycle::chrono::DateTime;
+use lifecycle::evaluator::Evaluator;
 use lifecycle::*;
 
 fuzz_target!(|data: &[u8]| {

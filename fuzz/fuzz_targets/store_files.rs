@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
     let (conf, db) = data.split_at(data.len().min(64));
     let _ = std::fs::write(dir.join("conf"), conf);
     let _ = std::fs::write(dir.join("db"), db);
-    drop(lifecycle::SledStore::open(&dir));
+    drop(lifecycle::store_sled::SledStore::open(&dir));
     let _ = std::fs::remove_dir_all(&dir);
 });
