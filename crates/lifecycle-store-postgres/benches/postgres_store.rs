@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::*;
-use lifecycle_store::{Commit, Store};
+use lifecycle_store::conformance::load;
 use lifecycle_store_postgres::testing::{fresh_database, server_url};
 use lifecycle_store_postgres::PostgresStore;
 use sqlx::{Connection, PgConnection};
@@ -36,60 +36,6 @@ fn now() -> DateTime<Utc> {
 
 fn id(i: usize) -> ModelId {
     ModelId::new(format!("model-{i}")).unwrap()
-}
-
-fn record(model: &ModelId, version: Version) -> ModelVersion {
-    ModelVersion::new(
-        model.clone(),
-        version,
-        "openai",
-        ModelCapabilities::new(128_000, 4_096),
-        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
-        now(),
-    )
-}
-
-fn event(kind: AuditEventKind, model: &ModelId, version: &Version) -> AuditEvent {
-    AuditEvent::new(
-        kind,
-        Actor::new("bench").unwrap(),
-        format!("{kind} {version}"),
-        now(),
-    )
-    .for_version(model.clone(), version.clone())
-}
-
-/// Registers 1.0.0 (active) and 2.0.0 of `model`.
-async fn two_versions(store: &PostgresStore, model: &ModelId) {
-    let mut active = record(model, Version::new(1, 0, 0));
-    active.activate(now()).unwrap();
-    let commit = Commit::for_model(model.clone(), 0)
-        .put(active)
-        .put(record(model, Version::new(2, 0, 0)))
-        .audit(event(
-            AuditEventKind::ModelRegistered,
-            model,
-            &Version::new(1, 0, 0),
-        ));
-    store.commit(commit).await.unwrap();
-}
-
-/// One durable commit: swap the active version of `model`, with its audit
-/// entry — after reading the model, as every lifecycle move does.
-async fn swap_active(store: &PostgresStore, model: &ModelId) {
-    let state = store.model(model).await.unwrap();
-    let mut commit = Commit::for_model(model.clone(), state.revision);
-    for v in &state.versions {
-        let mut v = v.clone();
-        if v.status() == ModelStatus::Active {
-            v.deactivate(now()).unwrap();
-        } else {
-            v.activate(now()).unwrap();
-            commit = commit.audit(event(AuditEventKind::ModelActivated, model, &v.version));
-        }
-        commit = commit.put(v);
-    }
-    store.commit(commit).await.unwrap();
 }
 
 /// pgbench's `-N` transaction on a table of its shape: update one account,
@@ -127,7 +73,7 @@ fn durable_commits(c: &mut Criterion) {
             stores.push(Arc::new(PostgresStore::connect(&url).await.unwrap()));
         }
         for i in 0..TASKS {
-            two_versions(&stores[0], &id(i)).await;
+            load::two_versions(&*stores[0], &id(i), now()).await;
         }
         let mut reference = PgConnection::connect(&url).await.unwrap();
         for statement in [
@@ -157,7 +103,10 @@ fn durable_commits(c: &mut Criterion) {
         },
     );
     group.bench_function("1_task", |b| {
-        b.iter(|| rt.block_on(swap_active(&stores[0], &id(0))));
+        b.iter(|| {
+            rt.block_on(load::swap_active(&*stores[0], &id(0), now()))
+                .unwrap()
+        });
     });
     group.bench_function("16_tasks_4_stores (time per commit)", |b| {
         b.iter_custom(|iters| {
@@ -169,7 +118,7 @@ fn durable_commits(c: &mut Criterion) {
                         let store = stores[t % STORES].clone();
                         tokio::spawn(async move {
                             for _ in 0..per_task {
-                                swap_active(&store, &id(t)).await;
+                                load::swap_active(&*store, &id(t), now()).await.unwrap();
                             }
                         })
                     })

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::*;
-use lifecycle_store::{AuditQuery, Commit, Store, StoreError};
+use lifecycle_store::conformance::load;
+use lifecycle_store::{AuditQuery, Store};
 use lifecycle_store_postgres::testing::{
     available, drop_database, fresh_database, restart_command,
 };
@@ -19,44 +20,6 @@ use lifecycle_store_postgres::PostgresStore;
 
 fn at() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
-}
-
-fn record(model: &ModelId, major: u64) -> ModelVersion {
-    ModelVersion::new(
-        model.clone(),
-        Version::new(major, 0, 0),
-        "openai",
-        ModelCapabilities::new(8_000, 1_000),
-        ModelCostInfo::usd(dec!(0.01), dec!(0.03)),
-        at(),
-    )
-}
-
-fn event(model: &ModelId, version: &Version) -> AuditEvent {
-    AuditEvent::new(
-        AuditEventKind::ModelActivated,
-        Actor::new("test").unwrap(),
-        format!("{model} {version} activated"),
-        at(),
-    )
-    .for_version(model.clone(), version.clone())
-}
-
-/// Swaps the active version of `model`: one audited commit.
-async fn swap(store: &PostgresStore, model: &ModelId) -> Result<Vec<AuditLogEntry>, StoreError> {
-    let state = store.model(model).await?;
-    let mut commit = Commit::for_model(model.clone(), state.revision);
-    for v in &state.versions {
-        let mut v = v.clone();
-        if v.status() == ModelStatus::Active {
-            v.deactivate(at()).unwrap();
-        } else {
-            v.activate(at()).unwrap();
-            commit = commit.audit(event(model, &v.version));
-        }
-        commit = commit.put(v);
-    }
-    Ok(store.commit(commit).await?.entries)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,13 +36,7 @@ async fn an_immediate_restart_under_load_loses_nothing_acknowledged() {
     let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
     let follower = PostgresStore::connect(&url).await.unwrap();
     let model = ModelId::new("m").unwrap();
-    let mut first = record(&model, 1);
-    first.activate(at()).unwrap();
-    let registration = Commit::for_model(model.clone(), 0)
-        .put(first)
-        .put(record(&model, 2))
-        .audit(event(&model, &Version::new(1, 0, 0)));
-    store.commit(registration).await.unwrap();
+    load::two_versions(&*store, &model, at()).await;
 
     let load = {
         let (store, model) = (store.clone(), model.clone());
@@ -88,12 +45,12 @@ async fn an_immediate_restart_under_load_loses_nothing_acknowledged() {
             let deadline = Instant::now() + Duration::from_secs(6);
             let mut failed_once = false;
             while Instant::now() < deadline {
-                match swap(&store, &model).await {
-                    Ok(entries) => {
+                match load::swap_active(&*store, &model, at()).await {
+                    Ok(receipt) => {
                         if failed_once {
                             after_restart += 1;
                         }
-                        acknowledged.extend(entries);
+                        acknowledged.extend(receipt.entries);
                     }
                     Err(e) => {
                         failed_once = true;

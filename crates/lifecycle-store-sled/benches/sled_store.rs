@@ -15,8 +15,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::{
     dec, Actor, AuditEvent, AuditEventKind, Decimal, ModelCapabilities, ModelCostInfo, ModelId,
-    ModelStatus, ModelVersion, Severity, Version,
+    ModelVersion, Severity, Version,
 };
+use lifecycle_store::conformance::load;
 use lifecycle_store::{AuditQuery, Commit, Store};
 use lifecycle_store_sled::SledStore;
 use tokio::runtime::Runtime;
@@ -78,45 +79,13 @@ fn event(kind: AuditEventKind, model: &ModelId, version: &Version) -> AuditEvent
     .for_version(model.clone(), version.clone())
 }
 
-/// Registers 1.0.0 (active) and 2.0.0 of `model`.
-async fn two_versions(store: &SledStore, model: &ModelId) {
-    let mut active = record(model, Version::new(1, 0, 0));
-    active.activate(now()).unwrap();
-    let commit = Commit::for_model(model.clone(), 0)
-        .put(active)
-        .put(record(model, Version::new(2, 0, 0)))
-        .audit(event(
-            AuditEventKind::ModelRegistered,
-            model,
-            &Version::new(1, 0, 0),
-        ));
-    store.commit(commit).await.unwrap();
-}
-
-/// One durable commit: swap the active version of `model`, with its audit entry.
-async fn swap_active(store: &SledStore, model: &ModelId) {
-    let state = store.model(model).await.unwrap();
-    let mut commit = Commit::for_model(model.clone(), state.revision);
-    for v in &state.versions {
-        let mut v = v.clone();
-        if v.status() == ModelStatus::Active {
-            v.deactivate(now()).unwrap();
-        } else {
-            v.activate(now()).unwrap();
-            commit = commit.audit(event(AuditEventKind::ModelActivated, model, &v.version));
-        }
-        commit = commit.put(v);
-    }
-    store.commit(commit).await.unwrap();
-}
-
 fn durable_commits(c: &mut Criterion) {
     let rt = runtime();
     let dir = scratch("bench-commits");
     let store = Arc::new(SledStore::open(&dir).unwrap());
     rt.block_on(async {
         for i in 0..TASKS {
-            two_versions(&store, &id(i)).await;
+            load::two_versions(&*store, &id(i), now()).await;
         }
     });
     let mut group = c.benchmark_group("durable_commit");
@@ -137,7 +106,10 @@ fn durable_commits(c: &mut Criterion) {
         });
     });
     group.bench_function("1_task", |b| {
-        b.iter(|| rt.block_on(swap_active(&store, &id(0))));
+        b.iter(|| {
+            rt.block_on(load::swap_active(&*store, &id(0), now()))
+                .unwrap()
+        });
     });
     group.bench_function("audit_append (one entry, 1 task)", |b| {
         b.iter(|| {
@@ -160,7 +132,7 @@ fn durable_commits(c: &mut Criterion) {
                         let store = store.clone();
                         tokio::spawn(async move {
                             for _ in 0..per_task {
-                                swap_active(&store, &id(t)).await;
+                                load::swap_active(&*store, &id(t), now()).await.unwrap();
                             }
                         })
                     })

@@ -19,6 +19,7 @@ mod handles;
 mod import;
 mod invalid;
 mod leases;
+pub mod load;
 mod metrics;
 mod versions;
 
