@@ -179,32 +179,17 @@ impl Cluster {
 
     /// A server program's standard output.
     fn output(&self, program: &str, args: &[&str]) -> Result<String, String> {
-        let program = self.bin.join(program).display().to_string();
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", &program]);
-            c
-        } else {
-            Command::new(&program)
-        };
-        let output = command
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {program}: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "{program} failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        self.execute(program, args, true)
     }
 
-    /// Runs a server program (`bin` true) or a system one, as `postgres`
-    /// when this process is root.
+    /// Runs a server program (`bin` true) or a system one.
     fn run(&self, program: &str, args: &[&str], bin: bool) -> Result<(), String> {
+        self.execute(program, args, bin).map(drop)
+    }
+
+    /// Runs a program, a server one as `postgres` when this process is
+    /// root; its standard output, or what went wrong.
+    fn execute(&self, program: &str, args: &[&str], bin: bool) -> Result<String, String> {
         let program = if bin {
             self.bin.join(program).display().to_string()
         } else {
@@ -223,7 +208,7 @@ impl Cluster {
             .output()
             .map_err(|e| format!("cannot run {program}: {e}"))?;
         if output.status.success() {
-            return Ok(());
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
         Err(format!(
             "{program} {} failed ({}): {}{}",
