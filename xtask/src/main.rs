@@ -228,6 +228,7 @@ fn bench(report_only: bool) -> ExitCode {
             "export of",
             "backup of",
             "compare of",
+            "propagation of",
         ];
         let mut printed: Vec<String> = lines
             .into_iter()

@@ -3,7 +3,8 @@
 //! activation commit with 1 task, and with 16 tasks over 4 stores (4 pools,
 //! as 4 processes would have), beside the same server's rate for the
 //! transaction `pgbench -N` runs (update one row, insert one, commit),
-//! measured in the same run by the same client library.
+//! measured in the same run by the same client library; and how long a
+//! commit takes to reach another store's change feed (p50, p99).
 // Bench code: a failed setup step panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -14,6 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::*;
 use lifecycle_store::conformance::load;
+use lifecycle_store::Store;
 use lifecycle_store_postgres::testing::{fresh_database, server_url};
 use lifecycle_store_postgres::PostgresStore;
 use sqlx::{Connection, PgConnection};
@@ -137,5 +139,44 @@ fn durable_commits(c: &mut Criterion) {
     lifecycle_store_postgres::testing::drop_database("bench-postgres-commits");
 }
 
-criterion_group!(benches, durable_commits);
+/// How long a commit in one store takes to reach another store's change
+/// feed through NOTIFY (its commit signal), from the commit's return:
+/// printed as p50 and p99 over 200 commits.
+fn propagation(_: &mut Criterion) {
+    if server_url().is_none() {
+        return;
+    }
+    let rt = runtime();
+    let mut waits = rt.block_on(async {
+        let url = fresh_database("bench-postgres-propagation").await;
+        let writer = PostgresStore::connect(&url).await.unwrap();
+        let follower = PostgresStore::connect(&url).await.unwrap();
+        let mut signal = follower.commit_signal().unwrap();
+        let model = id(0);
+        load::two_versions(&writer, &model, now()).await;
+        let mut waits = Vec::new();
+        for _ in 0..200 {
+            signal.borrow_and_update();
+            let receipt = load::swap_active(&writer, &model, now()).await.unwrap();
+            let landed = receipt.entries.last().unwrap().sequence;
+            let committed = Instant::now();
+            while *signal.borrow_and_update() < landed {
+                signal.changed().await.unwrap();
+            }
+            waits.push(committed.elapsed());
+        }
+        waits
+    });
+    waits.sort();
+    let at = |q: f64| waits[((waits.len() - 1) as f64 * q) as usize];
+    println!(
+        "propagation of a commit to another store by NOTIFY, counted from the commit's return: p50 {:.2} ms, p99 {:.2} ms over {} commits (goal p99 <= 100 ms)",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        waits.len()
+    );
+    lifecycle_store_postgres::testing::drop_database("bench-postgres-propagation");
+}
+
+criterion_group!(benches, durable_commits, propagation);
 criterion_main!(benches);
