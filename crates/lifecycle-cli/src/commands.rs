@@ -218,10 +218,7 @@ fn store_name(cli: &Cli) -> String {
         return "memory".into();
     }
     match &cli.store {
-        Some(url) => match url.rsplit_once('@') {
-            Some((_, after)) => format!("postgres://{after}"),
-            None => url.clone(),
-        },
+        Some(url) => lifecycle::store_postgres::without_credentials(url),
         None => cli.data_dir.display().to_string(),
     }
 }

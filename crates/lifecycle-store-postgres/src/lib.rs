@@ -33,4 +33,4 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use store::PostgresStore;
+pub use store::{without_credentials, PostgresStore};

@@ -57,7 +57,7 @@ impl PostgresStore {
     /// processes' commits (on the calling tokio runtime).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url.parse().map_err(|e| StoreError::Unusable {
-            location: redacted(url),
+            location: without_credentials(url),
             reason: format!(
                 "not a PostgreSQL URL ({e}); write postgres://user:password@host:5432/database"
             ),
@@ -184,12 +184,27 @@ fn location_of(options: &PgConnectOptions) -> String {
     )
 }
 
-/// A URL that could not be parsed, with anything that may be a password cut.
-fn redacted(url: &str) -> String {
-    match url.rsplit_once('@') {
-        Some((_, after)) => format!("postgres://…@{after}"),
-        None => url.chars().take(80).collect(),
-    }
+/// `url` as it may be shown: scheme, host, port and database, without the
+/// user and password and without the query (`?password=` is a libpq
+/// parameter too), whatever the URL's shape.
+///
+/// ```
+/// use lifecycle_store_postgres::without_credentials;
+/// assert_eq!(without_credentials("postgres://u:p@ss@db:5432/app?sslmode=require"), "postgres://db:5432/app");
+/// assert_eq!(without_credentials("postgres://db/app?password=secret"), "postgres://db/app");
+/// ```
+pub fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let shown: String = format!("{scheme}://{host}/{path}")
+        .chars()
+        .take(120)
+        .collect();
+    shown.trim_end_matches('/').to_string()
 }
 
 #[async_trait]
