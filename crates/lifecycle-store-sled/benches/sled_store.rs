@@ -123,27 +123,13 @@ fn durable_commits(c: &mut Criterion) {
         });
     });
     group.bench_function("16_tasks_different_models (time per commit)", |b| {
+        let models: Vec<ModelId> = (0..TASKS).map(id).collect();
         b.iter_custom(|iters| {
-            let per_task = (iters as usize).div_ceil(TASKS).max(1);
-            let started = Instant::now();
-            rt.block_on(async {
-                let tasks: Vec<_> = (0..TASKS)
-                    .map(|t| {
-                        let store = store.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..per_task {
-                                load::swap_active(&*store, &id(t), now()).await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap();
-                }
-            });
-            started
-                .elapsed()
-                .mul_f64(iters as f64 / (per_task * TASKS) as f64)
+            rt.block_on(load::swaps_in_parallel(
+                &[store.clone() as Arc<dyn Store>],
+                &models,
+                iters,
+            ))
         });
     });
     group.finish();

@@ -72,3 +72,38 @@ pub async fn swap_active(
     }
     store.commit(commit).await
 }
+
+/// Makes `commits` of [`swap_active`] spread over one task per model in
+/// `models` (task `t` on `models[t]`, through `stores[t % stores.len()]`),
+/// all at once; returns the time `commits` of them take (whole rounds are
+/// run, the time is scaled to `commits`): what a bench of concurrent
+/// commits measures.
+pub async fn swaps_in_parallel(
+    stores: &[std::sync::Arc<dyn Store>],
+    models: &[ModelId],
+    commits: u64,
+) -> std::time::Duration {
+    let per_task = commits.div_ceil(models.len() as u64).max(1);
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = models
+        .iter()
+        .enumerate()
+        .map(|(t, model)| {
+            let (store, model) = (stores[t % stores.len()].clone(), model.clone());
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    let at = lifecycle_domain::chrono::DateTime::<Utc>::from(
+                        std::time::SystemTime::now(),
+                    );
+                    swap_active(&*store, &model, at).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    started
+        .elapsed()
+        .mul_f64(commits as f64 / (per_task * models.len() as u64) as f64)
+}
