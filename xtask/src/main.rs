@@ -229,6 +229,7 @@ fn bench(report_only: bool) -> ExitCode {
             "backup of",
             "compare of",
             "propagation of",
+            "cpu per commit",
         ];
         let mut printed: Vec<String> = lines
             .into_iter()

@@ -116,8 +116,70 @@ fn durable_commits(c: &mut Criterion) {
         b.iter_custom(|iters| rt.block_on(load::swaps_in_parallel(&shared, &models, iters)));
     });
     group.finish();
+    cpu_per_commit(&rt, &mut reference, &stores[0], &shared);
     drop(stores);
     lifecycle_store_postgres::testing::drop_database("bench-postgres-commits");
+}
+
+/// The whole machine's busy CPU time so far (client, server and kernel:
+/// /proc/stat's user, nice, system, irq, softirq and steal, in its fixed
+/// 100 ticks a second), where Linux tells it.
+fn machine_busy() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse().unwrap_or(0))
+        .collect();
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    Some(Duration::from_millis(busy * 10))
+}
+
+/// Prints the machine's CPU time per commit with 1 task and with 16 (and
+/// per pgbench -N transaction), and the ceiling it sets on the 16-task
+/// rate: with every core busy, no more commits a second than the cores
+/// divided by the CPU each costs.
+fn cpu_per_commit(
+    rt: &Runtime,
+    reference: &mut PgConnection,
+    one: &PostgresStore,
+    shared: &[Arc<dyn Store>],
+) {
+    const COMMITS: u64 = 2_000;
+    let Some(start) = machine_busy() else {
+        return;
+    };
+    let models: Vec<ModelId> = (0..TASKS).map(id).collect();
+    let per = |run: &mut dyn FnMut()| {
+        let before = machine_busy().unwrap_or(start);
+        run();
+        (machine_busy().unwrap_or(before) - before).as_secs_f64() * 1e3 / COMMITS as f64
+    };
+    let pgbench = per(&mut || {
+        for account in 1..=COMMITS {
+            rt.block_on(pgbench_transaction(reference, account as i64));
+        }
+    });
+    let single = per(&mut || {
+        for _ in 0..COMMITS {
+            rt.block_on(load::swap_active(one, &id(0), now())).unwrap();
+        }
+    });
+    let many = per(&mut || {
+        rt.block_on(load::swaps_in_parallel(shared, &models, COMMITS));
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!(
+        "cpu per commit, the whole machine (client, server, kernel) over {COMMITS}: {single:.2} ms with 1 task, \
+         {many:.2} ms with 16 tasks over 4 stores, {pgbench:.2} ms per pgbench -N transaction; {cores:.0} cores \
+         allow at most {:.0} commits/s with 16 tasks",
+        cores * 1e3 / many
+    );
 }
 
 /// How long a commit in one store takes to reach another store's change

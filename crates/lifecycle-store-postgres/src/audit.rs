@@ -11,7 +11,21 @@ use crate::rows::{chain_head, micros, sequence_of, severity_rank, stored};
 use crate::PostgresStore;
 
 impl PostgresStore {
+    /// The chain's head, after sealing any events left queued (see
+    /// `seal_stranded`).
     pub(crate) async fn head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let (sequence, hash, stranded): (i64, Option<String>, bool) = sqlx::query_as(
+            "SELECT head_sequence, head_hash, EXISTS (SELECT 1 FROM lifecycle_unsealed \
+                 WHERE queued_at < clock_timestamp() - interval '1 second') \
+             FROM lifecycle_chain WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.failed("reading the audit chain's head", e))?;
+        if !stranded {
+            return chain_head(&self.location, (sequence > 0).then_some(sequence), hash);
+        }
+        self.seal_stranded().await?;
         let (sequence, hash): (i64, Option<String>) =
             sqlx::query_as("SELECT head_sequence, head_hash FROM lifecycle_chain WHERE id = 1")
                 .fetch_one(&self.pool)
@@ -97,13 +111,9 @@ impl PostgresStore {
     /// one transaction with the chain's head locked.
     pub(crate) async fn prune(&self, through: u64) -> Result<Option<AuditCheckpoint>, StoreError> {
         let mut tx = self.begin().await?;
-        let (head,): (i64,) =
-            sqlx::query_as("SELECT head_sequence FROM lifecycle_chain WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| self.failed("locking the audit chain's head", e))?;
+        let head = self.lock_chain(&mut tx).await?.map_or(0, |h| h.sequence);
         let current = self.checkpoint_in(&mut tx).await?;
-        let through = through.min(sequence_of(head));
+        let through = through.min(head);
         let pruned_to = current.map_or(0, |c| c.head.sequence);
         if through <= pruned_to {
             return Ok(current);

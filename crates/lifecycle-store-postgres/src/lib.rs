@@ -29,6 +29,7 @@ mod leases;
 mod metrics;
 mod rows;
 mod schema;
+mod seal;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -79,3 +79,11 @@ pub fn sequence_of(stored: i64) -> u64 {
 pub fn stored(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
+
+/// FNV-1a of `bytes`: a short hash that every build and process computes
+/// alike (lock keys, test database names).
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

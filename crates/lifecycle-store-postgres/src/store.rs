@@ -31,6 +31,8 @@ pub struct PostgresStore {
     pub(crate) location: String,
     /// The latest audit sequence a commit was notified at (by any process).
     pub(crate) commits: tokio::sync::watch::Sender<u64>,
+    /// This process's sealers and the commits waiting for them.
+    pub(crate) sealing: crate::seal::Sealing,
     listener: Option<JoinHandle<()>>,
 }
 
@@ -87,6 +89,7 @@ impl PostgresStore {
             pool,
             location,
             commits: tokio::sync::watch::Sender::new(0),
+            sealing: crate::seal::Sealing::default(),
             listener: None,
         }
     }
@@ -120,6 +123,14 @@ impl PostgresStore {
         failure(&self.location, what, error)
     }
 
+    /// The store holds what it cannot have written: `detail` says what.
+    pub(crate) fn corrupted(&self, detail: impl Into<String>) -> StoreError {
+        StoreError::Corrupted {
+            location: self.location.clone(),
+            detail: detail.into(),
+        }
+    }
+
     /// JSON text read back, or `Corrupted` naming what.
     pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         &self,
@@ -137,10 +148,8 @@ impl PostgresStore {
         let mut states: Vec<(ModelId, ModelState)> = Vec::new();
         for (model, revision, record) in rows {
             if states.last().is_none_or(|(id, _)| id.as_str() != model) {
-                let id = ModelId::new(model).map_err(|e| StoreError::Corrupted {
-                    location: self.location.clone(),
-                    detail: format!("a model id cannot be read: {e}"),
-                })?;
+                let id = ModelId::new(model)
+                    .map_err(|e| self.corrupted(format!("a model id cannot be read: {e}")))?;
                 let state = ModelState {
                     revision: crate::rows::sequence_of(revision),
                     versions: Vec::new(),

@@ -52,10 +52,7 @@ pub fn available() -> bool {
 
 /// The name of the database of test `name` in this process.
 pub fn database_name(name: &str) -> String {
-    // FNV-1a: a short, stable name for any test name.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = crate::rows::stable_hash(name.as_bytes());
     format!("lifecycle_test_{}_{hash:016x}", std::process::id())
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lifecycle_domain::chrono::{DateTime, Utc};
 use lifecycle_domain::*;
-use lifecycle_store::{Commit, Store};
+use lifecycle_store::{AuditQuery, Commit, Store};
 use lifecycle_store_postgres::testing::{available, drop_database, fresh_database};
 use lifecycle_store_postgres::PostgresStore;
 use sqlx::{Connection, PgConnection};
@@ -86,5 +86,64 @@ async fn a_killed_listener_resyncs_and_listens_again() {
     assert_eq!(changes.models.len(), 2, "the resync reads what was missed");
     let _ = admin.close().await;
     drop((writer, follower));
+    drop_database(name);
+}
+
+/// A committer that stopped between its commit and the sealing (killed,
+/// its future dropped) leaves its audit events queued: a reader of the
+/// chain's head in any process seals them, in order and linked, and a
+/// follower's feed reaches them without waiting for another commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_left_queued_by_a_stopped_committer_are_sealed_by_a_reader() {
+    if !available() {
+        return;
+    }
+    let name = "faults-stranded-events";
+    let url = fresh_database(name).await;
+    let writer = PostgresStore::connect(&url).await.unwrap();
+    let at = DateTime::<Utc>::UNIX_EPOCH;
+    let first = writer.commit(registration("first", at)).await.unwrap();
+
+    // What the stopped committer's transaction left: its events queued.
+    let stranded = AuditEvent::new(
+        AuditEventKind::ModelRegistered,
+        Actor::new("stopped").unwrap(),
+        "second 1.0.0 registered",
+        at,
+    )
+    .for_version(ModelId::new("second").unwrap(), Version::new(1, 0, 0));
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO lifecycle_unsealed (commit_id, position, queued_at, event) \
+         VALUES (nextval('lifecycle_commit_ids'), 1, clock_timestamp() - interval '5 seconds', $1)",
+    )
+    .bind(serde_json::to_string(&stranded).unwrap())
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    let reader = PostgresStore::connect(&url).await.unwrap();
+    let head = reader.audit_head().await.unwrap().expect("a head");
+    assert_eq!(
+        head.sequence, 2,
+        "the queued event is sealed after the first"
+    );
+    let entries = reader.audit(&AuditQuery::all()).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0], first.entries[0]);
+    assert_eq!(entries[1].event, stranded);
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    assert!(entries.iter().all(AuditLogEntry::verify_hash));
+    let (queued,): (i64,) = sqlx::query_as("SELECT count(*) FROM lifecycle_unsealed")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "nothing is left queued");
+    // The writer's next commit follows the sealed event.
+    let third = writer.commit(registration("third", at)).await.unwrap();
+    assert_eq!(third.entries[0].sequence, 3);
+    assert_eq!(third.entries[0].prev_hash, entries[1].hash);
+    let _ = admin.close().await;
+    drop((writer, reader));
     drop_database(name);
 }
