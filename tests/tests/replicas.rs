@@ -1122,10 +1122,19 @@ async fn four_processes_of_four_tasks_stay_one_consistent_system() {
 /// process carries on to the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_commit_loses_nothing_acknowledged() {
-    use std::io::{BufRead, BufReader};
     if std::env::var(CHILD_VAR).is_ok() || !lifecycle_store_postgres::testing::available() {
         return;
     }
+    // `cargo xtask stress` runs many rounds, each killing at another moment.
+    for round in 0..lifecycle_store_postgres::testing::fault_rounds() {
+        kill_mid_commit(round).await;
+    }
+}
+
+/// One round of [`a_process_killed_mid_commit_loses_nothing_acknowledged`]:
+/// the victim is killed between a quarter and three quarters into its load.
+async fn kill_mid_commit(round: u32) {
+    use std::io::{BufRead, BufReader};
     let name = "replicas-killed-process";
     let url = shared_models(name).await;
     let (mut victim, survivor) = (spawn_process(&url, 0), spawn_process(&url, 1));
@@ -1138,7 +1147,7 @@ async fn a_process_killed_mid_commit_loses_nothing_acknowledged() {
             .collect();
         acknowledged_in(&lines.join("\n")).collect::<Vec<_>>()
     });
-    tokio::time::sleep(PROCESS_LOAD / 2).await;
+    tokio::time::sleep(PROCESS_LOAD.mul_f64(0.25 + 0.05 * f64::from(round % 11))).await;
     victim.kill().unwrap();
     victim.wait().unwrap();
     let mut acknowledged = reader.join().unwrap();

@@ -7,7 +7,8 @@
 //! - `cargo xtask bench`: every criterion benchmark of the workspace, and
 //!   `docs/benchmarks.md` written from the results.
 //! - `cargo xtask stress [--rounds N]`: the sled crash test (N SIGKILL
-//!   rounds, default 300) and the concurrency stress test, sized large.
+//!   rounds, default 300), the concurrency stress test, sized large, and
+//!   20 rounds of each PostgreSQL fault (restart under load, process killed).
 //! - `cargo xtask fuzz [--seconds N]`: every cargo-fuzz target for N seconds
 //!   (default 60), on the stable toolchain (`RUSTC_BOOTSTRAP=1`), installing
 //!   cargo-fuzz first when it is missing.
@@ -31,10 +32,15 @@ const USAGE: &str = "usage: cargo xtask <ci|bench|stress [--rounds N]>
   bench   run every criterion benchmark in the workspace and write
           docs/benchmarks.md (figures, targets, machine); --report-only
           rewrites it from the last run's results
-  stress  the sled crash test for N rounds (default 300, a few minutes) and the
-          concurrency stress test at 25 times its CI size, in release mode
+  stress  the sled crash test for N rounds (default 300, a few minutes), the
+          concurrency stress test at 25 times its CI size, and 20 rounds of each
+          PostgreSQL fault (restart under load, process killed), in release mode
   fuzz    every fuzz target for N seconds each (default 60), on this stable
           toolchain; installs cargo-fuzz if missing (see fuzz/README.md)";
+
+/// Rounds of each PostgreSQL fault test (a restart under load, a process
+/// killed mid-commit) in `cargo xtask stress`.
+const PG_FAULT_ROUNDS: &str = "20";
 
 /// Crash rounds of `cargo xtask stress` unless `--rounds` says otherwise.
 const STRESS_ROUNDS: &str = "300";
@@ -95,6 +101,7 @@ fn main() -> ExitCode {
             // Read by the crash and stress tests themselves.
             std::env::set_var("LIFECYCLE_CRASH_ROUNDS", &rounds);
             std::env::set_var("LIFECYCLE_STRESS_ROUNDS", "1000");
+            std::env::set_var("LIFECYCLE_PG_FAULT_ROUNDS", PG_FAULT_ROUNDS);
             &[
                 &[
                     "test",
@@ -113,6 +120,25 @@ fn main() -> ExitCode {
                     "lifecycle-tests",
                     "--test",
                     "stress",
+                ],
+                &[
+                    "test",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "lifecycle-store-postgres",
+                    "--test",
+                    "restart",
+                ],
+                &[
+                    "test",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "lifecycle-tests",
+                    "--test",
+                    "replicas",
+                    "killed",
                 ],
             ]
         }

@@ -7,24 +7,45 @@
 // Bench code: a failed setup step panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use lifecycle::*;
 
-fn catalogue(dir: &Path, models: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// Where a bench's store is: a directory, or a PostgreSQL database.
+enum Place {
+    Dir(PathBuf),
+    Database(String),
+}
+
+impl Place {
+    /// The CLI's arguments naming the store.
+    fn args(&self) -> [&OsStr; 2] {
+        match self {
+            Self::Dir(dir) => ["--data-dir".as_ref(), dir.as_os_str()],
+            Self::Database(url) => ["--store".as_ref(), url.as_ref()],
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(async {
-        let m = ModelLifecycleManager::builder()
-            .sled(dir)
-            .build()
-            .await
-            .unwrap();
+        .unwrap()
+}
+
+fn catalogue(place: &Place, models: usize) {
+    runtime().block_on(async {
+        let builder = ModelLifecycleManager::builder();
+        let builder = match place {
+            Place::Dir(dir) => builder.sled(dir),
+            Place::Database(url) => builder.postgres(url),
+        };
+        let m = builder.build().await.unwrap();
         let versions: Vec<ModelVersion> = (0..models)
             .map(|i| {
                 ModelVersion::new(
@@ -53,10 +74,9 @@ fn catalogue(dir: &Path, models: usize) {
     });
 }
 
-fn run(dir: &Path, args: &[&str]) {
+fn run(place: &Place, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-        .arg("--data-dir")
-        .arg(dir)
+        .args(place.args())
         .args(args)
         .output()
         .unwrap();
@@ -67,14 +87,32 @@ fn run(dir: &Path, args: &[&str]) {
     );
 }
 
-fn store(models: usize) -> PathBuf {
+fn store(models: usize) -> Place {
     let dir = std::env::temp_dir().join(format!(
         "lifecycle-bench-catalogue-{}-{models}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    catalogue(&dir, models);
-    dir
+    let place = Place::Dir(dir);
+    catalogue(&place, models);
+    place
+}
+
+/// A fresh database named after `name` on the server the PostgreSQL
+/// benches use, if one is set (`cargo xtask bench` starts one).
+fn database(name: &str) -> Option<Place> {
+    lifecycle_store_postgres::testing::server_url()?;
+    let url = runtime().block_on(lifecycle_store_postgres::testing::fresh_database(name));
+    Some(Place::Database(url))
+}
+
+fn remove(place: Place, name: &str) {
+    match place {
+        Place::Dir(dir) => {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Place::Database(_) => lifecycle_store_postgres::testing::drop_database(name),
+    }
 }
 
 const COMMANDS: [(&str, &[&str]); 5] = [
@@ -87,13 +125,11 @@ const COMMANDS: [(&str, &[&str]); 5] = [
 
 fn commands(
     group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    dir: &Path,
-    models: usize,
+    place: &Place,
+    label: &str,
 ) {
     for (name, args) in COMMANDS {
-        group.bench_function(format!("{name} ({models} models)"), |b| {
-            b.iter(|| run(dir, args))
-        });
+        group.bench_function(format!("{name} ({label})"), |b| b.iter(|| run(place, args)));
     }
 }
 
@@ -130,21 +166,45 @@ fn bench(c: &mut Criterion) {
         std::process::id()
     ));
     std::fs::write(&map, litellm_map(5_000)).unwrap();
-    let target =
-        std::env::temp_dir().join(format!("lifecycle-bench-import-{}", std::process::id()));
+    let map_arg = map.to_str().unwrap();
+    let target = Place::Dir(
+        std::env::temp_dir().join(format!("lifecycle-bench-import-{}", std::process::id())),
+    );
     let mut import = c.benchmark_group("catalogue import");
     import
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
     import.bench_function("import litellm (5000 entries, new store)", |b| {
         b.iter(|| {
-            let _ = std::fs::remove_dir_all(&target);
+            if let Place::Dir(dir) = &target {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             run(&target, &["init"]);
-            run(&target, &["import", "litellm", map.to_str().unwrap()]);
+            run(&target, &["import", "litellm", map_arg]);
         })
     });
+    remove(target, "");
+    const IMPORT_DB: &str = "bench-cli-import";
+    if let Some(target) = database(IMPORT_DB) {
+        import.bench_function(
+            "import litellm (5000 entries, new PostgreSQL database)",
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let target = database(IMPORT_DB).unwrap();
+                        let started = Instant::now();
+                        run(&target, &["init"]);
+                        run(&target, &["import", "litellm", map_arg]);
+                        total += started.elapsed();
+                    }
+                    total
+                })
+            },
+        );
+        remove(target, IMPORT_DB);
+    }
     import.finish();
-    let _ = std::fs::remove_dir_all(&target);
     let _ = std::fs::remove_file(&map);
 
     let one = store(1);
@@ -153,18 +213,24 @@ fn bench(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(4));
-    commands(&mut group, &one, 1);
-    commands(&mut group, &five_thousand, 5_000);
+    commands(&mut group, &one, "1 models");
+    commands(&mut group, &five_thousand, "5000 models");
     for models in [500, 50_000] {
-        let dir = store(models);
+        let place = store(models);
         group.bench_function(format!("show ({models} models)"), |b| {
-            b.iter(|| run(&dir, COMMANDS[1].1))
+            b.iter(|| run(&place, COMMANDS[1].1))
         });
-        let _ = std::fs::remove_dir_all(&dir);
+        remove(place, "");
+    }
+    const CATALOGUE_DB: &str = "bench-cli-catalogue";
+    if let Some(place) = database(CATALOGUE_DB) {
+        catalogue(&place, 5_000);
+        commands(&mut group, &place, "5000 models, PostgreSQL");
+        remove(place, CATALOGUE_DB);
     }
     group.finish();
-    let _ = std::fs::remove_dir_all(&one);
-    let _ = std::fs::remove_dir_all(&five_thousand);
+    remove(one, "");
+    remove(five_thousand, "");
 }
 
 criterion_group!(benches, bench);

@@ -127,6 +127,15 @@ fn loading(command: &Command) -> Loading {
     }
 }
 
+/// How often the manager reads what other processes commit: only `watch`
+/// on PostgreSQL runs long enough to need it (a sled store has no other
+/// writer); woken at once by the store's notifications, polling every
+/// second as the backstop.
+fn following(cli: &Cli) -> Option<std::time::Duration> {
+    let watching = matches!(cli.command, Command::Watch { .. });
+    (watching && cli.store.is_some() && !cli.memory).then_some(std::time::Duration::from_secs(1))
+}
+
 /// Opens the manager on the store the command line names.
 pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager> {
     let config = config(cli)?;
@@ -134,10 +143,9 @@ pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager>
         .actor(Actor::new(&cli.actor)?)
         .evaluation_config(config.evaluation)
         .policy_config(config.policy)
-        // Short-lived commands check health themselves (`evaluate`, `watch`),
-        // and a sled store has no other writer to follow.
+        // Short-lived commands check health themselves (`evaluate`, `watch`).
         .alert_check_interval(None)
-        .change_poll_interval(None)
+        .change_poll_interval(following(cli))
         .loading(loading(&cli.command));
     let builder = if cli.memory {
         builder.memory()

@@ -50,6 +50,15 @@ pub fn available() -> bool {
     false
 }
 
+/// How many rounds a fault test runs: `LIFECYCLE_PG_FAULT_ROUNDS`
+/// (`cargo xtask stress` sets many), else one.
+pub fn fault_rounds() -> u32 {
+    std::env::var("LIFECYCLE_PG_FAULT_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 /// The name of the database of test `name` in this process.
 pub fn database_name(name: &str) -> String {
     let hash = crate::rows::stable_hash(name.as_bytes());

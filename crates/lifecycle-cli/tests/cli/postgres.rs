@@ -121,3 +121,80 @@ fn a_bad_store_url_is_refused_naming_what_to_write() {
     let scratch = Scratch::new("migrate-sled");
     scratch.run(&["migrate-schema"]).fails(1, "--store");
 }
+
+/// `watch` on PostgreSQL follows what other processes commit: a version
+/// another CLI registers and activates after `watch` started is watched,
+/// and the failures piped to it then raise its alert.
+#[test]
+fn watch_follows_a_version_another_cli_activates() {
+    use std::io::Write;
+    use std::process::Stdio;
+    if !available() {
+        return;
+    }
+    let url = database("cli-postgres-watch");
+    on(&url, &["init"]).ok();
+    on(
+        &url,
+        &[
+            "register",
+            "--model",
+            "gpt-4-turbo",
+            "--version",
+            "1.0.0",
+            "--input-price",
+            "0.01",
+            "--output-price",
+            "0.03",
+        ],
+    )
+    .ok();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .arg("--store")
+        .arg(&url)
+        .args(["watch", "--interval-secs", "1", "--stdin", "--json"])
+        .env_remove("LIFECYCLE_DATA")
+        .env_remove("LIFECYCLE_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    on(
+        &url,
+        &[
+            "register",
+            "--model",
+            "gpt-4-turbo",
+            "--version",
+            "2.0.0",
+            "--input-price",
+            "0.01",
+            "--output-price",
+            "0.03",
+        ],
+    )
+    .ok();
+    on(&url, &["activate", "gpt-4-turbo", "2.0.0"]).ok();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut stdin = watch.stdin.take().unwrap();
+    stdin
+        .write_all(results("2.0.0", 120, 2, 300.0).as_bytes())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    drop(stdin);
+    let output = watch.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let alerts: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["level"] == "critical" && a["version"] == "2.0.0"),
+        "no alert for the version activated meanwhile: {stdout}"
+    );
+    drop_database("cli-postgres-watch");
+}
