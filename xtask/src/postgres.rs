@@ -9,6 +9,13 @@ use std::process::{Command, Stdio};
 /// The variable the PostgreSQL tests read.
 pub const URL_VAR: &str = "LIFECYCLE_TEST_DATABASE_URL";
 
+/// The variable naming the certificate authority the cluster's TLS
+/// certificate was signed by (set when the cluster has TLS).
+pub const TLS_ROOT_VAR: &str = "LIFECYCLE_TEST_PG_TLS_ROOT";
+
+/// The role the cluster admits over TLS only.
+const TLS_ROLE: &str = "lifecycle_tls";
+
 /// A running cluster, stopped and removed on drop.
 pub struct Cluster {
     bin: PathBuf,
@@ -100,10 +107,23 @@ impl Cluster {
             ],
             true,
         )?;
+        let tls = match cluster.enable_tls() {
+            Ok(()) => format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cluster.path("server.crt"),
+                cluster.path("server.key")
+            ),
+            Err(e) => {
+                println!(
+                    "xtask: the PostgreSQL cluster runs without TLS (the TLS test skips): {e}"
+                );
+                String::new()
+            }
+        };
         let port = free_port()?;
         cluster.port = port;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300{tls}",
             cluster.path("")
         );
         cluster.run(
@@ -122,6 +142,18 @@ impl Cluster {
         )?;
         let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
         println!("xtask: started a throwaway PostgreSQL cluster at {url}");
+        if !tls.is_empty() {
+            let connect = ["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"];
+            let create = [
+                "-q",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("CREATE ROLE {TLS_ROLE} LOGIN SUPERUSER"),
+            ];
+            cluster.run("psql", &[&connect[..], &create[..]].concat(), true)?;
+            std::env::set_var(TLS_ROOT_VAR, cluster.path("ca.crt"));
+        }
         std::env::set_var(URL_VAR, &url);
         // For the restart test: how to restart this cluster as a crash would.
         std::env::set_var("LIFECYCLE_TEST_PG_CTL", cluster.bin.join("pg_ctl"));
@@ -130,6 +162,98 @@ impl Cluster {
             std::env::set_var("LIFECYCLE_TEST_PG_USER", "postgres");
         }
         Ok(cluster)
+    }
+
+    /// A certificate authority and a server certificate it signed (for
+    /// 127.0.0.1 and localhost), and `pg_hba.conf` lines that admit
+    /// [`TLS_ROLE`] over TLS only: what the TLS test connects as.
+    fn enable_tls(&self) -> Result<(), String> {
+        let (ca_key, ca) = (self.path("ca.key"), self.path("ca.crt"));
+        let (key, csr, crt) = (
+            self.path("server.key"),
+            self.path("server.csr"),
+            self.path("server.crt"),
+        );
+        let extensions = self.path("server.ext");
+        std::fs::write(
+            &extensions,
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| format!("cannot write {extensions}: {e}"))?;
+        let days = ["-days", "7"];
+        self.run(
+            "openssl",
+            &[
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &ca_key,
+                    "-out",
+                    &ca,
+                    "-subj",
+                    "/CN=lifecycle-test-ca",
+                ][..],
+                &days[..],
+            ]
+            .concat(),
+            false,
+        )?;
+        self.run(
+            "openssl",
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                "/CN=localhost",
+            ],
+            false,
+        )?;
+        self.run(
+            "openssl",
+            &[
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    &ca,
+                    "-CAkey",
+                    &ca_key,
+                    "-CAcreateserial",
+                    "-out",
+                    &crt,
+                    "-extfile",
+                    &extensions,
+                ][..],
+                &days[..],
+            ]
+            .concat(),
+            false,
+        )?;
+        self.run("chmod", &["600", &key], false)?;
+        if self.as_postgres {
+            self.run("chown", &["postgres", &key, &crt], false)?;
+        }
+        let hba = self.root.join("data").join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba)
+            .map_err(|e| format!("cannot read {}: {e}", hba.display()))?;
+        let tls_only = format!(
+            "hostssl all {TLS_ROLE} 127.0.0.1/32 trust\nhostnossl all {TLS_ROLE} 127.0.0.1/32 reject\n"
+        );
+        std::fs::write(&hba, tls_only + &rules)
+            .map_err(|e| format!("cannot write {}: {e}", hba.display()))
     }
 
     /// pgbench's `-N` rate (transactions per second) with `clients`

@@ -65,6 +65,7 @@ impl PostgresStore {
             ),
         })?;
         let location = location_of(&options);
+        check_root_certificate(url, &location)?;
         // One connection first, for the server's own reason when it cannot
         // be made (the pool would retry until its timeout and say only that).
         let first = PgConnection::connect_with(&options)
@@ -176,11 +177,37 @@ pub(crate) fn failure(location: &str, what: &str, error: sqlx::Error) -> StoreEr
 }
 
 fn unreachable(location: &str, error: sqlx::Error) -> StoreError {
-    failure(
-        location,
-        "cannot connect (is the server running, and the URL's user, password and database right?)",
-        error,
-    )
+    let text = error.to_string();
+    let hint = if matches!(error, sqlx::Error::Tls(_)) || text.contains("certificate") {
+        "cannot connect over TLS (does the server offer TLS, and did the authority in the URL's \
+         sslrootcert sign its certificate, for the host the URL names?)"
+    } else {
+        "cannot connect (is the server running, and the URL's user, password and database right?)"
+    };
+    failure(location, hint, error)
+}
+
+/// The URL's `sslrootcert` file, checked before connecting: sqlx would say
+/// only "No such file or directory", without naming it.
+fn check_root_certificate(url: &str, location: &str) -> Result<(), StoreError> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let Some(path) = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sslrootcert="))
+        // A percent-encoded path is sqlx's to decode.
+        .filter(|path| !path.contains('%'))
+    else {
+        return Ok(());
+    };
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| StoreError::Unusable {
+            location: location.to_string(),
+            reason: format!(
+                "the URL's sslrootcert {path} cannot be read ({e}): name the PEM file of the \
+                 authority that signed the server's certificate"
+            ),
+        })
 }
 
 /// `host:port/database` of the options: never the password.
