@@ -227,6 +227,14 @@ pub enum Command {
         #[arg(long)]
         stdin: bool,
     },
+    /// Serve the API over HTTP until Ctrl-C or SIGTERM (docs/server.md).
+    #[command(after_help = "Examples:\n  lifecycle serve
+  lifecycle --store postgres://lifecycle@db/lifecycle serve --listen 127.0.0.1:8080")]
+    Serve {
+        /// The address to listen on: loopback only, until the server has access tokens.
+        #[arg(long, default_value = "127.0.0.1:7070", env = "LIFECYCLE_LISTEN")]
+        listen: std::net::SocketAddr,
+    },
     /// Whether the policy allows deploying a version (exit 3 if not).
     #[command(after_help = "Examples:\n  lifecycle can-deploy gpt-4o 1.1.0 --json")]
     CanDeploy {

@@ -32,6 +32,10 @@ pub async fn run(cli: &Cli, out: &Output) -> Outcome {
         Command::Init => return init(cli, out).await,
         Command::MigrateSchema => return migrate_schema(cli, out).await,
         Command::Audit(AuditCommand::Keygen { output }) => return audit::keygen(output, out),
+        // Refused before the store is opened (and held).
+        Command::Serve { listen } => {
+            lifecycle_server::check_listen_address(*listen).map_err(Failure::error)?
+        }
         _ => {}
     }
     // Restoring fills a new store; everything else needs an existing one.
@@ -74,6 +78,7 @@ async fn dispatch(m: &ModelLifecycleManager, cli: &Cli, out: &Output) -> Outcome
             reason,
         } => models::rollback(m, model, version, reason, out).await,
         Route { model, key } => models::route(m, model, key, out).await,
+        Serve { listen } => serve(m, *listen, out).await,
         Record(args) => monitor::record(m, args, out).await,
         Evaluate { model, version } => monitor::evaluate(m, model, version, out).await,
         Compare {
@@ -121,19 +126,46 @@ fn config(cli: &Cli) -> Outcome<Config> {
 /// 50,000 models reads one); `watch` checks every model's health, so it
 /// holds them all from the start.
 fn loading(command: &Command) -> Loading {
-    match command {
-        Command::Watch { .. } => Loading::AtStart,
-        _ => Loading::OnFirstUse,
+    match long_running(command) {
+        true => Loading::AtStart,
+        false => Loading::OnFirstUse,
     }
 }
 
+/// Whether the command runs until it is stopped.
+fn long_running(command: &Command) -> bool {
+    matches!(command, Command::Watch { .. } | Command::Serve { .. })
+}
+
 /// How often the manager reads what other processes commit: only `watch`
-/// on PostgreSQL runs long enough to need it (a sled store has no other
-/// writer); woken at once by the store's notifications, polling every
-/// second as the backstop.
+/// and `serve` on PostgreSQL run long enough to need it (a sled store has
+/// no other writer); woken at once by the store's notifications, polling
+/// every second as the backstop.
 fn following(cli: &Cli) -> Option<std::time::Duration> {
-    let watching = matches!(cli.command, Command::Watch { .. });
-    (watching && cli.store.is_some() && !cli.memory).then_some(std::time::Duration::from_secs(1))
+    (long_running(&cli.command) && cli.store.is_some() && !cli.memory)
+        .then_some(std::time::Duration::from_secs(1))
+}
+
+/// Serves the API on `listen` until Ctrl-C or SIGTERM.
+async fn serve(m: &ModelLifecycleManager, listen: std::net::SocketAddr, out: &Output) -> Outcome {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::error(format!("cannot listen on {listen}: {e}")))?;
+    let bound = listener.local_addr()?;
+    out.print_now(&format!(
+        "Serving the API on http://{bound} ({} store); Ctrl-C or SIGTERM stops it.",
+        m.store_kind()
+    ));
+    let mut terminated = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stopped = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated.recv() => {}
+        }
+    };
+    let handle = m.acting_as(m.actor().clone());
+    lifecycle_server::serve(listener, handle, stopped).await?;
+    Ok(())
 }
 
 /// Opens the manager on the store the command line names.
@@ -143,10 +175,14 @@ pub async fn open(cli: &Cli, must_exist: bool) -> Outcome<ModelLifecycleManager>
         .actor(Actor::new(&cli.actor)?)
         .evaluation_config(config.evaluation)
         .policy_config(config.policy)
-        // Short-lived commands check health themselves (`evaluate`, `watch`).
-        .alert_check_interval(None)
         .change_poll_interval(following(cli))
         .loading(loading(&cli.command));
+    // Short-lived commands check health themselves (`evaluate`, `watch`);
+    // the server checks in the background, as an application does.
+    let builder = match cli.command {
+        Command::Serve { .. } => builder,
+        _ => builder.alert_check_interval(None),
+    };
     let builder = if cli.memory {
         builder.memory()
     } else if let Some(url) = &cli.store {

@@ -63,6 +63,21 @@ pub enum ErrorClass {
 }
 
 impl LifecycleError {
+    /// Whether this is [`ModelLifecycleManager::record_batch`] refusing a
+    /// batch id recorded before: the retry of a batch that landed, not a
+    /// failure to report.
+    ///
+    /// [`ModelLifecycleManager::record_batch`]: crate::ModelLifecycleManager::record_batch
+    pub fn is_batch_recorded(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(lifecycle_store::StoreError::BatchRecorded { .. })
+                | Self::Evaluator(lifecycle_evaluator::EvaluatorError::Store(
+                    lifecycle_store::StoreError::BatchRecorded { .. }
+                ))
+        )
+    }
+
     /// The kind of failure this is.
     ///
     /// ```

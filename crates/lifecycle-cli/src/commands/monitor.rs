@@ -9,9 +9,8 @@ use lifecycle::evaluator::too_far_ahead;
 use lifecycle::evaluator::Class;
 use lifecycle::evaluator::MAX_FUTURE_SKEW_MS;
 use lifecycle::{
-    Alert, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, EvaluatorError,
-    InferenceResult, LifecycleError, ModelId, ModelLifecycleManager, ModelStatus, StoreError,
-    Verdict, Version,
+    Alert, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, InferenceResult,
+    ModelId, ModelLifecycleManager, ModelStatus, Verdict, Version,
 };
 use serde::{Deserialize, Serialize};
 
@@ -206,9 +205,7 @@ pub async fn record(m: &ModelLifecycleManager, args: &RecordArgs, out: &Output) 
                 .collect();
             match m.record_batch(&results, id).await {
                 Ok(_) => false,
-                Err(LifecycleError::Evaluator(EvaluatorError::Store(
-                    StoreError::BatchRecorded { .. },
-                ))) => true,
+                Err(e) if e.is_batch_recorded() => true,
                 Err(e) => {
                     return Err(Failure::error(format!(
                         "nothing from the file was recorded: {e}"

@@ -6,6 +6,7 @@
 mod commands;
 mod postgres;
 mod safety;
+mod server;
 mod serving;
 mod support;
 mod tour;

@@ -1,0 +1,131 @@
+//! `lifecycle serve`: the [`ModelLifecycleManager`] over HTTP.
+//!
+//! Resource-oriented JSON under `/v1`, errors as RFC 9457 problem details
+//! ([`Problem`]) whose status comes from the facade's [`ErrorClass`]: the
+//! same classes the CLI maps to exit codes. This is the API's first part:
+//! models and versions (list with filters and cursors, get, register),
+//! routing, recording results in batches, health and readiness. Tokens,
+//! lifecycle moves and the routing-config protocol come next
+//! (docs/server.md says what is there and what is not); until tokens
+//! exist, [`check_listen_address`] keeps the server on loopback.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let manager = lifecycle::ModelLifecycleManager::builder().memory().build().await.unwrap();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7070").await?;
+//! lifecycle_server::serve(listener, manager, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! [`ErrorClass`]: lifecycle::ErrorClass
+
+mod health;
+mod models;
+mod problem;
+mod results;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use lifecycle::ModelLifecycleManager;
+
+pub use problem::{Problem, PROBLEM_JSON};
+
+/// The largest request body accepted, in bytes: a batch of 10,000 results
+/// fits many times over; anything larger is refused with 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    manager: Arc<ModelLifecycleManager>,
+    /// False while the server drains: `/readyz` answers 503.
+    ready: Arc<AtomicBool>,
+}
+
+/// The API as an axum router over `manager` (a handle: the application
+/// keeps its own), ready: for tests and for embedding in an application's
+/// own server.
+pub fn router(manager: ModelLifecycleManager) -> Router {
+    app(AppState {
+        manager: Arc::new(manager),
+        ready: Arc::new(AtomicBool::new(true)),
+    })
+}
+
+fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/models", get(models::list_models))
+        .route("/v1/versions", get(models::list_versions))
+        .route(
+            "/v1/models/{model}/versions",
+            get(models::model_versions).post(models::register),
+        )
+        .route(
+            "/v1/models/{model}/versions/{version}",
+            get(models::version),
+        )
+        .route("/v1/models/{model}/route", get(models::route))
+        .route("/v1/results", post(results::record))
+        .fallback(|| async {
+            Problem::http(
+                StatusCode::NOT_FOUND,
+                "no such endpoint: see docs/server.md for the API",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            Problem::http(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method: see docs/server.md",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// taking connections, answers 503 on `/readyz` to connections still
+/// open, and lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    manager: ModelLifecycleManager,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = AppState {
+        manager: Arc::new(manager),
+        ready: ready.clone(),
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+        .await
+}
+
+/// Refuses an address other hosts could reach: the server has no tokens
+/// yet, so anyone who reaches it could change what serves traffic.
+///
+/// ```
+/// assert!(lifecycle_server::check_listen_address("127.0.0.1:7070".parse().unwrap()).is_ok());
+/// assert!(lifecycle_server::check_listen_address("0.0.0.0:7070".parse().unwrap()).is_err());
+/// ```
+pub fn check_listen_address(address: SocketAddr) -> Result<(), String> {
+    if address.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "--listen {address}: the server has no access tokens yet, so it listens on loopback only \
+         (127.0.0.1 or [::1]); put a proxy that authenticates in front of it to reach it from elsewhere"
+    ))
+}

@@ -1,0 +1,85 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lifecycle::{ErrorClass, LifecycleError};
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One error answer: the status, a short title for its class, and what
+/// went wrong with what to do (`detail`), naming the field when one is at
+/// fault.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    /// The HTTP status code, repeated in the body as RFC 9457 suggests.
+    pub status: u16,
+    /// The class of failure, the same for every error of that class.
+    pub title: &'static str,
+    /// What went wrong and what to do, for people.
+    pub detail: String,
+    /// The request field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// The facade's classification (`notFound`, `conflict`...), for programs.
+    pub class: ErrorClass,
+}
+
+impl Problem {
+    /// A problem of `class` with `detail`.
+    pub fn new(class: ErrorClass, detail: impl Into<String>) -> Self {
+        let (status, title) = status_of(class);
+        Self {
+            status: status.as_u16(),
+            title,
+            detail: detail.into(),
+            field: None,
+            class,
+        }
+    }
+
+    /// A request the server refuses before the facade sees it (too large,
+    /// no such path...): `status` with its reason as the title.
+    pub fn http(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("error"),
+            ..Self::new(ErrorClass::InvalidInput, detail)
+        }
+    }
+
+    /// An invalid `field`: `detail` says why and what is allowed.
+    pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(ErrorClass::InvalidInput, detail)
+        }
+    }
+}
+
+/// The status and title of each class: the same classes the CLI maps to
+/// its exit codes.
+fn status_of(class: ErrorClass) -> (StatusCode, &'static str) {
+    match class {
+        ErrorClass::NotFound => (StatusCode::NOT_FOUND, "not found"),
+        ErrorClass::Conflict => (StatusCode::CONFLICT, "conflict"),
+        ErrorClass::InvalidInput => (StatusCode::BAD_REQUEST, "invalid input"),
+        ErrorClass::Rejected => (StatusCode::FORBIDDEN, "rejected by the deployment policy"),
+        ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
+
+impl From<LifecycleError> for Problem {
+    fn from(error: LifecycleError) -> Self {
+        Self::new(error.class(), error.to_string())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
+    }
+}

@@ -1,0 +1,346 @@
+//! The API over a real loopback socket, driven by an HTTP client as any
+//! other program would: every answer's status, body and problem details.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lifecycle::{
+    Decimal, ModelCapabilities, ModelCostInfo, ModelId, ModelLifecycleManager, ModelVersion,
+    Version,
+};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// A server on a free loopback port over a memory store; the manager
+/// handle lets a test look behind the API.
+struct Running {
+    base: String,
+    manager: ModelLifecycleManager,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start() -> Running {
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .build()
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = manager.acting_as(manager.actor().clone());
+    let served = tokio::spawn(lifecycle_server::serve(listener, handle, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        manager,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        served,
+    }
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        answer(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        answer(
+            self.http
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn register(&self, model: &str, number: &str) -> (StatusCode, Value) {
+        let path = format!("/v1/models/{}/versions", model.replace('/', "%2F"));
+        self.post(&path, &version_json(model, number)).await
+    }
+}
+
+/// The status and the JSON body; a problem must say it is one.
+async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let media = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body: Value = response.json().await.unwrap();
+    if !status.is_success() {
+        assert_eq!(media, "application/problem+json", "{status}: {body}");
+        assert_eq!(body["status"], status.as_u16(), "{body}");
+        assert!(!body["detail"].as_str().unwrap().is_empty(), "{body}");
+    }
+    (status, body)
+}
+
+fn version_json(model: &str, number: &str) -> Value {
+    let v = ModelVersion::new(
+        ModelId::new(model).unwrap(),
+        Version::parse(number).unwrap(),
+        "openai",
+        ModelCapabilities::new(128_000, 4_096),
+        ModelCostInfo::usd(lifecycle::dec!(0.0025), lifecycle::dec!(0.01)),
+        lifecycle::chrono::DateTime::UNIX_EPOCH,
+    );
+    serde_json::to_value(v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_are_registered_read_and_refused_twice() {
+    let s = start().await;
+    let (status, body) = s.register("openai/gpt-4o", "1.0.0").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "inactive");
+    assert_eq!(body["revision"], 1);
+
+    let (status, body) = s.get("/v1/models/openai%2Fgpt-4o/versions/1.0.0").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["modelId"], "openai/gpt-4o");
+    assert_eq!(body["provider"], "openai");
+
+    let (status, body) = s.register("openai/gpt-4o", "1.0.0").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["class"], "conflict");
+
+    let (status, body) = s.get("/v1/models/openai%2Fgpt-4o/versions/9.9.9").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = s.get("/v1/models/openai%2Fgpt-4o/versions/v1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "version");
+
+    // The body's model must be the path's.
+    let (status, body) = s
+        .post(
+            "/v1/models/other/versions",
+            &version_json("openai/gpt-4o", "2.0.0"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "modelId");
+    // An unknown field is named.
+    let mut extra = version_json("m", "1.0.0");
+    extra["colour"] = json!("blue");
+    let (status, body) = s.post("/v1/models/m/versions", &extra).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("colour"),
+        "{body}"
+    );
+    assert!(
+        s.manager.get_models().await.unwrap().len() == 1,
+        "refusals registered nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_by_cursor_without_gaps_or_repeats() {
+    let s = start().await;
+    for (model, number) in [
+        ("a", "1.0.0"),
+        ("a", "1.1.0"),
+        ("b", "1.0.0"),
+        ("c/d", "1.0.0"),
+        ("e", "2.0.0"),
+    ] {
+        assert_eq!(s.register(model, number).await.0, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/versions?limit=2".to_string();
+    loop {
+        let (status, body) = s.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|v| {
+            format!(
+                "{} {}",
+                v["modelId"].as_str().unwrap(),
+                v["version"].as_str().unwrap()
+            )
+        }));
+        match body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/v1/versions?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["a 1.0.0", "a 1.1.0", "b 1.0.0", "c/d 1.0.0", "e 2.0.0"]
+    );
+
+    let (_, models) = s.get("/v1/models?limit=3").await;
+    assert_eq!(models["items"], json!(["a", "b", "c/d"]));
+    let cursor = models["nextCursor"].as_str().unwrap();
+    let (_, rest) = s.get(&format!("/v1/models?cursor={cursor}")).await;
+    assert_eq!(rest["items"], json!(["e"]));
+    assert!(rest.get("nextCursor").is_none(), "{rest}");
+
+    let (_, filtered) = s
+        .get("/v1/versions?status=inactive&provider=anthropic")
+        .await;
+    assert_eq!(filtered["items"], json!([]));
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("status=live", "status"),
+        ("cursor=zz", "cursor"),
+        ("colour=blue", "query"),
+    ] {
+        let (status, body) = s.get(&format!("/v1/versions?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+    }
+    let (_, body) = s.get("/v1/versions?status=live").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("deprecated"),
+        "names the allowed values: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_answers_what_serves_and_how_to_call_it() {
+    let s = start().await;
+    s.register("gpt", "1.0.0").await;
+    let (status, body) = s.get("/v1/models/gpt/route?key=user-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing active yet: {body}");
+    let (status, body) = s.get("/v1/models/gpt/route").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "key");
+
+    let model = ModelId::new("gpt").unwrap();
+    s.manager
+        .activate_model(&model, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    let (status, body) = s.get("/v1/models/gpt/route?key=user-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], "1.0.0");
+    assert_eq!(body["lane"], "active");
+    assert_eq!(body["serving"]["providerModel"], "gpt");
+    assert_eq!(body["revision"], 2, "the revision of the activation");
+}
+
+fn samples(s: &Running) -> u64 {
+    let m = ModelId::new("gpt").unwrap();
+    s.manager
+        .evaluator()
+        .lifetime_metrics(m.as_str(), &Version::new(1, 0, 0))
+        .map_or(0, |metrics| metrics.sample_count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_batches_count_once_and_all_or_nothing() {
+    let s = start().await;
+    s.register("gpt", "1.0.0").await;
+    let ok = json!({"modelId": "gpt", "version": "1.0.0", "success": true, "latencyMs": 420.0});
+    let failed = json!({"modelId": "gpt", "version": "1.0.0", "success": false, "latencyMs": 30.0, "errorKind": "rate_limited"});
+
+    let (status, body) = s.post("/v1/results", &json!([ok, failed])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["recorded"], 2);
+    assert_eq!(samples(&s), 2);
+
+    // Sent twice with one key: counted once.
+    for duplicate in [false, true] {
+        let response = s
+            .http
+            .post(s.url("/v1/results"))
+            .header("Idempotency-Key", "batch-7")
+            .json(&json!([ok, ok, ok]))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = answer(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["duplicate"], duplicate, "{body}");
+    }
+    assert_eq!(samples(&s), 5);
+
+    // NDJSON, blank lines allowed.
+    let ndjson = format!("{ok}\n\n{failed}\n");
+    let response = s
+        .http
+        .post(s.url("/v1/results"))
+        .header("Content-Type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(response).await.1["recorded"], 2);
+    assert_eq!(samples(&s), 7);
+
+    // One bad result refuses the whole batch, naming it.
+    let negative =
+        json!({"modelId": "gpt", "version": "1.0.0", "success": true, "latencyMs": -1.0});
+    let (status, body) = s.post("/v1/results", &json!([ok, negative])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("result 1:"),
+        "{body}"
+    );
+    let unknown = json!({"modelId": "gpt", "version": "9.0.0", "success": true, "latencyMs": 1.0});
+    let (status, body) = s.post("/v1/results", &json!([ok, unknown])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("result 1:"),
+        "{body}"
+    );
+    let (status, body) = s.post("/v1/results", &json!({"not": "an array"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(samples(&s), 7, "refused batches recorded nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anything_else_gets_a_problem_and_shutdown_is_graceful() {
+    let mut s = start().await;
+    assert_eq!(s.get("/healthz").await.0, StatusCode::OK);
+    let (status, body) = s.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.get("/v2/nothing").await.0, StatusCode::NOT_FOUND);
+    let response = s.http.delete(s.url("/v1/results")).send().await.unwrap();
+    assert_eq!(answer(response).await.0, StatusCode::METHOD_NOT_ALLOWED);
+
+    let huge = vec![b' '; lifecycle_server::MAX_BODY_BYTES + 1];
+    let response = s
+        .http
+        .post(s.url("/v1/results"))
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    s.stop.take().unwrap().send(()).unwrap();
+    let healthz = s.url("/healthz");
+    s.served.await.unwrap().unwrap();
+    assert!(
+        s.http.get(healthz).send().await.is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn the_server_stays_on_loopback_until_it_has_tokens() {
+    for address in ["127.0.0.1:7070", "[::1]:7070"] {
+        assert!(lifecycle_server::check_listen_address(address.parse().unwrap()).is_ok());
+    }
+    for address in ["0.0.0.0:7070", "10.1.2.3:80", "[::]:7070"] {
+        let refused = lifecycle_server::check_listen_address(address.parse().unwrap()).unwrap_err();
+        assert!(refused.contains("loopback"), "{refused}");
+    }
+}
