@@ -49,6 +49,15 @@ impl Deployments {
         }
     }
 
+    /// A handle whose moves are made only while the model is at `revision`
+    /// (see [`ModelRegistry::expecting`]).
+    pub fn expecting(&self, revision: u64) -> Self {
+        Self {
+            registry: self.registry.expecting(revision),
+            ..self.clone()
+        }
+    }
+
     /// Who this handle's moves are made by.
     pub fn actor(&self) -> &Actor {
         self.registry.actor()

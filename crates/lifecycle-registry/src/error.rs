@@ -27,6 +27,18 @@ pub enum RegistryError {
         status: ModelStatus,
     },
 
+    /// The model is no longer at the revision the caller's change was
+    /// decided on (an HTTP `If-Match`, say): nothing was changed.
+    #[error("{model_id} is at revision {current}, not {expected}: read it again and decide on what it is now")]
+    RevisionMismatch {
+        /// The model.
+        model_id: ModelId,
+        /// The revision the caller named.
+        expected: u64,
+        /// The model's revision now.
+        current: u64,
+    },
+
     /// The model has no versions.
     #[error("model {model_id} is not registered; register a version of it first")]
     UnknownModel {

@@ -29,6 +29,8 @@ pub struct ModelRegistry {
     actor: Actor,
     /// The lease this handle's commits are fenced by, if any.
     lease: Option<Lease>,
+    /// The revision the model must be at for this handle's changes, if any.
+    expected: Option<u64>,
 }
 
 struct Shared {
@@ -148,6 +150,7 @@ impl ModelRegistry {
             }),
             actor,
             lease: None,
+            expected: None,
         }
     }
 
@@ -174,9 +177,32 @@ impl ModelRegistry {
     /// what it does.
     pub fn acting_as(&self, actor: Actor) -> Self {
         Self {
-            shared: self.shared.clone(),
             actor,
-            lease: self.lease.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// A handle on the same registry whose changes are made only while the
+    /// model is at `revision` (what an HTTP `If-Match` asks): on any other,
+    /// they fail with [`RegistryError::RevisionMismatch`], changing nothing,
+    /// and are not retried. The check and the change are one commit: the
+    /// commit is guarded by the revision it checked.
+    pub fn expecting(&self, revision: u64) -> Self {
+        Self {
+            expected: Some(revision),
+            ..self.clone()
+        }
+    }
+
+    /// Refuses `state` when this handle expects another revision.
+    fn check_expected(&self, model_id: &ModelId, state: &ModelState) -> Result<(), RegistryError> {
+        match self.expected {
+            Some(expected) if expected != state.revision => Err(RegistryError::RevisionMismatch {
+                model_id: model_id.clone(),
+                expected,
+                current: state.revision,
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -185,9 +211,8 @@ impl ModelRegistry {
     /// hands they fail with [`StoreError::LeaseLost`], writing nothing.
     pub fn holding(&self, lease: Lease) -> Self {
         Self {
-            shared: self.shared.clone(),
-            actor: self.actor.clone(),
             lease: Some(lease),
+            ..self.clone()
         }
     }
 
@@ -399,6 +424,7 @@ impl ModelRegistry {
         let mut attempt = 0;
         loop {
             let state = self.shared.store.model(model_id).await?;
+            self.check_expected(model_id, &state)?;
             let now = self.shared.clock.now();
             let (record, kind) = target_record(&state, model_id, target, &version)?;
             let (verdict, said) = gate(&state, record, now);
@@ -762,6 +788,7 @@ impl ModelRegistry {
         let mut attempt = 0;
         loop {
             let state = store.model(model_id).await?;
+            self.check_expected(model_id, &state)?;
             let now = self.shared.clock.now();
             let planned = plan(&state, now, &self.actor)?;
             if planned.versions.is_empty() && planned.events.is_empty() {

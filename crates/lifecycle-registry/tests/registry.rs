@@ -703,3 +703,44 @@ async fn rollback_and_canaries_have_no_back_door_around_the_policy() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_handle_expecting_a_revision_moves_only_a_model_still_at_it() {
+    on_each_store(Succession::default(), |w| async move {
+        registered(&w, "m", &["1.0.0", "2.0.0"]).await;
+        let read = w.store.model(&id("m")).await.unwrap().revision;
+        // Someone else moves the model after it was read.
+        w.registry
+            .deploy_to_testing(&id("m"), &v("2.0.0"))
+            .await
+            .unwrap();
+        let stale = w.registry.expecting(read);
+        let mismatch = |e: &RegistryError| {
+            matches!(e, RegistryError::RevisionMismatch { expected, current, .. }
+                if *expected == read && *current == read + 1)
+        };
+        let err = w
+            .refused("m", stale.activate(&id("m"), &v("1.0.0")), mismatch)
+            .await;
+        assert!(err.to_string().contains("read it again"), "{err}");
+        w.refused("m", stale.retire(&id("m"), &v("1.0.0")), mismatch)
+            .await;
+        w.refused(
+            "m",
+            stale.start_canary(&id("m"), &v("2.0.0"), CanaryWeight::new(5).unwrap()),
+            mismatch,
+        )
+        .await;
+
+        // At the revision it names, the move is made, once.
+        let current = w.registry.expecting(read + 1);
+        let active = current.activate(&id("m"), &v("1.0.0")).await.unwrap();
+        assert_eq!(active.status(), ModelStatus::Active);
+        assert_eq!(active.revision, read + 2);
+        w.refused("m", current.deactivate(&id("m"), &v("1.0.0")), |e| {
+            matches!(e, RegistryError::RevisionMismatch { current, .. } if *current == read + 2)
+        })
+        .await;
+    })
+    .await;
+}

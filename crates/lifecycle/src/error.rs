@@ -78,6 +78,20 @@ impl LifecycleError {
         )
     }
 
+    /// The revision a move expected and the model's revision now, when the
+    /// move failed because the model had changed
+    /// ([`crate::ModelLifecycleManager::expecting_revision`]).
+    pub fn revision_mismatch(&self) -> Option<(u64, u64)> {
+        match self {
+            Self::Registry(lifecycle_registry::RegistryError::RevisionMismatch {
+                expected,
+                current,
+                ..
+            }) => Some((*expected, *current)),
+            _ => None,
+        }
+    }
+
     /// The kind of failure this is.
     ///
     /// ```

@@ -43,6 +43,9 @@ pub struct ModelLifecycleManager {
     /// Who this handle's changes are made by, when not the builder's actor
     /// (see [`ModelLifecycleManager::acting_as`]).
     acting: Option<Actor>,
+    /// The revision this handle's moves require of their model, if any
+    /// (see [`ModelLifecycleManager::expecting_revision`]).
+    expected: Option<u64>,
 }
 
 struct Inner {
@@ -211,6 +214,7 @@ impl ModelLifecycleManager {
                 started: Instant::now(),
             }),
             acting: None,
+            expected: None,
         })
     }
 
@@ -229,6 +233,36 @@ impl ModelLifecycleManager {
         Self {
             inner: self.inner.clone(),
             acting: Some(actor),
+            expected: self.expected,
+        }
+    }
+
+    /// A handle on the same manager whose lifecycle moves (testing,
+    /// activate, canary moves, deprecate, retire, rollback...) are made only
+    /// while the model is at `revision` — the revision a caller read and
+    /// decided on, as HTTP's `If-Match` asks. At any other revision the move
+    /// fails with [`LifecycleError::revision_mismatch`] naming the current
+    /// one, changing nothing; it is not retried.
+    ///
+    /// ```
+    /// # use lifecycle::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), LifecycleError> {
+    /// let m = ModelLifecycleManager::builder().memory().build().await?;
+    /// let gpt = ModelId::new("gpt-4o")?;
+    /// let v1 = ModelVersion::new(gpt.clone(), Version::new(1, 0, 0), "openai",
+    ///     ModelCapabilities::new(128_000, 4_096), None, m.now());
+    /// let read = m.register_model(v1).await?.revision;
+    /// m.deploy_to_testing(&gpt, &Version::new(1, 0, 0)).await?; // someone else moves it
+    /// let stale = m.expecting_revision(read).retire_model(&gpt, &Version::new(1, 0, 0)).await;
+    /// assert_eq!(stale.unwrap_err().revision_mismatch(), Some((read, read + 1)));
+    /// # Ok(()) }
+    /// ```
+    pub fn expecting_revision(&self, revision: u64) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            acting: self.acting.clone(),
+            expected: Some(revision),
         }
     }
 
@@ -246,16 +280,24 @@ impl ModelLifecycleManager {
     }
 
     fn acting_deployments(&self, inner: &Inner) -> Deployments {
-        match &self.acting {
+        let acting = match &self.acting {
             Some(actor) => inner.deployments.acting_as(actor.clone()),
             None => inner.deployments.clone(),
+        };
+        match self.expected {
+            Some(revision) => acting.expecting(revision),
+            None => acting,
         }
     }
 
     fn acting_registry(&self, inner: &Inner) -> ModelRegistry {
-        match &self.acting {
+        let acting = match &self.acting {
             Some(actor) => inner.registry.acting_as(actor.clone()),
             None => inner.registry.clone(),
+        };
+        match self.expected {
+            Some(revision) => acting.expecting(revision),
+            None => acting,
         }
     }
 
