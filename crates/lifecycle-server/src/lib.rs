@@ -4,8 +4,9 @@
 //! ([`Problem`]) whose status comes from the facade's [`ErrorClass`]: the
 //! same classes the CLI maps to exit codes. This is the API's first part:
 //! models and versions (list with filters and cursors, get, register),
-//! routing, recording results in batches, health and readiness. Tokens,
-//! lifecycle moves and the routing-config protocol come next
+//! every lifecycle move (with `If-Match` on the model's revision), routing,
+//! recording results in batches, health and readiness. Tokens and the
+//! routing-config protocol come next
 //! (docs/server.md says what is there and what is not); until tokens
 //! exist, [`check_listen_address`] keeps the server on loopback.
 //!
@@ -21,6 +22,7 @@
 
 mod health;
 mod models;
+mod moves;
 mod problem;
 mod results;
 
@@ -73,6 +75,12 @@ fn app(state: AppState) -> Router {
             "/v1/models/{model}/versions/{version}",
             get(models::version),
         )
+        .route(
+            "/v1/models/{model}/versions/{version}/{move}",
+            post(moves::version_move),
+        )
+        .route("/v1/models/{model}/canary", post(moves::canary_start))
+        .route("/v1/models/{model}/canary/{move}", post(moves::canary_move))
         .route("/v1/models/{model}/route", get(models::route))
         .route("/v1/results", post(results::record))
         .fallback(|| async {

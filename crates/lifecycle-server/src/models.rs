@@ -93,11 +93,11 @@ pub async fn list_versions(
     })))
 }
 
-/// The versions of one model, lowest first.
+/// The versions of one model, lowest first; the ETag is the model's revision.
 pub async fn model_versions(
     State(state): State<AppState>,
     Path(model): Path<String>,
-) -> Result<Json<Vec<ModelVersion>>, Problem> {
+) -> Result<Response, Problem> {
     let model = model_id(&model)?;
     let versions = state.manager.get_model_versions(&model).await?;
     if versions.is_empty() {
@@ -108,16 +108,35 @@ pub async fn model_versions(
             ),
         ));
     }
-    Ok(Json(versions))
+    let revision = versions.iter().map(|v| v.revision).max().unwrap_or(0);
+    Ok((
+        [(header::ETAG, crate::moves::etag(revision))],
+        Json(versions),
+    )
+        .into_response())
 }
 
-/// One version in full.
+/// One version in full; its ETag is the model's revision, what `If-Match`
+/// takes on a move.
 pub async fn version(
     State(state): State<AppState>,
     Path((model, number)): Path<(String, String)>,
-) -> Result<Json<ModelVersion>, Problem> {
+) -> Result<Response, Problem> {
     let (model, number) = (model_id(&model)?, version_number(&number)?);
-    Ok(Json(state.manager.get_model(&model, &number).await?))
+    let version = state.manager.get_model(&model, &number).await?;
+    let revision = state
+        .manager
+        .get_model_versions(&model)
+        .await?
+        .iter()
+        .map(|v| v.revision)
+        .max()
+        .unwrap_or(version.revision);
+    Ok((
+        [(header::ETAG, crate::moves::etag(revision))],
+        Json(version),
+    )
+        .into_response())
 }
 
 /// Registers the version in the body (the library's JSON shape): 201 with

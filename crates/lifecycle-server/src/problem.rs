@@ -12,6 +12,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// went wrong with what to do (`detail`), naming the field when one is at
 /// fault.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The HTTP status code, repeated in the body as RFC 9457 suggests.
     pub status: u16,
@@ -24,6 +25,9 @@ pub struct Problem {
     pub field: Option<&'static str>,
     /// The facade's classification (`notFound`, `conflict`...), for programs.
     pub class: ErrorClass,
+    /// The model's revision now, when a move named another (412).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<u64>,
 }
 
 impl Problem {
@@ -36,6 +40,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             class,
+            current_revision: None,
         }
     }
 
@@ -72,7 +77,17 @@ fn status_of(class: ErrorClass) -> (StatusCode, &'static str) {
 
 impl From<LifecycleError> for Problem {
     fn from(error: LifecycleError) -> Self {
-        Self::new(error.class(), error.to_string())
+        let problem = Self::new(error.class(), error.to_string());
+        match error.revision_mismatch() {
+            // The model moved since the revision If-Match named.
+            Some((_, current)) => Self {
+                status: StatusCode::PRECONDITION_FAILED.as_u16(),
+                title: "precondition failed",
+                current_revision: Some(current),
+                ..problem
+            },
+            None => problem,
+        }
     }
 }
 

@@ -344,3 +344,126 @@ fn the_server_stays_on_loopback_until_it_has_tokens() {
         assert!(refused.contains("loopback"), "{refused}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_happen_only_at_the_revision_if_match_names() {
+    let s = start().await;
+    s.register("gpt", "1.0.0").await;
+    s.register("gpt", "2.0.0").await;
+    let read = s
+        .http
+        .get(s.url("/v1/models/gpt/versions/1.0.0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read.headers()["etag"],
+        "\"2\"",
+        "the model's revision after two registrations"
+    );
+
+    let post = |path: &str, tag: Option<&str>, body: Option<Value>| {
+        let mut request = s.http.post(s.url(path));
+        if let Some(tag) = tag {
+            request = request.header("If-Match", tag);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    let (status, body) = post(
+        "/v1/models/gpt/versions/1.0.0/activate",
+        Some("\"1\""),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(body["currentRevision"], 2, "{body}");
+    let unchanged = s
+        .manager
+        .get_model(&ModelId::new("gpt").unwrap(), &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        unchanged.status().to_string(),
+        "inactive",
+        "a refused move changes nothing"
+    );
+
+    let (status, body) = post(
+        "/v1/models/gpt/versions/1.0.0/activate",
+        Some("\"2\""),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"]["status"], "active");
+    assert_eq!(body["decision"]["approved"], true, "{body}");
+
+    // A canary's life over the API, without If-Match (any revision).
+    let (status, body) = post("/v1/models/gpt/versions/2.0.0/testing", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post(
+        "/v1/models/gpt/canary",
+        None,
+        Some(json!({"version": "2.0.0", "weight": 10})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "canary");
+    assert_eq!(body["canaryWeight"], 10);
+    let (status, body) = post(
+        "/v1/models/gpt/canary/weight",
+        Some("W/\"5\""),
+        Some(json!({"weight": 25})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a weak tag is read too: {body}");
+    assert_eq!(body["canaryWeight"], 25);
+    for weight in [0, 100, 300, -1] {
+        let (status, body) = post(
+            "/v1/models/gpt/canary/weight",
+            None,
+            Some(json!({"weight": weight})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{weight}: {body}");
+        assert_eq!(body["field"], "weight", "{body}");
+    }
+    let (status, body) = post("/v1/models/gpt/canary/abort", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Refusals, each naming what to send.
+    let (status, body) = post("/v1/models/gpt/versions/1.0.0/retire", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the active version cannot retire: {body}"
+    );
+    let (status, body) = post("/v1/models/gpt/versions/1.0.0/deprecate", None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body");
+    let (status, body) = post(
+        "/v1/models/gpt/versions/2.0.0/activate",
+        None,
+        Some(json!({"force": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "reason");
+    let (status, body) = post("/v1/models/gpt/versions/1.0.0/explode", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("activate"),
+        "{body}"
+    );
+    let (status, body) = post(
+        "/v1/models/gpt/versions/1.0.0/deactivate",
+        Some("seven"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "If-Match");
+}
