@@ -65,6 +65,13 @@ impl ModelAuditLog {
         }
     }
 
+    /// The chain's last entry (`None` when the log is empty): its sequence
+    /// number grows with every change any process commits, so it tells a
+    /// reader whether anything changed since it last looked.
+    pub async fn head(&self) -> Result<Option<ChainHead>, AuditError> {
+        Ok(self.store.audit_head().await?)
+    }
+
     /// Entries matching any query, in sequence order.
     pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditLogEntry>, AuditError> {
         Ok(self.store.audit(query).await?)

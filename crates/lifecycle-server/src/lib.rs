@@ -25,6 +25,7 @@ mod models;
 mod moves;
 mod problem;
 mod results;
+mod routing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -83,6 +84,7 @@ fn app(state: AppState) -> Router {
         .route("/v1/models/{model}/canary/{move}", post(moves::canary_move))
         .route("/v1/models/{model}/route", get(models::route))
         .route("/v1/results", post(results::record))
+        .route("/v1/routing", get(routing::routing))
         .fallback(|| async {
             Problem::http(
                 StatusCode::NOT_FOUND,

@@ -467,3 +467,80 @@ async fn moves_happen_only_at_the_revision_if_match_names() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["field"], "If-Match");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routing_config_is_polled_by_etag_and_routes_as_the_server_does() {
+    let s = start().await;
+    let poll = |tag: Option<String>| {
+        let mut request = s.http.get(s.url("/v1/routing"));
+        if let Some(tag) = tag {
+            request = request.header("If-None-Match", tag);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let first = poll(None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    let (_, config) = answer(first).await;
+    assert_eq!(config["models"], json!([]));
+    assert_eq!(
+        poll(Some(tag.clone())).await.status(),
+        StatusCode::NOT_MODIFIED
+    );
+
+    s.register("gpt", "1.0.0").await;
+    s.register("gpt", "2.0.0").await;
+    s.register("idle", "1.0.0").await;
+    let gpt = ModelId::new("gpt").unwrap();
+    s.manager
+        .activate_model(&gpt, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    s.manager
+        .deploy_to_testing(&gpt, &Version::new(2, 0, 0))
+        .await
+        .unwrap();
+    let weight = lifecycle::CanaryWeight::new(30).unwrap();
+    s.manager
+        .start_canary(&gpt, &Version::new(2, 0, 0), weight)
+        .await
+        .unwrap();
+
+    let changed = poll(Some(tag.clone())).await;
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "a change gives a new config"
+    );
+    let new_tag = changed.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_tag, tag);
+    let (_, config) = answer(changed).await;
+    let models = config["models"].as_array().unwrap();
+    assert_eq!(
+        models.len(),
+        1,
+        "a model serving nothing is left out: {config}"
+    );
+    let route = &models[0];
+    assert_eq!(route["modelId"], "gpt");
+    assert_eq!(route["revision"], 5);
+    assert_eq!(route["active"]["version"], "1.0.0");
+    assert_eq!(route["canary"]["version"], "2.0.0");
+    assert_eq!(route["canary"]["weight"], 30);
+    assert_eq!(
+        poll(Some(format!("W/{new_tag}"))).await.status(),
+        StatusCode::NOT_MODIFIED
+    );
+
+    // The documented rule — the canary serves keys whose bucket is below
+    // 100 × weight — routes every key as the server's route endpoint does.
+    for i in 0..100 {
+        let key = format!("user-{i}");
+        let local = match lifecycle::registry::bucket(key.as_bytes()) < 30 * 100 {
+            true => "canary",
+            false => "active",
+        };
+        let (_, routed) = s.get(&format!("/v1/models/gpt/route?key={key}")).await;
+        assert_eq!(routed["lane"], local, "{key}");
+    }
+}
