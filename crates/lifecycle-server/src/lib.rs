@@ -22,6 +22,7 @@
 
 mod health;
 mod models;
+mod monitor;
 mod moves;
 mod problem;
 mod results;
@@ -85,6 +86,17 @@ fn app(state: AppState) -> Router {
         .route("/v1/models/{model}/route", get(models::route))
         .route("/v1/results", post(results::record))
         .route("/v1/routing", get(routing::routing))
+        .route("/v1/status", get(monitor::status))
+        .route("/v1/warnings", get(monitor::warnings))
+        .route("/v1/maintenance", post(monitor::maintenance))
+        .route("/v1/audit/recent", get(monitor::recent))
+        .route("/v1/audit/verify", post(monitor::verify))
+        .route("/v1/models/{model}/history", get(monitor::history))
+        .route("/v1/models/{model}/comparison", get(monitor::comparison))
+        .route(
+            "/v1/models/{model}/versions/{version}/evaluation",
+            get(monitor::evaluation),
+        )
         .fallback(|| async {
             Problem::http(
                 StatusCode::NOT_FOUND,

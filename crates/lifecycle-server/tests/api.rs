@@ -544,3 +544,74 @@ async fn the_routing_config_is_polled_by_etag_and_routes_as_the_server_does() {
         assert_eq!(routed["lane"], local, "{key}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_history_read_as_the_cli_shows_them() {
+    let s = start().await;
+    s.register("gpt", "1.0.0").await;
+    s.register("gpt", "2.0.0").await;
+    let gpt = ModelId::new("gpt").unwrap();
+    s.manager
+        .activate_model(&gpt, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    let ok = |version: &str| json!({"modelId": "gpt", "version": version, "success": true, "latencyMs": 400.0});
+    let batch: Vec<Value> = (0..60)
+        .map(|_| ok("1.0.0"))
+        .chain((0..60).map(|_| ok("2.0.0")))
+        .collect();
+    assert_eq!(s.post("/v1/results", &json!(batch)).await.0, StatusCode::OK);
+
+    let (status, body) = s.get("/v1/status").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["models"], 1);
+    assert_eq!(
+        body["active"],
+        json!([{"modelId": "gpt", "version": "1.0.0"}])
+    );
+    assert_eq!(body["auditChainVerified"], true);
+    assert_eq!(body["versionsByStatus"]["inactive"], 1);
+
+    let (status, body) = s.get("/v1/models/gpt/versions/1.0.0/evaluation").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["metrics"]["sampleCount"], 60, "{body}");
+
+    let (status, body) = s
+        .get("/v1/models/gpt/comparison?baseline=1.0.0&candidate=2.0.0")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["verdict"].is_string(), "{body}");
+    let (status, body) = s.get("/v1/models/gpt/comparison?baseline=1.0.0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "candidate");
+    let (_, body) = s
+        .get("/v1/models/gpt/comparison?baseline=1.0.0&candidate=two")
+        .await;
+    assert_eq!(body["field"], "candidate", "{body}");
+
+    let (status, body) = s.get("/v1/warnings").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!([]));
+    let (status, body) = s.post("/v1/maintenance", &json!(null)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["retired"], json!([]));
+
+    let (_, recent) = s.get("/v1/audit/recent?limit=2").await;
+    let kinds: Vec<&str> = recent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 2, "{recent}");
+    assert!(kinds.contains(&"modelActivated"), "{recent}");
+    let (status, body) = s.get("/v1/audit/recent?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "limit");
+    let (_, history) = s.get("/v1/models/gpt/history").await;
+    assert_eq!(history.as_array().unwrap().len(), 4, "{history}");
+    let (status, body) = s.post("/v1/audit/verify", &json!(null)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["broken"], Value::Null, "{body}");
+    assert!(body["entriesChecked"].as_u64().unwrap() >= 4, "{body}");
+}

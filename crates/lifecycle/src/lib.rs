@@ -73,7 +73,7 @@ pub use error::{ErrorClass, LifecycleError};
 pub use lifecycle_deployment::{Deployed, MaintenanceReport, RetiredVersion};
 pub use loader::Loading;
 pub use manager::ModelLifecycleManager;
-pub use status::SystemStatus;
+pub use status::{Firing, Serving, StatusReport, SystemStatus};
 
 // The names an application uses with the manager; everything else is in
 // the layer's module (`lifecycle::domain::AuditHash`, `lifecycle::store::StoreImage`...).

@@ -10,8 +10,8 @@ use lifecycle::audit::SignedCheckpoint;
 use lifecycle::chrono::{DateTime, NaiveDate, Utc};
 use lifecycle::policy::EndOfLifeSource;
 use lifecycle::{
-    AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat, ModelId, ModelLifecycleManager,
-    Severity, Version,
+    AuditLogEntry, BackupSummary, DeprecationWarning, ExportFormat, ModelLifecycleManager,
+    Severity, StatusReport,
 };
 use serde::Serialize;
 
@@ -516,84 +516,8 @@ pub async fn restore(m: &ModelLifecycleManager, path: &Path, out: &Output) -> Ou
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusView {
-    store_kind: &'static str,
-    store_size_bytes: Option<u64>,
-    models: usize,
-    versions_by_status: std::collections::BTreeMap<String, usize>,
-    active: Vec<Serving>,
-    canaries: Vec<Serving>,
-    alerts_firing: Vec<Firing>,
-    deprecation_warnings: Vec<DeprecationWarning>,
-    audit_entries: u64,
-    audit_head_hash: Option<String>,
-    audit_chain_verified: bool,
-    uptime_secs: u64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Serving {
-    model_id: ModelId,
-    version: Version,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    weight_percent: Option<u8>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Firing {
-    model_id: ModelId,
-    version: Version,
-    level: lifecycle::AlertLevel,
-}
-
 pub async fn status(m: &ModelLifecycleManager, out: &Output) -> Outcome {
-    let s = m.get_system_status().await?;
-    let view = StatusView {
-        store_kind: s.store_kind,
-        store_size_bytes: s.store_size_bytes,
-        models: s.models,
-        versions_by_status: s
-            .versions_by_status
-            .iter()
-            .map(|(status, n)| (status.to_string(), *n))
-            .collect(),
-        active: s
-            .active
-            .into_iter()
-            .map(|(model_id, version)| Serving {
-                model_id,
-                version,
-                weight_percent: None,
-            })
-            .collect(),
-        canaries: s
-            .canaries
-            .into_iter()
-            .map(|(model_id, version, w)| Serving {
-                model_id,
-                version,
-                weight_percent: Some(w),
-            })
-            .collect(),
-        alerts_firing: s
-            .alerts_firing
-            .into_iter()
-            .map(|(model_id, version, level)| Firing {
-                model_id,
-                version,
-                level,
-            })
-            .collect(),
-        deprecation_warnings: s.deprecation_warnings,
-        audit_entries: s.audit_head.map_or(0, |h| h.sequence),
-        audit_head_hash: s.audit_head.map(|h| h.hash.to_string()),
-        audit_chain_verified: s.audit_chain_verified,
-        uptime_secs: s.uptime_secs,
-    };
+    let view = StatusReport::from(m.get_system_status().await?);
     out.emit(&view, |out| {
         let size = view
             .store_size_bytes
