@@ -32,6 +32,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -113,26 +114,55 @@ fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long requests in flight may take to finish once shutdown begins.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Serves the API on `listener` until `shutdown` completes, then stops
 /// taking connections, answers 503 on `/readyz` to connections still
-/// open, and lets requests in flight finish.
+/// open, and lets requests in flight finish for up to [`DRAIN_DEADLINE`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     manager: ModelLifecycleManager,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_draining(listener, manager, shutdown, DRAIN_DEADLINE).await
+}
+
+/// [`serve`], with requests in flight given `deadline` to finish after
+/// `shutdown`; those still running then are dropped (their connections
+/// closed), and this returns.
+pub async fn serve_draining(
+    listener: tokio::net::TcpListener,
+    manager: ModelLifecycleManager,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    deadline: Duration,
 ) -> std::io::Result<()> {
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         manager: Arc::new(manager),
         ready: ready.clone(),
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            ready.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: finishing requests in flight");
-        })
-        .await
+    let (draining, drained) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        ready.store(false, Ordering::SeqCst);
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = draining.send(());
+    });
+    let overdue = async move {
+        if drained.await.is_ok() {
+            tokio::time::sleep(deadline).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = overdue => {
+            tracing::warn!(?deadline, "requests still in flight at the drain deadline: dropped");
+            Ok(())
+        }
+    }
 }
 
 /// Refuses an address other hosts could reach: the server has no tokens

@@ -615,3 +615,35 @@ async fn health_and_history_read_as_the_cli_shows_them() {
     assert_eq!(body["broken"], Value::Null, "{body}");
     assert!(body["entriesChecked"].as_u64().unwrap() >= 4, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_in_flight_at_the_drain_deadline_does_not_hold_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let manager = ModelLifecycleManager::builder()
+        .memory()
+        .build()
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(lifecycle_server::serve_draining(
+        listener,
+        manager,
+        async {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_millis(300),
+    ));
+    // A request whose body never finishes arriving: in flight for ever.
+    let mut stuck = tokio::net::TcpStream::connect(address).await.unwrap();
+    stuck
+        .write_all(b"POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), served).await;
+    assert!(ended.is_ok(), "shutdown waited past the drain deadline");
+    ended.unwrap().unwrap().unwrap();
+}
