@@ -39,6 +39,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use lifecycle::ModelLifecycleManager;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 pub use problem::{Problem, PROBLEM_JSON};
 
@@ -111,7 +113,23 @@ fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost last: the id is set, then copied to the answer, and
+        // every request's span carries it.
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// A request's span: its method, its path and its id — never its query or
+/// headers, which may carry keys or tokens.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
 }
 
 /// How long requests in flight may take to finish once shutdown begins.

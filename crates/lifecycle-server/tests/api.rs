@@ -647,3 +647,32 @@ async fn a_request_still_in_flight_at_the_drain_deadline_does_not_hold_shutdown(
     assert!(ended.is_ok(), "shutdown waited past the drain deadline");
     ended.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id() {
+    let s = start().await;
+    let given = s
+        .http
+        .get(s.url("/healthz"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        given.headers()["x-request-id"],
+        "trace-42",
+        "the client's id is kept"
+    );
+    let mut made = Vec::new();
+    for path in ["/healthz", "/v1/nothing"] {
+        let answer = s.http.get(s.url(path)).send().await.unwrap();
+        made.push(
+            answer.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(made[0].len(), 36, "a UUID: {}", made[0]);
+    assert_ne!(made[0], made[1], "one id per request, problems included");
+}
