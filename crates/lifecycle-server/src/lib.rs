@@ -21,6 +21,7 @@
 //! [`ErrorClass`]: lifecycle::ErrorClass
 
 mod health;
+mod metrics;
 mod models;
 mod monitor;
 mod moves;
@@ -54,6 +55,8 @@ struct AppState {
     manager: Arc<ModelLifecycleManager>,
     /// False while the server drains: `/readyz` answers 503.
     ready: Arc<AtomicBool>,
+    /// The server's own HTTP metrics.
+    metrics: metrics::Shared,
 }
 
 /// The API as an axum router over `manager` (a handle: the application
@@ -63,6 +66,7 @@ pub fn router(manager: ModelLifecycleManager) -> Router {
     app(AppState {
         manager: Arc::new(manager),
         ready: Arc::new(AtomicBool::new(true)),
+        metrics: metrics::Shared::default(),
     })
 }
 
@@ -70,6 +74,7 @@ fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/models", get(models::list_models))
         .route("/v1/versions", get(models::list_versions))
         .route(
@@ -113,6 +118,10 @@ fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         // Outermost last: the id is set, then copied to the answer, and
         // every request's span carries it.
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -159,6 +168,7 @@ pub async fn serve_draining(
     let state = AppState {
         manager: Arc::new(manager),
         ready: ready.clone(),
+        metrics: metrics::Shared::default(),
     };
     let (draining, drained) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {

@@ -676,3 +676,51 @@ async fn every_answer_carries_a_request_id() {
     assert_eq!(made[0].len(), 36, "a UUID: {}", made[0]);
     assert_ne!(made[0], made[1], "one id per request, problems included");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_results_by_version_and_requests_by_route() {
+    let s = start().await;
+    s.register("gpt", "1.0.0").await;
+    s.register("gpt", "2.0.0").await;
+    let gpt = ModelId::new("gpt").unwrap();
+    s.manager
+        .activate_model(&gpt, &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    s.manager
+        .deploy_to_testing(&gpt, &Version::new(2, 0, 0))
+        .await
+        .unwrap();
+    let weight = lifecycle::CanaryWeight::new(10).unwrap();
+    s.manager
+        .start_canary(&gpt, &Version::new(2, 0, 0), weight)
+        .await
+        .unwrap();
+    let results = json!([
+        {"modelId": "gpt", "version": "1.0.0", "success": true, "latencyMs": 400.0},
+        {"modelId": "gpt", "version": "1.0.0", "success": false, "latencyMs": 10.0, "errorKind": "rateLimited"},
+        {"modelId": "gpt", "version": "1.0.0", "success": false, "latencyMs": 10.0, "errorKind": "timeout"},
+    ]);
+    assert_eq!(s.post("/v1/results", &results).await.0, StatusCode::OK);
+    assert_eq!(s.get("/v1/models/gpt/route?key=u").await.0, StatusCode::OK);
+    assert_eq!(s.get("/v1/models/gpt/route?key=v").await.0, StatusCode::OK);
+
+    let scraped = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.unwrap();
+    for line in [
+        r#"lifecycle_results_total{model="gpt",version="1.0.0"} 3"#,
+        r#"lifecycle_failures_total{model="gpt",version="1.0.0",kind="rateLimited"} 1"#,
+        r#"lifecycle_failures_total{model="gpt",version="1.0.0",kind="timeout"} 1"#,
+        r#"lifecycle_canary_weight_percent{model="gpt",version="2.0.0"} 10"#,
+        r#"lifecycle_http_requests_total{method="POST",route="/v1/results",status="200"} 1"#,
+        r#"lifecycle_http_requests_total{method="GET",route="/v1/models/{model}/route",status="200"} 2"#,
+    ] {
+        assert!(text.contains(line), "{line} not in:\n{text}");
+    }
+    assert!(
+        text.contains("lifecycle_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(!text.contains("key="), "no request key in any label");
+}
