@@ -5,9 +5,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
-use lifecycle::chrono::{DateTime, Utc};
-use lifecycle::{ErrorKind, InferenceResult, ModelId, Version};
-use serde::{Deserialize, Serialize};
+use lifecycle::{InferenceResult, ModelId, ResultLine, Version};
+use serde::Serialize;
 
 use crate::models::{body_problem, model_id, version_number};
 use crate::{AppState, Problem};
@@ -17,26 +16,6 @@ pub const MAX_BATCH: usize = 10_000;
 
 /// The header naming a batch so that a retried batch counts once.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
-
-/// One result, in the shape `lifecycle record` reads.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ResultItem {
-    model_id: String,
-    version: String,
-    success: bool,
-    latency_ms: f64,
-    #[serde(default)]
-    confidence: Option<f64>,
-    #[serde(default)]
-    input_tokens: u32,
-    #[serde(default)]
-    output_tokens: u32,
-    #[serde(default)]
-    error_kind: Option<ErrorKind>,
-    #[serde(default)]
-    at: Option<DateTime<Utc>>,
-}
 
 /// What a batch did.
 #[derive(Debug, Serialize)]
@@ -136,7 +115,7 @@ async fn record_each(
     Ok(())
 }
 
-fn array(body: &[u8]) -> Result<Vec<ResultItem>, Problem> {
+fn array(body: &[u8]) -> Result<Vec<ResultLine>, Problem> {
     serde_json::from_slice(body).map_err(|e| {
         Problem::invalid(
             "body",
@@ -145,7 +124,7 @@ fn array(body: &[u8]) -> Result<Vec<ResultItem>, Problem> {
     })
 }
 
-fn lines(body: &[u8]) -> Result<Vec<ResultItem>, Problem> {
+fn lines(body: &[u8]) -> Result<Vec<ResultLine>, Problem> {
     body.split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
@@ -156,16 +135,8 @@ fn lines(body: &[u8]) -> Result<Vec<ResultItem>, Problem> {
         .collect()
 }
 
-fn checked(item: ResultItem) -> Result<(ModelId, Version, InferenceResult), Problem> {
-    let result = InferenceResult {
-        success: item.success,
-        latency_ms: item.latency_ms,
-        confidence: item.confidence,
-        input_tokens: item.input_tokens,
-        output_tokens: item.output_tokens,
-        error_kind: item.error_kind,
-        at: item.at,
-    };
+fn checked(item: ResultLine) -> Result<(ModelId, Version, InferenceResult), Problem> {
+    let result = item.result().map_err(|why| Problem::invalid("at", why))?;
     result
         .validate()
         .map_err(|e| Problem::invalid("result", e.to_string()))?;

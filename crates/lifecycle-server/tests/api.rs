@@ -299,6 +299,15 @@ async fn result_batches_count_once_and_all_or_nothing() {
         body["detail"].as_str().unwrap().starts_with("result 1:"),
         "{body}"
     );
+    let bad_time =
+        json!({"modelId": "gpt", "version": "1.0.0", "success": true, "latencyMs": 1.0, "at": 5});
+    let (status, body) = s.post("/v1/results", &json!([bad_time])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "at", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("RFC 3339"),
+        "{body}"
+    );
     let (status, body) = s.post("/v1/results", &json!({"not": "an array"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(samples(&s), 7, "refused batches recorded nothing");

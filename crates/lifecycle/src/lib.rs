@@ -64,6 +64,7 @@ pub mod litellm;
 mod loader;
 mod manager;
 mod releasable;
+mod result_line;
 mod status;
 mod tasks;
 
@@ -73,6 +74,7 @@ pub use error::{ErrorClass, LifecycleError};
 pub use lifecycle_deployment::{Deployed, MaintenanceReport, RetiredVersion};
 pub use loader::Loading;
 pub use manager::ModelLifecycleManager;
+pub use result_line::ResultLine;
 pub use status::{Firing, Serving, StatusReport, SystemStatus};
 
 // The names an application uses with the manager; everything else is in

@@ -1,46 +1,22 @@
 //! Monitoring: record results, evaluate, compare, watch alerts.
 
-use lifecycle::chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
-use lifecycle::domain::shorten;
 use lifecycle::evaluator::too_far_ahead;
 use lifecycle::evaluator::Class;
 use lifecycle::evaluator::MAX_FUTURE_SKEW_MS;
 use lifecycle::{
     Alert, ComparisonReport, ErrorKind, EvaluationReport, EvaluationStatus, InferenceResult,
-    ModelId, ModelLifecycleManager, ModelStatus, Verdict, Version,
+    ModelId, ModelLifecycleManager, ModelStatus, ResultLine, Verdict, Version,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::models::read_input;
 use super::{model_id, version};
 use crate::args::RecordArgs;
 use crate::failure::{Failure, Outcome};
 use crate::output::{figures, time, Output};
-
-/// One line of an NDJSON results file.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ResultLine {
-    model_id: String,
-    version: String,
-    success: bool,
-    latency_ms: f64,
-    #[serde(default)]
-    confidence: Option<f64>,
-    #[serde(default)]
-    input_tokens: u32,
-    #[serde(default)]
-    output_tokens: u32,
-    #[serde(default)]
-    error_kind: Option<ErrorKind>,
-    /// When the request happened (RFC 3339); absent: now. Read as any
-    /// JSON value, so that a bad time gets our message, not the parser's.
-    #[serde(default)]
-    at: Option<serde_json::Value>,
-}
 
 /// A result checked against the registry, ready to record.
 struct Checked {
@@ -92,24 +68,6 @@ async fn check(
     })
 }
 
-/// A result's `at`: an RFC 3339 time, as a JSON string.
-fn event_time(value: &serde_json::Value) -> Outcome<DateTime<Utc>> {
-    let refused = |why: String| {
-        Failure::error(format!(
-            "at: {why}; give an RFC 3339 time as a string, such as \"2026-12-01T10:00:00Z\""
-        ))
-    };
-    let Some(text) = value.as_str() else {
-        return Err(refused(format!(
-            "{} is not a time",
-            shorten(&value.to_string())
-        )));
-    };
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| refused(format!("{:?} is not a time ({e})", shorten(text))))
-}
-
 /// Parses and checks line `number` of `source`; errors name both once.
 async fn check_line(
     m: &ModelLifecycleManager,
@@ -121,16 +79,7 @@ async fn check_line(
     let at = |f: Failure| Failure::error(format!("{source}, line {number}: {}", f.message));
     let parsed: ResultLine =
         crate::input::parse_object(line, source, Some(number), "an inference result")?;
-    let event_time = parsed.at.as_ref().map(event_time).transpose().map_err(at)?;
-    let result = InferenceResult {
-        success: parsed.success,
-        latency_ms: parsed.latency_ms,
-        confidence: parsed.confidence,
-        input_tokens: parsed.input_tokens,
-        output_tokens: parsed.output_tokens,
-        error_kind: parsed.error_kind,
-        at: event_time,
-    };
+    let result = parsed.result().map_err(|why| at(Failure::error(why)))?;
     check(m, known, &parsed.model_id, &parsed.version, result)
         .await
         .map_err(at)
