@@ -63,6 +63,24 @@ impl Running {
         .await
     }
 
+    /// `gpt` 1.0.0 active and 2.0.0 its canary at `weight` %, moved
+    /// through the manager (behind the API).
+    async fn canary_at(&self, weight: u8) {
+        self.register("gpt", "1.0.0").await;
+        self.register("gpt", "2.0.0").await;
+        let (m, gpt) = (&self.manager, ModelId::new("gpt").unwrap());
+        m.activate_model(&gpt, &Version::new(1, 0, 0))
+            .await
+            .unwrap();
+        m.deploy_to_testing(&gpt, &Version::new(2, 0, 0))
+            .await
+            .unwrap();
+        let weight = lifecycle::CanaryWeight::new(weight).unwrap();
+        m.start_canary(&gpt, &Version::new(2, 0, 0), weight)
+            .await
+            .unwrap();
+    }
+
     async fn register(&self, model: &str, number: &str) -> (StatusCode, Value) {
         let path = format!("/v1/models/{}/versions", model.replace('/', "%2F"));
         self.post(&path, &version_json(model, number)).await
@@ -497,23 +515,8 @@ async fn the_routing_config_is_polled_by_etag_and_routes_as_the_server_does() {
         StatusCode::NOT_MODIFIED
     );
 
-    s.register("gpt", "1.0.0").await;
-    s.register("gpt", "2.0.0").await;
     s.register("idle", "1.0.0").await;
-    let gpt = ModelId::new("gpt").unwrap();
-    s.manager
-        .activate_model(&gpt, &Version::new(1, 0, 0))
-        .await
-        .unwrap();
-    s.manager
-        .deploy_to_testing(&gpt, &Version::new(2, 0, 0))
-        .await
-        .unwrap();
-    let weight = lifecycle::CanaryWeight::new(30).unwrap();
-    s.manager
-        .start_canary(&gpt, &Version::new(2, 0, 0), weight)
-        .await
-        .unwrap();
+    s.canary_at(30).await;
 
     let changed = poll(Some(tag.clone())).await;
     assert_eq!(
@@ -689,22 +692,7 @@ async fn every_answer_carries_a_request_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_results_by_version_and_requests_by_route() {
     let s = start().await;
-    s.register("gpt", "1.0.0").await;
-    s.register("gpt", "2.0.0").await;
-    let gpt = ModelId::new("gpt").unwrap();
-    s.manager
-        .activate_model(&gpt, &Version::new(1, 0, 0))
-        .await
-        .unwrap();
-    s.manager
-        .deploy_to_testing(&gpt, &Version::new(2, 0, 0))
-        .await
-        .unwrap();
-    let weight = lifecycle::CanaryWeight::new(10).unwrap();
-    s.manager
-        .start_canary(&gpt, &Version::new(2, 0, 0), weight)
-        .await
-        .unwrap();
+    s.canary_at(10).await;
     let results = json!([
         {"modelId": "gpt", "version": "1.0.0", "success": true, "latencyMs": 400.0},
         {"modelId": "gpt", "version": "1.0.0", "success": false, "latencyMs": 10.0, "errorKind": "rateLimited"},
