@@ -163,7 +163,7 @@ async fn serve(m: &ModelLifecycleManager, listen: std::net::SocketAddr, out: &Ou
             _ = terminated.recv() => {}
         }
     };
-    let handle = m.acting_as(m.actor().clone());
+    let handle = m.clone();
     lifecycle_server::serve(listener, handle, stopped).await?;
     Ok(())
 }

@@ -130,6 +130,19 @@ fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A revision or a sequence number as an entity tag: `"7"`.
+fn etag(n: u64) -> axum::http::HeaderValue {
+    // Digits and quotes are always a valid header value.
+    axum::http::HeaderValue::from_str(&format!("\"{n}\""))
+        .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
+}
+
+/// A model's revision: that of its most recently written version, since
+/// every commit to a model writes at least one of them.
+fn model_revision(versions: &[lifecycle::ModelVersion]) -> u64 {
+    versions.iter().map(|v| v.revision).max().unwrap_or(0)
+}
+
 /// A request's span: its method, its path and its id — never its query or
 /// headers, which may carry keys or tokens.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {

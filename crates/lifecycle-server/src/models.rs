@@ -9,7 +9,7 @@ use axum::Json;
 use lifecycle::{Lane, ModelId, ModelStatus, ModelVersion, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::{AppState, Problem};
+use crate::{etag, model_revision, AppState, Problem};
 
 /// Items per page unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 100;
@@ -108,12 +108,8 @@ pub async fn model_versions(
             ),
         ));
     }
-    let revision = versions.iter().map(|v| v.revision).max().unwrap_or(0);
-    Ok((
-        [(header::ETAG, crate::moves::etag(revision))],
-        Json(versions),
-    )
-        .into_response())
+    let tag = etag(model_revision(&versions));
+    Ok(([(header::ETAG, tag)], Json(versions)).into_response())
 }
 
 /// One version in full; its ETag is the model's revision, what `If-Match`
@@ -124,19 +120,9 @@ pub async fn version(
 ) -> Result<Response, Problem> {
     let (model, number) = (model_id(&model)?, version_number(&number)?);
     let version = state.manager.get_model(&model, &number).await?;
-    let revision = state
-        .manager
-        .get_model_versions(&model)
-        .await?
-        .iter()
-        .map(|v| v.revision)
-        .max()
-        .unwrap_or(version.revision);
-    Ok((
-        [(header::ETAG, crate::moves::etag(revision))],
-        Json(version),
-    )
-        .into_response())
+    let versions = state.manager.get_model_versions(&model).await?;
+    let tag = etag(model_revision(&versions));
+    Ok(([(header::ETAG, tag)], Json(version)).into_response())
 }
 
 /// Registers the version in the body (the library's JSON shape): 201 with

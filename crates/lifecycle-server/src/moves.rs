@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lifecycle::{
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::models::{body_problem, model_id, version_number};
-use crate::{AppState, Problem};
+use crate::{etag, AppState, Problem};
 
 /// The moves of one version, as the last path segment.
 const VERSION_MOVES: &str =
@@ -158,7 +158,7 @@ fn at_revision(
     manager: &ModelLifecycleManager,
     headers: &HeaderMap,
 ) -> Result<ModelLifecycleManager, Problem> {
-    let handle = manager.acting_as(manager.actor().clone());
+    let handle = manager.clone();
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(handle);
     };
@@ -190,11 +190,6 @@ fn deployed(result: Result<Deployed, LifecycleError>) -> Result<Response, Proble
     let deployed = result?;
     let tag = etag(deployed.version.revision);
     Ok(([(header::ETAG, tag)], Json(deployed)).into_response())
-}
-
-/// A revision as an entity tag.
-pub fn etag(revision: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// The override's reason when `force` asks for one.

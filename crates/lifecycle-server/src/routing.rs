@@ -2,13 +2,13 @@
 //! ETag so that polling it costs one header when nothing changed.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lifecycle::{ModelId, ModelStatus, ModelVersion, ServingSpec, Version};
 use serde::Serialize;
 
-use crate::{AppState, Problem};
+use crate::{etag, model_revision, AppState, Problem};
 
 /// Every model that serves traffic: its active version and its canary.
 #[derive(Debug, Serialize)]
@@ -66,15 +66,14 @@ pub async fn routing(
         .await
         .map_err(lifecycle::LifecycleError::from)?
         .map_or(0, |head| head.sequence);
-    let tag = format!("\"{sequence}\"");
+    let tag = etag(sequence);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == tag)
+                .any(|t| t.trim().trim_start_matches("W/").as_bytes() == tag.as_bytes())
         });
-    let tag = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""));
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
@@ -87,7 +86,7 @@ pub async fn routing(
             let (active, canary) = (lane(ModelStatus::Active), lane(ModelStatus::Canary));
             (active.is_some() || canary.is_some()).then(|| ModelRoute {
                 model_id: model[0].model_id.clone(),
-                revision: model.iter().map(|v| v.revision).max().unwrap_or(0),
+                revision: model_revision(model),
                 active,
                 canary,
             })

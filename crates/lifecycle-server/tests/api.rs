@@ -29,7 +29,7 @@ async fn start() -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let handle = manager.acting_as(manager.actor().clone());
+    let handle = manager.clone();
     let served = tokio::spawn(lifecycle_server::serve(listener, handle, async {
         let _ = stopped.await;
     }));

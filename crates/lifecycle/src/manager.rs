@@ -231,9 +231,8 @@ impl ModelLifecycleManager {
     /// ```
     pub fn acting_as(&self, actor: Actor) -> Self {
         Self {
-            inner: self.inner.clone(),
             acting: Some(actor),
-            expected: self.expected,
+            ..self.clone()
         }
     }
 
@@ -260,9 +259,8 @@ impl ModelLifecycleManager {
     /// ```
     pub fn expecting_revision(&self, revision: u64) -> Self {
         Self {
-            inner: self.inner.clone(),
-            acting: self.acting.clone(),
             expected: Some(revision),
+            ..self.clone()
         }
     }
 
