@@ -98,3 +98,29 @@ impl IntoResponse for Problem {
         (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
     }
 }
+
+/// The largest error body of axum's own refusals read back to be rewrapped.
+const REJECTION_TEXT_BYTES: usize = 4096;
+
+/// Middleware: every error answer is a problem. Handlers answer problems
+/// themselves; this catches what axum refuses before a handler runs (a
+/// path segment that is not UTF-8, say), which it answers in plain text.
+pub async fn every_error_a_problem(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    let status = response.status();
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), REJECTION_TEXT_BYTES)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_string(),
+        text => text.to_string(),
+    };
+    Problem::http(status, detail).into_response()
+}

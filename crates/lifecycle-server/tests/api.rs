@@ -338,6 +338,19 @@ async fn anything_else_gets_a_problem_and_shutdown_is_graceful() {
     let (status, body) = s.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(s.get("/v2/nothing").await.0, StatusCode::NOT_FOUND);
+    // Refused before any handler runs (a path segment that is not UTF-8):
+    // still a problem, on reads and moves alike.
+    assert_eq!(
+        s.get("/v1/models/%FF/versions").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let response = s
+        .http
+        .post(s.url("/v1/models/%FF/versions/1.0.0/retire"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(response).await.0, StatusCode::BAD_REQUEST);
     let response = s.http.delete(s.url("/v1/results")).send().await.unwrap();
     assert_eq!(answer(response).await.0, StatusCode::METHOD_NOT_ALLOWED);
 
